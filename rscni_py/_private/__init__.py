@@ -1,0 +1,1 @@
+"""Implementation modules of rscni-py; nothing in here is public API."""
