@@ -157,13 +157,13 @@ class CNIArgs:
             if own is None:
                 own = {}
                 cls.__annotations__ = own
+            default = cls.__dict__["ignore_unknown_default"]
+            if not isinstance(default, bool):
+                raise TypeError(
+                    f"{cls.__qualname__}.ignore_unknown_default must be a bool, not {type(default).__name__}"
+                )
             if "ignore_unknown" not in own:
                 own["ignore_unknown"] = bool
-                default = cls.__dict__["ignore_unknown_default"]
-                if not isinstance(default, bool):
-                    raise TypeError(
-                        f"{cls.__qualname__}.ignore_unknown_default must be a bool, not {type(default).__name__}"
-                    )
                 cls.ignore_unknown = dataclasses.field(
                     default=default, kw_only=True, metadata={_KEY_METADATA: _IGNORE_UNKNOWN_KEY}
                 )
@@ -171,13 +171,14 @@ class CNIArgs:
 
 @dataclasses.dataclass(kw_only=True)
 class K8sArgs(CNIArgs):
-    """The arguments Kubernetes runtimes (kubelet via CRI-O/containerd) send.
+    """The pod identity that Kubernetes container runtimes put in ``CNI_ARGS``.
 
     A typical value is
     ``IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=pod;K8S_POD_INFRA_CONTAINER_ID=id;K8S_POD_UID=uid``.
-    Tolerant by default: runtimes add keys over time (``K8S_POD_UID`` came
-    later than the others) and a plugin should not fail on them.  Subclass it
-    to add keys of your own.
+    Every key is optional: runtimes and versions differ in which ones they
+    send.  Tolerant by default, because runtimes add keys of their own and a
+    plugin should not fail on them even when ``IgnoreUnknown=1`` is missing.
+    Subclass it (with ``@dataclass``) to add keys.
     """
 
     ignore_unknown_default: ClassVar[bool] = True
@@ -285,22 +286,32 @@ def _split_optional(tp: object) -> tuple[object, bool]:
     return rebuilt, True
 
 
-@dataclasses.dataclass(frozen=True)
+# Plain slotted classes rather than dataclasses: each @dataclass compiles code
+# at import time, and this module is imported by every plugin run.
+
+
 class _Spec:
     """How one field maps to one CNI_ARGS key."""
 
-    name: str
-    key: str
-    parse: _Parser
-    empty_is_none: bool
-    required: bool
+    __slots__ = ("name", "key", "parse", "empty_is_none", "required")
+
+    def __init__(self, name: str, key: str, parse: _Parser, empty_is_none: bool, required: bool) -> None:
+        self.name = name
+        self.key = key
+        self.parse = parse
+        self.empty_is_none = empty_is_none
+        self.required = required
 
 
-@dataclasses.dataclass(frozen=True)
 class _Table:
-    specs: tuple[_Spec, ...]
-    by_key: dict[str, _Spec]
-    ignore_unknown_default: bool
+    """The parsed field list of one args class, built once and cached."""
+
+    __slots__ = ("specs", "by_key", "ignore_unknown_default")
+
+    def __init__(self, specs: tuple[_Spec, ...], by_key: dict[str, _Spec], ignore_unknown_default: bool) -> None:
+        self.specs = specs
+        self.by_key = by_key
+        self.ignore_unknown_default = ignore_unknown_default
 
 
 _TABLES: dict[type, _Table] = {}

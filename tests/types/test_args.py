@@ -87,6 +87,14 @@ class Checked(CNIArgs):
             raise ValueError(f"LOW ({self.low}) must not exceed HIGH ({self.high})")
 
 
+@dataclass(kw_only=True)
+class StringAnnotated(K8sArgs):
+    """Annotations as strings, as under `from __future__ import annotations`."""
+
+    ip: "IPv4Address | IPv6Address | None" = arg_field("IP")
+    mtu: "int" = arg_field("MTU", default=1500)
+
+
 KUBELET = "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=pod;K8S_POD_INFRA_CONTAINER_ID=abc;K8S_POD_UID=u-1"
 
 # --- valid input ---------------------------------------------------------------
@@ -150,6 +158,15 @@ VALID: list[tuple[str, type[CNIArgs], str, CNIArgs]] = [
     ("tolerant-by-classvar", Tolerant, "X=1;NAME=n", Tolerant(ignore_unknown=True, name="n")),
     ("tolerant-inherited", TolerantChild, "X=1;EXTRA=3", TolerantChild(ignore_unknown=True, extra=3)),
     ("explicit-field-default", ExplicitField, "X=1", ExplicitField(ignore_unknown=True)),
+    (
+        "string-annotations",
+        StringAnnotated,
+        KUBELET + ";IP=fd00::1;MTU=9000",
+        StringAnnotated(
+            pod_name="pod", pod_namespace="ns", pod_uid="u-1", pod_infra_container_id="abc",
+            ip=IPv6Address("fd00::1"), mtu=9000,
+        ),
+    ),
     ("post-init-ok", Checked, "LOW=1;HIGH=2", Checked(low=1, high=2)),
 ]
 
