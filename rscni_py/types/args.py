@@ -232,8 +232,11 @@ def _address_parser(
     build: Callable[[str], object], what: str, *, prefix: bool
 ) -> _Parser:
     def parse(text: str) -> object:
-        # ipaddress accepts IPv6 zones ("fe80::1%eth0"); Go's ParseIP does not.
-        if "%" in text or ("/" in text) != prefix:
+        # ipaddress also accepts IPv6 zones ("fe80::1%eth0") and, for
+        # interfaces, a netmask or hostmask after the "/"; Go's ParseIP and
+        # ParseCIDR take neither, and neither do we.
+        _, slash, bits = text.partition("/")
+        if "%" in text or bool(slash) != prefix or (prefix and not _DIGITS.issuperset(bits)):
             raise ValueError(f"invalid {what}: {text}")
         try:
             return build(text)
@@ -281,8 +284,11 @@ def _split_optional(tp: object) -> tuple[object, bool]:
     # Rebuild the union without None; `|` keeps member order, which the
     # lookup below does not depend on because union equality ignores order.
     rebuilt: Any = rest[0]
-    for member in rest[1:]:
-        rebuilt = rebuilt | member
+    try:
+        for member in rest[1:]:
+            rebuilt = rebuilt | member
+    except TypeError:  # a member that does not support `|`: unsupported anyway
+        return tp, True
     return rebuilt, True
 
 
