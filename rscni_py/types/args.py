@@ -2,7 +2,7 @@
 
 The CNI runtime may pass extra arguments to a plugin in the ``CNI_ARGS``
 environment variable, as ``KEY=VALUE`` pairs joined by ``;`` (SPEC.md,
-"Parameters"; CONVENTIONS.md documents ``IP`` and the Kubernetes keys).  The
+"Parameters"; CONVENTIONS.md documents the ``IP`` key).  The
 spec leaves the string opaque, so this module is opt-in: a plugin declares a
 dataclass derived from :class:`CNIArgs` and the SDK parses the string into it.
 
@@ -28,12 +28,16 @@ Tolerance (``IgnoreUnknown``): Go's zero value is strict, and that choice is a
 long-running complaint (containernetworking/cni#126, #560, kubernetes#23049):
 a chained plugin or a runtime adding one extra key breaks every strict plugin.
 Kubelet now always sends ``IgnoreUnknown=1``.  :class:`CNIArgs` keeps Go's
-strict default so that it behaves like the Go library; a class opts into
-tolerance with the class variable ``ignore_unknown_default = True``, and
-:class:`K8sArgs`, the preset for Kubernetes runtimes, does so.
+strict default, so that a plugin ported from Go accepts and rejects the same
+strings; a class opts into tolerance with the class variable
+``ignore_unknown_default = True``, and :class:`K8sArgs`, the preset for
+Kubernetes runtimes, does so.  An explicit ``IgnoreUnknown=0`` in the string
+still makes a tolerant class strict for that call.
 
-Only ``dataclasses``, ``ipaddress`` and ``typing`` are imported: this module is
-on every plugin's start-up path.
+Only ``dataclasses``, ``ipaddress`` and ``typing`` are imported (plus ``types``
+and ``collections.abc``, which those load anyway): this module is on every
+plugin's start-up path.  The per-class field table is built on first use and
+cached.
 """
 
 import dataclasses
