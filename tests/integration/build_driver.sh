@@ -23,5 +23,7 @@ mkdir -p "$build/gocache" "$(dirname "$out")"
 cd "$here/driver"
 env GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= GOPROXY=off \
     GOCACHE="$build/gocache" CGO_ENABLED=0 \
-    go build -trimpath -o "$out" .
+    go build -trimpath -o "$out.tmp.$$" .
+# Rename into place: concurrent test sessions may be running the old binary.
+mv -f "$out.tmp.$$" "$out"
 echo "$out"

@@ -15,6 +15,7 @@ import errno
 import ipaddress
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -31,6 +32,7 @@ __all__ = [
     "HERE",
     "LEASE_DIR",
     "REFERENCE_PLUGIN_DIR",
+    "REPO_ROOT",
     "REFERENCE_PLUGINS",
     "CNIRuntime",
     "DriverCommand",
@@ -49,6 +51,8 @@ __all__ = [
 ]
 
 HERE: Final = Path(__file__).resolve().parent
+#: The worktree root: put on the PYTHONPATH of installed Python plugins so that ``rscni_py`` imports uninstalled.
+REPO_ROOT: Final = HERE.parent.parent
 #: Where Debian's containernetworking-plugins installs the reference plugins.
 REFERENCE_PLUGIN_DIR: Final = Path("/usr/lib/cni")
 #: The reference plugins the integration tests may rely on.
@@ -317,6 +321,32 @@ class CNIRuntime:
     def cni_path(self) -> list[Path]:
         """The default plugin search path."""
         return [self.plugin_dir, REFERENCE_PLUGIN_DIR]
+
+    def install_plugin(
+        self,
+        name: str,
+        script: Path,
+        *,
+        python: str = sys.executable,
+        pythonpath: Sequence[Path] = (REPO_ROOT,),
+    ) -> Path:
+        """Make a Python plugin script runnable by libcni as plugin ``type`` ``name``; return the executable.
+
+        libcni executes ``<CNI_PATH entry>/<type>`` directly, so this writes a small shell wrapper into
+        :attr:`plugin_dir` that runs ``script`` with this test's interpreter (the shared venv) and ``pythonpath``
+        prepended to ``PYTHONPATH``.
+        """
+        if not script.is_file():
+            raise FileNotFoundError(f"plugin script {script} does not exist")
+        paths = os.pathsep.join(str(p) for p in pythonpath)
+        wrapper = self.plugin_dir / name
+        wrapper.write_text(
+            "#!/bin/sh\n"
+            f"PYTHONPATH={shlex.quote(paths)}${{PYTHONPATH:+:$PYTHONPATH}}; export PYTHONPATH\n"
+            f'exec {shlex.quote(python)} {shlex.quote(str(script))} "$@"\n'
+        )
+        wrapper.chmod(0o755)
+        return wrapper
 
     def host_local(self, *subnets: str, **extra: Any) -> dict[str, Any]:
         """A host-local IPAM section allocating from ``subnets`` (one range set each) with state in ``ipam_dir``."""
