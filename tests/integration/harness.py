@@ -87,6 +87,8 @@ def missing_requirements() -> list[str]:
         problems.append("not running as root (network namespaces and links need root)")
     if shutil.which("ip") is None:
         problems.append("'ip' not found (Debian package iproute2)")
+    if shutil.which("ping") is None:
+        problems.append("'ping' not found (Debian package iputils-ping)")
     if shutil.which("go") is None:
         problems.append("'go' not found (Debian package golang-go)")
     if not LIBCNI_SOURCE.is_dir():

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .harness import HERE, REFERENCE_PLUGIN_DIR, CNIRuntime, NetNS, NetworkLease, expect_ok
+from .harness import HERE, REFERENCE_PLUGIN_DIR, CNIRuntime, DriverError, NetNS, NetworkLease, expect_ok
 from .plugins.recorder import SUPPORTED_VERSIONS
 from .test_reference_plugins import REFERENCE_SUPPORTED, bridge_conflist
 
@@ -134,3 +134,35 @@ def test_plugin_dir_comes_before_the_reference_plugins(cni: CNIRuntime, netns: N
     assert reply == {"ok": True, "result": {"cniVersion": "1.0.0", "dns": {}}}
     assert [entry["command"] for entry in records(record)] == ["ADD"]
     assert netns.links() == ["lo"]
+
+
+@pytest.mark.parametrize(
+    ("config", "msg"),
+    [
+        (
+            {"cniVersion": "1.0.0", "name": "empty", "plugins": []},
+            "error parsing configuration list: no plugins in list",
+        ),
+        ({"cniVersion": "1.0.0", "plugins": [{"type": "bridge"}]}, "error parsing configuration list: no name"),
+        (
+            {"cniVersion": "1.0.0", "name": "n", "plugins": [{"bridge": "br0"}]},
+            "failed to parse plugin config 0: error parsing configuration: missing 'type'",
+        ),
+        (
+            # libcni 1.1.2 takes only a JSON boolean here (later releases also accept "true"/"false").
+            {"cniVersion": "1.0.0", "name": "n", "disableCheck": "true", "plugins": [{"type": "bridge"}]},
+            "error parsing configuration list: invalid disableCheck type string",
+        ),
+        ({"cniVersion": "1.0.0", "name": "single"}, "error parsing configuration: missing 'type'"),
+    ],
+    ids=["no-plugins", "no-name", "plugin-without-type", "disable-check-string", "conf-without-type"],
+)
+def test_config_rejected_by_libcni_is_a_reply(cni: CNIRuntime, config: dict[str, Any], msg: str) -> None:
+    assert cni.add(config) == {"ok": False, "error": {"code": -1, "msg": msg, "details": ""}, "message": msg}
+
+
+def test_driver_failure_raises(cni: CNIRuntime) -> None:
+    path = cni.write_config({"cniVersion": "1.0.0", "name": "n", "type": "bridge"}, name="net.yaml")
+    expected = r"exited 2: cni-driver: .*/net\.yaml: expected a \.conflist, \.conf or \.json file$"
+    with pytest.raises(DriverError, match=expected):
+        cni.add(path)

@@ -87,7 +87,9 @@ def test_bridge_host_local_add_check_del(
     assert [(r["dst"], r.get("gateway")) for r in netns.routes() if r["dst"] == "default"] == [
         ("default", network_lease.gateway)
     ]
-    ping = subprocess.run(["ping", "-c", "1", "-W", "2", container_ip], capture_output=True, text=True, check=False)
+    ping = subprocess.run(
+        ["ping", "-c", "1", "-W", "2", container_ip], capture_output=True, text=True, check=False
+    )
     assert ping.returncode == 0, ping.stdout + ping.stderr
     assert cni.allocated(network) == [container_ip]
     assert cni.cached_results() == [f"{network}-{cni.container_id}-eth0"]
@@ -227,7 +229,8 @@ def test_exhausted_pool_fails_and_leaves_first_attachment(
 ) -> None:
     only = network_lease.host(10)
     conflist = bridge_conflist(cni, network_lease, "0.4.0")
-    conflist["plugins"][0]["ipam"]["ranges"] = [[{"subnet": network_lease.subnet, "rangeStart": only, "rangeEnd": only}]]
+    one_address = {"subnet": network_lease.subnet, "rangeStart": only, "rangeEnd": only}
+    conflist["plugins"][0]["ipam"]["ranges"] = [[one_address]]
     conf = cni.write_config(conflist)
     first, second = make_netns(), make_netns()
 
