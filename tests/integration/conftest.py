@@ -32,6 +32,7 @@ from .harness import (
     delete_netns,
     missing_requirements,
     namespaces,
+    reap_stale_netns,
     skip_or_fail,
 )
 
@@ -50,11 +51,12 @@ def integration_env() -> None:
     if not problems:
         # Root alone is not enough in some containers (no CAP_SYS_ADMIN): try it for real.
         try:
-            delete_netns(create_netns("rscni-probe"))
+            delete_netns(create_netns())
         except RuntimeError as exc:
             problems.append(f"cannot create a network namespace: {exc}")
     if problems:
         skip_or_fail("; ".join(problems))
+    reap_stale_netns()
 
 
 @pytest.fixture(scope="session")

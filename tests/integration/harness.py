@@ -11,10 +11,11 @@ The fixtures in ``conftest.py`` hand out the objects defined here; see ``README.
 
 from __future__ import annotations
 
-import errno
+import fcntl
 import ipaddress
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -46,6 +47,7 @@ __all__ = [
     "delete_netns",
     "expect_ok",
     "missing_requirements",
+    "reap_stale_netns",
     "namespaces",
     "skip_or_fail",
 ]
@@ -194,11 +196,28 @@ class NetNS:
         return routes
 
 
-def create_netns(prefix: str = "rscni") -> NetNS:
+#: Names of the namespaces this harness creates: prefix, creating PID, random part. The PID lets a later session
+#: recognise namespaces left behind by a run that was killed before its teardown.
+_NETNS_NAME: Final = re.compile(r"^rscni-it-(?P<pid>[0-9]+)-[0-9a-f]{8}$")
+
+
+def create_netns() -> NetNS:
     """Create a uniquely named namespace; the caller must delete it (``delete_netns``)."""
-    ns = NetNS(f"{prefix}-{uuid.uuid4().hex[:10]}")
+    ns = NetNS(f"rscni-it-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     _ip("netns", "add", ns.name)
     return ns
+
+
+def reap_stale_netns() -> list[str]:
+    """Delete namespaces of this harness whose creating process is gone; return their names."""
+    reaped = []
+    netns_dir = Path("/run/netns")
+    for entry in sorted(netns_dir.iterdir()) if netns_dir.is_dir() else []:
+        match = _NETNS_NAME.match(entry.name)
+        if match and not Path(f"/proc/{match['pid']}").exists():
+            delete_netns(NetNS(entry.name))
+            reaped.append(entry.name)
+    return reaped
 
 
 def delete_netns(ns: NetNS) -> None:
@@ -212,6 +231,8 @@ class NetworkLease:
     """An IPv4 /24 from 10.248.0.0/16 and a bridge name reserved for one test, unique across processes."""
 
     index: int
+    #: Open descriptor of the lock file; the ``flock`` on it is the reservation.
+    lock_fd: int = field(repr=False, compare=False)
 
     @property
     def subnet(self) -> str:
@@ -232,49 +253,29 @@ class NetworkLease:
         """A bridge name nobody else uses (at most 15 characters, the kernel's limit)."""
         return f"rscni-br{self.index}"
 
-    @property
-    def _lock(self) -> Path:
-        return LEASE_DIR / f"net-{self.index}"
-
     def release(self) -> None:
-        """Give the lease back."""
-        self._lock.unlink(missing_ok=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError as exc:
-        return exc.errno == errno.EPERM
-    return True
+        """Give the lease back (closing the descriptor drops the lock)."""
+        os.close(self.lock_fd)
 
 
 def acquire_lease() -> NetworkLease:
-    """Reserve a free 10.248.x.0/24 (x in 0..255) by creating a lock file holding our PID.
+    """Reserve a free 10.248.x.0/24 (x in 0..255) by taking an exclusive ``flock`` on ``LEASE_DIR/net-x``.
 
-    A lock whose process is gone is stale (a killed test run): it is taken over and the bridge of that index is
-    removed first, since the naming scheme says it was ours.
+    The kernel drops the lock when its holder dies, so a killed test run never blocks an index. A bridge of that
+    index found after taking the lock is a leftover of such a run (the naming scheme says it is ours): it is removed.
     """
     LEASE_DIR.mkdir(mode=0o700, exist_ok=True)
     for index in range(256):
-        lease = NetworkLease(index)
-        for _attempt in range(2):
-            try:
-                fd = os.open(lease._lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                try:
-                    owner = int(lease._lock.read_text() or "0")
-                except (OSError, ValueError):
-                    owner = 0
-                if owner and _pid_alive(owner):
-                    break
-                lease._lock.unlink(missing_ok=True)
-                continue
-            with os.fdopen(fd, "w") as lock:
-                lock.write(str(os.getpid()))
-            if _link_exists(lease.bridge):
-                _ip("link", "del", "dev", lease.bridge, check=False)
-            return lease
+        fd = os.open(LEASE_DIR / f"net-{index}", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        lease = NetworkLease(index, fd)
+        if _link_exists(lease.bridge):
+            _ip("link", "del", "dev", lease.bridge, check=False)
+        return lease
     raise RuntimeError(f"all 256 test networks in {LEASE_DIR} are in use")
 
 

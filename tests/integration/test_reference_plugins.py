@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -128,7 +129,7 @@ def test_single_conf_file_is_run_as_a_list(cni: CNIRuntime, netns: NetNS, networ
 
 
 def test_cni_args_and_capability_args_reach_the_plugin(
-    cni: CNIRuntime, make_netns: Any, network_lease: NetworkLease
+    cni: CNIRuntime, make_netns: Callable[[], NetNS], network_lease: NetworkLease
 ) -> None:
     """host-local honours ``IP=`` in CNI_ARGS and the ``ips`` capability: proof both travel through libcni."""
     conflist = bridge_conflist(cni, network_lease, "1.0.0")
@@ -136,7 +137,8 @@ def test_cni_args_and_capability_args_reach_the_plugin(
     conf = cni.write_config(conflist)
     by_args, by_capability = make_netns(), make_netns()
 
-    expect_ok(cni.add(conf, netns=by_args, container_id="by-args", args={"IgnoreUnknown": "1", "IP": network_lease.host(77)}))
+    static_ip = {"IgnoreUnknown": "1", "IP": network_lease.host(77)}
+    expect_ok(cni.add(conf, netns=by_args, container_id="by-args", args=static_ip))
     expect_ok(
         cni.add(
             conf,
@@ -225,7 +227,7 @@ def test_plugin_error_keeps_its_code_incompatible_version(
 
 
 def test_exhausted_pool_fails_and_leaves_first_attachment(
-    cni: CNIRuntime, make_netns: Any, network_lease: NetworkLease
+    cni: CNIRuntime, make_netns: Callable[[], NetNS], network_lease: NetworkLease
 ) -> None:
     only = network_lease.host(10)
     conflist = bridge_conflist(cni, network_lease, "0.4.0")
