@@ -24,17 +24,16 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NoReturn
 
 import pytest
 
 __all__ = [
-    "DRIVER_COMMANDS",
     "HERE",
     "LEASE_DIR",
+    "REFERENCE_PLUGINS",
     "REFERENCE_PLUGIN_DIR",
     "REPO_ROOT",
-    "REFERENCE_PLUGINS",
     "CNIRuntime",
     "DriverCommand",
     "DriverError",
@@ -47,8 +46,8 @@ __all__ = [
     "delete_netns",
     "expect_ok",
     "missing_requirements",
-    "reap_stale_netns",
     "namespaces",
+    "reap_stale_netns",
     "skip_or_fail",
 ]
 
@@ -65,14 +64,13 @@ LIBCNI_SOURCE: Final = Path("/usr/share/gocode/src/github.com/containernetworkin
 LEASE_DIR: Final = Path("/run/rscni-integration")
 
 DriverCommand = Literal["add", "check", "del", "version", "validate"]
-DRIVER_COMMANDS: Final[tuple[DriverCommand, ...]] = ("add", "check", "del", "version", "validate")
 
 
 class DriverError(RuntimeError):
     """The driver itself failed (exit status != 0): a bug in the harness, not a CNI protocol error."""
 
 
-def skip_or_fail(reason: str) -> None:
+def skip_or_fail(reason: str) -> NoReturn:
     """Skip the current test because the integration environment is missing; in CI (``CI=true``) fail instead.
 
     Integration test writers call this instead of ``pytest.skip`` so that CI can never pass by skipping.
@@ -286,15 +284,6 @@ def expect_ok(reply: Mapping[str, Any]) -> Any:
     return reply.get("result")
 
 
-@dataclass
-class _Invocation:
-    """The arguments of one ADD, kept so that teardown can DEL what a test left attached."""
-
-    config: Path
-    argv: list[str]
-    key: tuple[str, str, str]
-
-
 class CNIRuntime:
     """A container runtime for one test: runs ``cni-driver`` with a private cache, IPAM dir and plugin dir.
 
@@ -317,7 +306,9 @@ class CNIRuntime:
         self.container_id = f"rscni-{uuid.uuid4().hex[:12]}"
         #: stderr of the last driver run (plugins' stderr ends up there when they succeed).
         self.last_stderr = ""
-        self._attached: dict[tuple[str, str, str], _Invocation] = {}
+        # Driver arguments of each ADD not yet undone by a successful DEL, keyed by (config file, container ID,
+        # ifname): what identifies an attachment to libcni.
+        self._attached: dict[tuple[str, str, str], list[str]] = {}
         self._configs: dict[str, Path] = {}
 
     @property
@@ -441,7 +432,7 @@ class CNIRuntime:
         key = (str(path), cid, ifname)
         if command == "add":
             # Remember before running: a failed ADD may still have left state behind that a DEL cleans up.
-            self._attached[key] = _Invocation(path, argv, key)
+            self._attached[key] = argv
         reply = self._call(command, argv, timeout)
         if command == "del" and reply.get("ok") is True:
             self._attached.pop(key, None)
@@ -482,9 +473,9 @@ class CNIRuntime:
 
     def cleanup(self) -> None:
         """DEL every attachment still registered (best effort: errors are ignored, links and namespaces go next)."""
-        for invocation in list(self._attached.values()):
+        for argv in list(self._attached.values()):
             try:
-                self._call("del", invocation.argv, 60.0)
+                self._call("del", argv, 60.0)
             except (DriverError, subprocess.TimeoutExpired, json.JSONDecodeError):
                 pass
         self._attached.clear()
