@@ -1,0 +1,3 @@
+from pyroute2.netlink.core import SyncAPI
+
+class NetlinkSocket(SyncAPI): ...
