@@ -1,5 +1,5 @@
 from types import TracebackType
-from typing_extensions import Self
+from typing import Self
 
 class SyncAPI:
     def __enter__(self) -> Self: ...
