@@ -257,22 +257,29 @@ def test_setup_without_gateway_keeps_prefix_route(sandbox: Sandbox) -> None:
 
 
 def test_two_containers_share_the_gateway(sandbox: Sandbox, other_sandbox: Sandbox) -> None:
-    # As with host-local IPAM: one subnet, one gateway, many containers.
-    gw = ip_address(f"10.249.{sandbox.subnet}.1")
+    # As with host-local IPAM: one subnet, one gateway per IP version, many containers; each
+    # host end carries the same gateway addresses.
+    gw4 = ip_address(f"10.249.{sandbox.subnet}.1")
+    gw6 = ip_interface(sandbox.v6(1)).ip
     configs = [
         VethConfig(
             container_id=box.container_id,
             ifname="eth0",
             netns=box.path,
-            addresses=(AddressSpec(ip_interface(f"10.249.{sandbox.subnet}.{host}/24"), gw),),
-            routes=(RouteSpec(ip_network("0.0.0.0/0")),),
+            addresses=(
+                AddressSpec(ip_interface(sandbox.v4(host)), gw4),
+                AddressSpec(ip_interface(sandbox.v6(host)), gw6),
+            ),
+            routes=(RouteSpec(ip_network("0.0.0.0/0")), RouteSpec(ip_network("::/0"))),
         )
         for box, host in ((sandbox, 2), (other_sandbox, 3))
     ]
     for config in configs:
         netops.setup(config)
 
-    assert (ping(f"10.249.{sandbox.subnet}.2"), ping(f"10.249.{sandbox.subnet}.3")) == (0, 0)
+    targets = [str(ip_interface(a).ip) for a in (sandbox.v4(2), sandbox.v4(3))]
+    targets += [str(ip_interface(a).ip) for a in (sandbox.v6(2), sandbox.v6(3))]
+    assert [ping(target) for target in targets] == [0, 0, 0, 0]
     for config in configs:
         netops.check(config)
 
