@@ -671,3 +671,73 @@ def test_route_without_gateway_uses_the_family_gateway() -> None:
         RouteSpec(ip_network("::/0"), gw6),
         RouteSpec(ip_network("192.0.2.0/24"), ip_address("10.249.1.254")),
     )
+
+
+GW4 = ip_address("10.249.1.1")
+GW6 = ip_address("fd00:249::1")
+LINK, UNIVERSE = 253, 0
+
+
+@pytest.mark.parametrize(
+    ("addresses", "route_list", "expected"),
+    [
+        (
+            (AddressSpec(V4, GW4),),
+            (RouteSpec(ip_network("0.0.0.0/0")),),
+            [
+                ("10.249.1.1/32", None, LINK),
+                ("10.249.1.0/24", GW4, UNIVERSE),
+                ("0.0.0.0/0", GW4, UNIVERSE),
+            ],
+        ),
+        (
+            # A requested route for the subnet replaces the implicit one; duplicates collapse.
+            (AddressSpec(V4, GW4),),
+            (
+                RouteSpec(ip_network("10.249.1.0/24"), ip_address("10.249.1.1")),
+                RouteSpec(ip_network("0.0.0.0/0")),
+                RouteSpec(ip_network("0.0.0.0/0"), GW4),
+            ),
+            [
+                ("10.249.1.1/32", None, LINK),
+                ("10.249.1.0/24", GW4, UNIVERSE),
+                ("0.0.0.0/0", GW4, UNIVERSE),
+            ],
+        ),
+        (
+            # No gateway: the kernel's prefix route stays, routes go straight out of the link.
+            (AddressSpec(V4),),
+            (RouteSpec(ip_network("0.0.0.0/0")),),
+            [("0.0.0.0/0", None, LINK)],
+        ),
+        (
+            # A /32 (or /128) address has no subnet to route.
+            (AddressSpec(ip_interface("10.249.1.2/32"), GW4), AddressSpec(V6, GW6)),
+            (),
+            [
+                ("10.249.1.1/32", None, LINK),
+                ("fd00:249::1/128", None, LINK),
+                ("fd00:249::/64", GW6, UNIVERSE),
+            ],
+        ),
+        (
+            # Two addresses behind one gateway: one on-link route, one route per subnet.
+            (AddressSpec(V4, GW4), AddressSpec(ip_interface("10.249.2.2/24"), GW4)),
+            (),
+            [
+                ("10.249.1.1/32", None, LINK),
+                ("10.249.1.0/24", GW4, UNIVERSE),
+                ("10.249.2.0/24", GW4, UNIVERSE),
+            ],
+        ),
+    ],
+    ids=["default-route", "subnet-requested-and-dups", "no-gateway", "host-prefix", "shared-gw"],
+)
+def test_container_route_plan(
+    addresses: tuple[AddressSpec, ...],
+    route_list: tuple[RouteSpec, ...],
+    expected: list[tuple[str, Any, int]],
+) -> None:
+    config = VethConfig("c1", "eth0", "/var/run/netns/x", addresses=addresses, routes=route_list)
+
+    assert [(str(r.dst), r.gateway, r.scope) for r in netops._container_routes(config)] == expected

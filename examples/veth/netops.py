@@ -2,9 +2,9 @@
 
 This module does the kernel work behind the plugin's ADD, CHECK and DEL: it wires a container's
 network namespace (``CNI_NETNS``) to the host with a veth pair, the same topology as the reference
-``ptp`` plugin, and later verifies or removes it. It knows nothing about the CNI protocol or the SDK:
-the plugin turns its IPAM result into :class:`VethConfig` and the returned :class:`VethAttachment`
-into a CNI result.
+``ptp`` plugin, and later verifies or removes it. It knows nothing about the CNI protocol or the
+SDK: the plugin turns its IPAM result into :class:`VethConfig` and the returned
+:class:`VethAttachment` into a CNI result (spec: SPEC.md "Add", "Check" and "Delete").
 
 Topology built by :func:`setup` for each container address ``A/len`` with gateway ``G``:
 
