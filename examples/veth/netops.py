@@ -23,13 +23,14 @@ host administrator's or another plugin's business), the container's loopback (th
 plugin's job) and IPv6 duplicate address detection (addresses are added with ``nodad``, as both ends
 of a veth pair are ours, so they are usable at once).
 
-Errors all derive from :class:`NetOpsError` and name the interface, namespace or address concerned.
-:func:`setup` never leaves a half-built pair behind: if any step after the veth creation fails, the
+Errors all derive from :class:`NetOpsError` and name the interface, namespace or address
+concerned. :func:`setup` never leaves a half-built pair behind: if any step after the veth creation fails, the
 pair is deleted before the error propagates.
 
-Netlink goes through pyroute2's synchronous ``IPRoute``; a socket in the container namespace is
-opened by pyroute2 in a short-lived forked child (its default ``fork`` child-process mode), given an
-already opened namespace file descriptor.
+The caller needs CAP_NET_ADMIN and CAP_SYS_ADMIN (to enter the namespace), as any CNI plugin run
+by a container runtime has. Netlink goes through pyroute2's synchronous ``IPRoute``; a socket in
+the container namespace is opened by pyroute2 in a short-lived forked child (its default ``fork``
+child-process mode), given an already opened namespace file descriptor.
 """
 
 from __future__ import annotations
@@ -195,7 +196,9 @@ class RouteSpec:
     """A container route (an IPAM ``routes`` entry).
 
     ``gateway`` None means "via the gateway of the first address of the same IP version", or
-    straight out of the container interface when that address has no gateway.
+    straight out of the container interface when no address of that version has a gateway. An
+    explicit gateway must be reachable on the link, i.e. one of the addresses' gateways: the
+    container has no prefix route that would make other subnet members on-link.
     """
 
     dst: IPNetwork
