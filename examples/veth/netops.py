@@ -24,8 +24,8 @@ plugin's job) and IPv6 duplicate address detection (addresses are added with ``n
 of a veth pair are ours, so they are usable at once).
 
 Errors all derive from :class:`NetOpsError` and name the interface, namespace or address
-concerned. :func:`setup` never leaves a half-built pair behind: if any step after the veth creation fails, the
-pair is deleted before the error propagates.
+concerned. :func:`setup` never leaves a half-built pair behind: if any step after the veth
+creation fails, the pair is deleted before the error propagates.
 
 The caller needs CAP_NET_ADMIN and CAP_SYS_ADMIN (to enter the namespace), as any CNI plugin run
 by a container runtime has. Netlink goes through pyroute2's synchronous ``IPRoute``; a socket in
