@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -741,3 +742,29 @@ def test_container_route_plan(
     config = VethConfig("c1", "eth0", "/var/run/netns/x", addresses=addresses, routes=route_list)
 
     assert [(str(r.dst), r.gateway, r.scope) for r in netops._container_routes(config)] == expected
+
+
+def test_pyroute2_stubs_match_the_installed_library() -> None:
+    # stubtest imports the real pyroute2 and compares every stubbed name and signature with it.
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy.stubtest",
+            "pyroute2",
+            "--ignore-missing-stub",
+            "--allowlist",
+            str(root / "stubs" / "pyroute2" / "stubtest-allowlist.txt"),
+        ],
+        cwd=root,
+        env={**os.environ, "MYPYPATH": str(root / "stubs")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert (result.returncode, result.stdout.strip()) == (
+        0,
+        "Success: no issues found in 11 modules",
+    )

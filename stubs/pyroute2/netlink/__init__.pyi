@@ -4,6 +4,14 @@
 from typing import Any
 
 class nlmsg_base(dict[str, Any]):
+    def __init__(
+        self,
+        data: bytes | None = None,
+        offset: int = 0,
+        length: int | None = None,
+        parent: nlmsg_base | None = None,
+        init: object | None = None,
+    ) -> None: ...
     def get(self, key: str | tuple[str, ...], default: object = None) -> object: ...
     def get_attr(self, attr: str, default: object = None) -> object: ...
 
