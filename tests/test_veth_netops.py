@@ -367,6 +367,24 @@ def test_failure_after_creation_rolls_back(sandbox: Sandbox) -> None:
     assert f"10.249.{sandbox.subnet}.2" not in run("ip", "-4", "route", "show").stdout
 
 
+def test_ipv6_disabled_in_container_is_named_and_rolled_back(sandbox: Sandbox) -> None:
+    # Interfaces created in the namespace from now on start with IPv6 disabled.
+    run(
+        "ip", "netns", "exec", sandbox.name,
+        "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1",
+    )
+
+    with pytest.raises(NetlinkOperationFailed) as info:
+        netops.setup(sandbox.config(v6=True))
+
+    assert str(info.value) == (
+        f"adding address {sandbox.v6(2)} to eth0 in {sandbox.path}: Permission denied (errno 13);"
+        " IPv6 looks disabled there (net.ipv6.conf.*.disable_ipv6)"
+    )
+    assert not link_exists(sandbox.host_ifname)
+    assert link_names(sandbox.name) == ["lo"]
+
+
 @pytest.mark.parametrize(
     ("make_path", "error", "message"),
     [
