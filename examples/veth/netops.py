@@ -16,7 +16,8 @@ Topology built by :func:`setup` for each container address ``A/len`` with gatewa
   ``A/32`` (or ``A/128``) through the host end.
 
 An address without a gateway keeps its kernel prefix route and gets no host-side address; routes of
-that family then go straight out of the container interface.
+that family then go straight out of the container interface, which only reaches beyond the subnet
+if the host end answers ARP/ND for everything (proxy ARP, a sysctl this module does not set).
 
 What this module deliberately leaves alone: sysctls (IP forwarding, proxy ARP, masquerading are the
 host administrator's or another plugin's business), the container's loopback (the ``loopback``
