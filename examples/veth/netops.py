@@ -477,7 +477,7 @@ def _add_address(
         hint = ""
         if addr.version == 6 and err.code == errno.EACCES:
             hint = "IPv6 looks disabled there (net.ipv6.conf.*.disable_ipv6)"
-        raise NetlinkOperationFailed(f"adding address {addr}/{prefixlen} to {where}", err, hint)
+        raise NetlinkOperationFailed(f"adding address {addr}/{prefixlen} to {where}", err, hint) from err
 
 
 def _add_route(ipr: IPRoute, index: int, route: _Route, where: str) -> None:
@@ -493,7 +493,7 @@ def _add_route(ipr: IPRoute, index: int, route: _Route, where: str) -> None:
     try:
         ipr.route("add", **request)
     except NetlinkError as err:
-        raise NetlinkOperationFailed(f"adding {route.describe(where)}", err)
+        raise NetlinkOperationFailed(f"adding {route.describe(where)}", err) from err
 
 
 def _routes_of(ipr: IPRoute, index: int, version: int) -> set[tuple[IPNetwork, IPAddress | None]]:
@@ -536,7 +536,7 @@ def _delete_link(ipr: IPRoute, name: str) -> bool:
     except NetlinkError as err:
         if err.code == errno.ENODEV:
             return False  # deleted concurrently: the outcome is the same
-        raise NetlinkOperationFailed(f"deleting interface {name} on the host", err)
+        raise NetlinkOperationFailed(f"deleting interface {name} on the host", err) from err
     return True
 
 
@@ -577,7 +577,7 @@ def setup(config: VethConfig) -> VethAttachment:
                     ) from None
                 raise NetlinkOperationFailed(
                     f"creating veth pair {host_name} <-> {config.ifname} in {config.netns}", err
-                )
+                ) from err
             try:
                 return _configure(config, host, cont, host_name, container_routes)
             except BaseException as exc:
@@ -607,11 +607,11 @@ def _configure(
     try:
         cont.link("set", index=cont_index, **link_settings)
     except NetlinkError as err:
-        raise NetlinkOperationFailed(f"bringing up {where}", err)
+        raise NetlinkOperationFailed(f"bringing up {where}", err) from err
     try:
         host.link("set", index=host_index, **link_settings)
     except NetlinkError as err:
-        raise NetlinkOperationFailed(f"bringing up {host_name} on the host", err)
+        raise NetlinkOperationFailed(f"bringing up {host_name} on the host", err) from err
 
     for spec in config.addresses:
         _add_address(
