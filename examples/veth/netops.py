@@ -477,7 +477,8 @@ def _add_address(
         hint = ""
         if addr.version == 6 and err.code == errno.EACCES:
             hint = "IPv6 looks disabled there (net.ipv6.conf.*.disable_ipv6)"
-        raise NetlinkOperationFailed(f"adding address {addr}/{prefixlen} to {where}", err, hint) from err
+        action = f"adding address {addr}/{prefixlen} to {where}"
+        raise NetlinkOperationFailed(action, err, hint) from err
 
 
 def _add_route(ipr: IPRoute, index: int, route: _Route, where: str) -> None:
