@@ -201,7 +201,7 @@ def test_field_error_is_a_value_error_and_pickles() -> None:
 
 def test_decode_needs_a_dataclass() -> None:
     with pytest.raises(TypeError):
-        decode(dict, {})  # type: ignore[type-var]
+        decode(dict, {})
 
 
 def test_encode_needs_a_dataclass_instance() -> None:
@@ -220,7 +220,7 @@ def test_unsupported_hint_is_a_programming_error() -> None:
         decode(Odd, {"when": 1})
 
 
-DESCRIPTIONS = [
+DESCRIPTIONS: list[tuple[object, str]] = [
     (None, "null"),
     (True, "boolean true"),
     (0, "integer 0"),
