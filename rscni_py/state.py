@@ -412,6 +412,8 @@ class AttachmentStore:
         fd, tmp_name = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=self.directory)
         try:
             with os.fdopen(fd, "wb") as tmp:
+                # mkstemp asks for 0600 but the umask can take bits away; the owner must keep read and write.
+                os.fchmod(tmp.fileno(), 0o600)
                 tmp.write(payload)
                 tmp.flush()
                 os.fsync(tmp.fileno())
@@ -572,6 +574,7 @@ class AttachmentStore:
         _make_private_dir(self.directory)
         fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         try:
+            os.fchmod(fd, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return fd
