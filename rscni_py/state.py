@@ -21,7 +21,7 @@ Errors::
     ├── UnsafePathError        a stored path resolves outside the store directory, or is a symlink
     ├── CorruptStateError      a stored file is not a document this module wrote
     ├── LockTimeoutError       the lock was not acquired within the timeout (CNI code 11, try again later)
-    └── GCError                some stale attachments could not be cleaned up (raised by ``GCReport.raise_for_errors``)
+    └── GCError                some stale attachments could not be cleaned up (``GCReport.raise_for_errors``)
 
 Every ``StateError`` has ``msg`` and ``details`` strings and a ``cni_code`` integer, so the dispatcher can turn it
 into the spec's error object without knowing the subclasses.
@@ -332,15 +332,18 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _make_private_dir(path: Path) -> None:
-    """Create ``path`` (and missing parents) with mode 0700; an existing directory is left as it is."""
+    """Create ``path`` with mode 0700 if it is missing; an existing directory keeps its mode.
+
+    Missing parents above it are created the ordinary way (0777 minus the umask, like ``mkdir -p``): they may be
+    shared with other CNI tools, e.g. ``/var/lib/cni``.
+    """
     if path.is_dir():
         return
-    parent = path.parent
-    if parent != path:
-        _make_private_dir(parent)
+    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
+        # Another invocation created it first; fine as long as it is a directory.
         if not path.is_dir():
             raise
         return
@@ -408,7 +411,7 @@ class AttachmentStore:
         """
         path = self.path(container_id, ifname)
         payload = self._serialise(container_id, ifname, document)
-        _make_private_dir(self.directory)
+        self._make_directories()
         fd, tmp_name = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=self.directory)
         try:
             with os.fdopen(fd, "wb") as tmp:
@@ -480,7 +483,10 @@ class AttachmentStore:
         return keys
 
     def items(self) -> Iterator[tuple[AttachmentKey, dict[str, Any]]]:
-        """Each stored attachment with its document; entries deleted while iterating are skipped."""
+        """Each stored attachment with its document; entries deleted while iterating are skipped.
+
+        :raises CorruptStateError: a stored file is not a document of this store.
+        """
         for key in self.list():
             document = self.get(key.container_id, key.ifname)
             if document is not None:
@@ -493,6 +499,10 @@ class AttachmentStore:
             return self.path(key.container_id, key.ifname).exists()
         except InvalidKeyError:
             return False
+
+    def _make_directories(self) -> None:
+        _make_private_dir(self.root)
+        _make_private_dir(self.directory)
 
     @staticmethod
     def _serialise(container_id: str, ifname: str, document: Mapping[str, Any]) -> bytes:
@@ -571,7 +581,7 @@ class AttachmentStore:
             self._thread_lock.release()
 
     def _acquire_flock(self, start: float, deadline: float | None, timeout: float | None) -> int:
-        _make_private_dir(self.directory)
+        self._make_directories()
         fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         try:
             os.fchmod(fd, 0o600)

@@ -387,13 +387,30 @@ def test_list_ignores_foreign_files(store: AttachmentStore) -> None:
 BAD_DOCUMENTS: list[tuple[str, Any, tuple[str, str]]] = [
     ("list", [1, 2], ("state document must be a JSON object", "got list for c1/eth0")),
     ("string", "x", ("state document must be a JSON object", "got str for c1/eth0")),
-    ("nan", {"x": float("nan")}, ("state document is not JSON-serialisable", "c1/eth0: Out of range float values are not JSON compliant")),
-    ("set", {"x": {1}}, ("state document is not JSON-serialisable", "c1/eth0: Object of type set is not JSON serializable")),
-    ("tuple key", {(1, 2): 1}, ("state document is not JSON-serialisable", "c1/eth0: keys must be str, int, float, bool or None, not tuple")),
+    (
+        "nan",
+        {"x": float("nan")},
+        ("state document is not JSON-serialisable", "c1/eth0: Out of range float values are not JSON compliant"),
+    ),
+    (
+        "set",
+        {"x": {1}},
+        ("state document is not JSON-serialisable", "c1/eth0: Object of type set is not JSON serializable"),
+    ),
+    (
+        "tuple key",
+        {(1, 2): 1},
+        (
+            "state document is not JSON-serialisable",
+            "c1/eth0: keys must be str, int, float, bool or None, not tuple",
+        ),
+    ),
 ]
 
 
-@pytest.mark.parametrize(("document", "expected"), [b[1:] for b in BAD_DOCUMENTS], ids=[b[0] for b in BAD_DOCUMENTS])
+@pytest.mark.parametrize(
+    ("document", "expected"), [b[1:] for b in BAD_DOCUMENTS], ids=[b[0] for b in BAD_DOCUMENTS]
+)
 def test_bad_documents_are_refused(store: AttachmentStore, document: Any, expected: tuple[str, str]) -> None:
     store.put("c1", "eth0", {"old": True})
     with pytest.raises(InvalidDocumentError) as info:
@@ -406,11 +423,20 @@ def test_bad_documents_are_refused(store: AttachmentStore, document: Any, expect
 def test_corrupt_files_are_reported(store: AttachmentStore) -> None:
     path = store.path("c1", "eth0")
     store.put("c2", "eth0", {})
+    not_ours = ("CorruptStateError", "state file is not an rscni-py state document", str(path), 999)
     cases = [
-        (b"{trunc", ("CorruptStateError", "state file is not valid JSON", f"{path}: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)", 999)),
-        (b"[]", ("CorruptStateError", "state file is not an rscni-py state document", str(path), 999)),
-        (b'{"rscniPyState": 2, "data": {}}', ("CorruptStateError", "state file is not an rscni-py state document", str(path), 999)),
-        (b'{"rscniPyState": 1, "data": []}', ("CorruptStateError", "state file is not an rscni-py state document", str(path), 999)),
+        (
+            b"{trunc",
+            (
+                "CorruptStateError",
+                "state file is not valid JSON",
+                f"{path}: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+                999,
+            ),
+        ),
+        (b"[]", not_ours),
+        (b'{"rscniPyState": 2, "data": {}}', not_ours),  # a future format
+        (b'{"rscniPyState": 1, "data": []}', not_ours),
         (
             store.path("c2", "eth0").read_bytes(),
             ("CorruptStateError", "state file belongs to another attachment", f"{path} holds 'c2'/'eth0'", 999),
@@ -521,6 +547,18 @@ def test_modes_do_not_depend_on_the_umask(tmp_path: Path, umask: int) -> None:
     assert modes == {"a/b": 0o700, "a/b/net1": 0o700, "a/b/net1/c1:eth0.json": 0o600, "a/b/net1/.lock": 0o600}
 
 
+def test_parents_of_the_root_get_ordinary_modes(tmp_path: Path) -> None:
+    # Like mkdir -p: /var/lib/cni may be shared with other tools, only our own directories are private.
+    old = os.umask(0o022)
+    try:
+        AttachmentStore("net1", root=tmp_path / "var" / "lib" / "cni" / "rscni-py").put("c1", "eth0", {})
+    finally:
+        os.umask(old)
+    modes = [stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "var", tmp_path / "var" / "lib" / "cni")]
+    assert modes == [0o755, 0o755]
+    assert stat.S_IMODE((tmp_path / "var" / "lib" / "cni" / "rscni-py").stat().st_mode) == 0o700
+
+
 def test_existing_root_keeps_its_mode(tmp_path: Path) -> None:
     root = tmp_path / "root"
     root.mkdir(mode=0o755)
@@ -593,7 +631,9 @@ def held_lock(store: AttachmentStore) -> Iterator[subprocess.Popen[str]]:
     _finish(holder)
 
 
-def test_lock_timeout(store: AttachmentStore, held_lock: subprocess.Popen[str], caplog: pytest.LogCaptureFixture) -> None:
+def test_lock_timeout(
+    store: AttachmentStore, held_lock: subprocess.Popen[str], caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="rscni_py.state")
     start = time.monotonic()
     with pytest.raises(LockTimeoutError) as info:
