@@ -29,6 +29,7 @@ into the spec's error object without knowing the subclasses.
 
 from __future__ import annotations
 
+import builtins
 import errno
 import fcntl
 import json
@@ -492,6 +493,37 @@ class AttachmentStore:
             if document is not None:
                 yield key, document
 
+    # builtins.list: inside this class, "list" is the method above.
+    def remove_leftover_temp_files(self, older_than: float = 3600.0) -> builtins.list[str]:
+        """Remove temporary files that a crashed ``put`` left behind, if older than ``older_than`` seconds.
+
+        A ``put`` that is killed between creating its temporary file and renaming it leaves a ``.tmp-*`` file.
+        Younger ones may belong to a ``put`` still running (puts do not need the lock), so they are kept.
+        ``remove_stale_attachments`` calls this; failures are logged, never raised.
+
+        :returns: the names of the files removed.
+        """
+        try:
+            entries = list(os.scandir(self.directory))
+        except FileNotFoundError:
+            return []
+        cutoff = time.time() - older_than
+        removed = []
+        for entry in entries:
+            if not entry.name.startswith(_TEMP_PREFIX):
+                continue
+            try:
+                if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    os.unlink(entry.path)
+                    removed.append(entry.name)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                logger.warning("could not remove leftover temporary file %s: %s", entry.path, exc)
+        if removed:
+            logger.info("removed %d leftover temporary file(s) from %s", len(removed), self.directory)
+        return sorted(removed)
+
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, AttachmentKey):
             return False
@@ -696,12 +728,14 @@ def remove_stale_attachments(
     For each stale attachment, ``cleanup(key, document)`` releases what the plugin holds for it (``document`` is
     None if the file vanished or could not be read), then the document is deleted.  An exception from either
     step is recorded and the next attachment is tried, as the spec asks of GC; its document stays, so the next
-    GC tries again.  Call ``raise_for_errors()`` on the report to turn failures into one error.
+    GC tries again.  Call ``raise_for_errors()`` on the report to turn failures into one error.  Temporary files
+    left by crashed writes (older than an hour) are removed too.
 
     :raises LockTimeoutError: the lock could not be taken within ``lock_timeout`` seconds.
     """
     report = GCReport()
     with store.lock(timeout=lock_timeout):
+        store.remove_leftover_temp_files()
         for key in stale_attachments(store, valid):
             try:
                 if cleanup is not None:

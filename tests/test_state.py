@@ -872,6 +872,26 @@ def test_gc_failures_are_reported_all_together(store: AttachmentStore) -> None:
     )
 
 
+def test_leftover_temporary_files_are_removed_when_old(store: AttachmentStore) -> None:
+    store.put("c1", "eth0", {})
+    with store.lock():
+        pass
+    old, young = store.directory / ".tmp-crashed", store.directory / ".tmp-running"
+    old.write_text("{")
+    young.write_text("{")
+    an_hour_ago = time.time() - 3601
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    # Not temporary files, however old: left alone.
+    for name in (".lock", "c1:eth0.json"):
+        os.utime(store.directory / name, (an_hour_ago, an_hour_ago))
+    report = remove_stale_attachments(store, [("c1", "eth0")])
+    assert report == GCReport()
+    assert sorted(os.listdir(store.directory)) == [".lock", ".tmp-running", "c1:eth0.json"]
+    assert store.remove_leftover_temp_files(older_than=0) == [".tmp-running"]
+    assert sorted(os.listdir(store.directory)) == [".lock", "c1:eth0.json"]
+    assert AttachmentStore("other", root=store.root).remove_leftover_temp_files() == []
+
+
 def test_gc_takes_the_lock(store: AttachmentStore, held_lock: subprocess.Popen[str]) -> None:
     with pytest.raises(LockTimeoutError):
         remove_stale_attachments(store, [], lock_timeout=0.05)
