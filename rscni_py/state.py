@@ -36,6 +36,7 @@ import json
 import logging
 import os
 import re
+import stat
 import sys
 import tempfile
 import threading
@@ -440,12 +441,19 @@ class AttachmentStore:
         """
         path = self.path(container_id, ifname)
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+            # O_NONBLOCK: a FIFO planted under this name must not hang the plugin (no effect on regular files).
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
         except FileNotFoundError:
             return None
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 raise UnsafePathError("state file is a symlink", str(path)) from None
+            raise
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise CorruptStateError("state file is not a regular file", str(path))
+        except BaseException:
+            os.close(fd)
             raise
         with os.fdopen(fd, "rb") as file:
             payload = file.read()

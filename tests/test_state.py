@@ -449,6 +449,19 @@ def test_corrupt_files_are_reported(store: AttachmentStore) -> None:
         assert _error_fields(info.value) == expected
 
 
+@pytest.mark.parametrize("kind", ["fifo", "directory"])
+def test_entries_that_are_not_regular_files_are_refused(store: AttachmentStore, kind: str) -> None:
+    store.put("c2", "eth0", {})
+    path = store.path("c1", "eth0")
+    if kind == "fifo":
+        os.mkfifo(path)  # reading it must not block
+    else:
+        path.mkdir()
+    with pytest.raises(CorruptStateError) as info:
+        store.get("c1", "eth0")
+    assert _error_fields(info.value) == ("CorruptStateError", "state file is not a regular file", str(path), 999)
+
+
 def test_symlinked_entries_are_refused(store: AttachmentStore, tmp_path: Path) -> None:
     outside = tmp_path / "outside.json"
     outside.write_text("{}")
