@@ -283,7 +283,7 @@ def _valid(container_id: str, ifname: str) -> bool:
 
 
 @given(st.one_of(container_ids, near_container_ids), st.one_of(ifnames, near_ifnames))
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 def test_file_name_round_trips_and_stays_inside_the_store(container_id: str, ifname: str) -> None:
     assume(_valid(container_id, ifname))
     name = state._encode_filename(container_id, ifname)
@@ -301,7 +301,7 @@ def test_file_name_round_trips_and_stays_inside_the_store(container_id: str, ifn
 
 
 @given(near_container_ids, near_ifnames, near_container_ids, near_ifnames)
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 def test_file_names_are_injective(cid1: str, if1: str, cid2: str, if2: str) -> None:
     assume(_valid(cid1, if1) and _valid(cid2, if2))
     same_name = state._encode_filename(cid1, if1) == state._encode_filename(cid2, if2)
@@ -309,7 +309,7 @@ def test_file_names_are_injective(cid1: str, if1: str, cid2: str, if2: str) -> N
 
 
 @given(st.lists(st.tuples(st.sampled_from(["c1", "c1.x", "c1-x", "C1"]), ifnames), max_size=20))
-@settings(max_examples=50, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_distinct_keys_get_distinct_files_on_disk(keys: list[tuple[str, str]]) -> None:
     keys = [k for k in keys if _valid(*k)]
     # Durability is not what this test is about; skipping fsync keeps it fast.
@@ -699,7 +699,8 @@ def test_contention_is_logged_with_the_wait(
     assert waiting == ("INFO", f"state lock {lock_path} is held by another invocation; waiting")
     prefix = f"acquired state lock {lock_path} after waiting "
     assert acquired[0] == level and acquired[1].startswith(prefix) and acquired[1].endswith(" s")
-    assert 0.3 <= float(acquired[1][len(prefix) : -2]) < 5
+    # The release is timed from just before lock() is called, so the wait is a hair under 0.3 s at the least.
+    assert 0.25 <= float(acquired[1][len(prefix) : -2]) < 5
 
 
 def test_uncontended_lock_logs_nothing(store: AttachmentStore, caplog: pytest.LogCaptureFixture) -> None:
