@@ -676,14 +676,16 @@ def _key_of(item: AttachmentLike | tuple[str, str]) -> AttachmentKey:
 
 
 def stale_attachments(
-    store: AttachmentStore, valid: Iterable[AttachmentLike | tuple[str, str]]
+    store: AttachmentStore, valid: Iterable[AttachmentLike | tuple[str, str]] | None
 ) -> list[AttachmentKey]:
     """The stored attachments that are not in ``valid``: what a GC command should clean up.
 
     ``valid`` is the GC command's ``cni.dev/valid-attachments``, as ``(containerID, ifname)`` pairs or objects
-    with ``container_id`` and ``ifname``.  Entries that are not valid keys simply match nothing.
+    with ``container_id`` and ``ifname``.  Entries that are not valid keys simply match nothing.  None (the key
+    absent, or ``null``) means that no attachment is valid: libcni sends a Go nil slice as ``null`` and leaves the
+    key out when it has no GC arguments, and treats both as "nothing is valid" itself.
     """
-    keep = {_key_of(item) for item in valid}
+    keep = {_key_of(item) for item in valid or ()}
     return [key for key in store.list() if key not in keep]
 
 
@@ -726,12 +728,14 @@ class GCReport:
 
 def remove_stale_attachments(
     store: AttachmentStore,
-    valid: Iterable[AttachmentLike | tuple[str, str]],
+    valid: Iterable[AttachmentLike | tuple[str, str]] | None,
     cleanup: Callable[[AttachmentKey, dict[str, Any] | None], None] | None = None,
     *,
     lock_timeout: float | None = None,
 ) -> GCReport:
     """Clean up every stored attachment that is not in ``valid``, one by one, under the store's lock.
+
+    ``valid`` is as for ``stale_attachments`` (None means that no attachment is valid).
 
     For each stale attachment, ``cleanup(key, document)`` releases what the plugin holds for it (``document`` is
     None if the file vanished or could not be read), then the document is deleted.  An exception from either

@@ -790,6 +790,7 @@ STALE_CASES = [
     ("nothing stored", [], [("c1", "eth0")], []),
     ("all valid", [("c1", "eth0"), ("c2", "eth0")], [("c2", "eth0"), ("c1", "eth0")], []),
     ("empty valid list", [("c1", "eth0"), ("c2", "eth0")], [], [("c1", "eth0"), ("c2", "eth0")]),
+    ("no valid list (null or absent)", [("c1", "eth0"), ("c2", "eth0")], None, [("c1", "eth0"), ("c2", "eth0")]),
     ("same container other ifname", [("c1", "eth0"), ("c1", "net1")], [("c1", "eth0")], [("c1", "net1")]),
     ("same ifname other container", [("c1", "eth0"), ("c2", "eth0")], [("c2", "eth0")], [("c1", "eth0")]),
     ("case matters", [("c1", "eth0")], [("C1", "eth0")], [("c1", "eth0")]),
@@ -801,15 +802,18 @@ STALE_CASES = [
 def test_stale_attachments(
     store: AttachmentStore,
     stored: list[tuple[str, str]],
-    valid: list[tuple[str, str]],
+    valid: list[tuple[str, str]] | None,
     stale: list[tuple[str, str]],
 ) -> None:
     for container_id, ifname in stored:
         store.put(container_id, ifname, {})
     expected = [AttachmentKey(*k) for k in stale]
     assert stale_attachments(store, valid) == expected
-    assert stale_attachments(store, [ValidAttachment(*k) for k in valid]) == expected
-    assert stale_attachments(store, [AttachmentKey(*k) for k in valid]) == expected
+    if valid is not None:
+        assert stale_attachments(store, [ValidAttachment(*k) for k in valid]) == expected
+        assert stale_attachments(store, [AttachmentKey(*k) for k in valid]) == expected
+    assert remove_stale_attachments(store, valid) == GCReport(removed=expected)
+    assert store.list() == sorted(AttachmentKey(*k) for k in set(stored) - set(stale))
 
 
 def test_remove_stale_attachments_continues_past_failures(store: AttachmentStore) -> None:
