@@ -14,7 +14,7 @@ import tempfile
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -1001,3 +1001,36 @@ def test_tolerate_missing_with_a_real_process() -> None:
     with tolerate_missing("helper process") as gone:
         os.kill(child.pid, 0)
     assert isinstance(gone.error, ProcessLookupError)
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create a network namespace")
+def test_tolerate_missing_covers_what_the_kernel_answers_in_del() -> None:
+    # The errnos in ALREADY_GONE_ERRNOS are the kernel's real answers when DEL removes something already gone.
+    # Done in a private, empty network namespace so that nothing on the host can be touched.
+    pyroute2 = importlib.import_module("pyroute2")
+    name = f"rscni-state-test-{os.getpid()}"
+    ns = pyroute2.NetNS(name, flags=os.O_CREAT)
+    try:
+        lo = ns.link_lookup(ifname="lo")[0]
+        steps: dict[str, Callable[[], object]] = {
+            "link": lambda: ns.link("del", ifname="gone0"),
+            "address": lambda: ns.addr("del", index=lo, address="192.0.2.7", prefixlen=32),
+            "route": lambda: ns.route("del", dst="192.0.2.0/24"),
+            "netns file": lambda: os.stat(f"/run/netns/{name}-gone"),
+        }
+        codes: dict[str, object] = {}
+        for step, action in steps.items():
+            with tolerate_missing(step) as gone:
+                action()
+            assert gone.error is not None, step
+            codes[step] = getattr(gone.error, "code", None) or getattr(gone.error, "errno", None)
+        assert codes == {
+            "link": errno.ENODEV,
+            "address": errno.EADDRNOTAVAIL,
+            "route": errno.ESRCH,
+            "netns file": errno.ENOENT,
+        }
+    finally:
+        ns.close()
+        pyroute2.netns.remove(name)
