@@ -1034,3 +1034,20 @@ def test_tolerate_missing_covers_what_the_kernel_answers_in_del() -> None:
     finally:
         ns.close()
         pyroute2.netns.remove(name)
+
+
+def test_public_names() -> None:
+    assert state.__all__ == sorted(state.__all__)
+    assert [name for name in state.__all__ if not hasattr(state, name)] == []
+    # Every error the module raises on purpose shares one root the dispatcher can catch.
+    errors = [getattr(state, name) for name in state.__all__ if name.endswith("Error")]
+    assert all(issubclass(error, StateError) for error in errors)
+    assert sorted(error.__name__ for error in errors) == [
+        "CorruptStateError",
+        "GCError",
+        "InvalidDocumentError",
+        "InvalidKeyError",
+        "LockTimeoutError",
+        "StateError",
+        "UnsafePathError",
+    ]
