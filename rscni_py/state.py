@@ -605,6 +605,9 @@ class AttachmentStore:
         deadline = None if timeout is None else start + timeout
         if not self._thread_lock.acquire(timeout=-1 if timeout is None else timeout):
             assert timeout is not None
+            logger.warning(
+                "gave up waiting for state lock %s (held by another thread) after %.3f s", self._lock_path, timeout
+            )
             raise LockTimeoutError(self._lock_path, timeout)
         try:
             if self._depth == 0:
