@@ -48,6 +48,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Final, Protocol
 
+from rscni_py._private.env import MAX_IFNAME_BYTES as _MAX_IFNAME_BYTES
+from rscni_py._private.env import validate_container_id, validate_ifname, validate_network_name
+from rscni_py.errors import CNIError, ErrorCode
+
 __all__ = [
     "ALREADY_GONE_ERRNOS",
     "AttachmentKey",
@@ -75,16 +79,15 @@ logger = logging.getLogger(__name__)
 #: Where stores live unless the plugin says otherwise; each network gets ``<root>/<network name>``.
 DEFAULT_STATE_ROOT: Final = Path("/var/lib/cni/rscni-py")
 
-# CNI error codes used below (SPEC.md "Error"); duplicated as plain ints so this module has no imports from the
-# rest of the package and can be used on its own.
-_CODE_INVALID_ENV: Final = 4
-_CODE_INVALID_CONFIG: Final = 7
-_CODE_TRY_AGAIN_LATER: Final = 11
-_CODE_INTERNAL: Final = 999
+_CODE_INVALID_ENV: Final = ErrorCode.INVALID_ENVIRONMENT_VARIABLES
+_CODE_INVALID_CONFIG: Final = ErrorCode.INVALID_NETWORK_CONFIG
+_CODE_TRY_AGAIN_LATER: Final = ErrorCode.TRY_AGAIN_LATER
+_CODE_INTERNAL: Final = ErrorCode.INTERNAL
+# What an empty key is reported as, by field (the SDK's validators never see an empty value).
+_MISSING_CODES: Final = {"network name": _CODE_INVALID_CONFIG, "containerID": _CODE_INVALID_ENV, "ifname": _CODE_INVALID_ENV}
 
 # Linux NAME_MAX: the longest file name one directory entry can hold, in bytes.
 _NAME_MAX: Final = 255
-_MAX_IFNAME_BYTES: Final = 15
 _SEPARATOR: Final = ":"
 _SUFFIX: Final = ".json"
 _LOCK_NAME: Final = ".lock"
@@ -96,35 +99,23 @@ MAX_CONTAINER_ID_BYTES: Final = _NAME_MAX - len(_SEPARATOR) - _MAX_ESCAPED_IFNAM
 
 _FORMAT_VERSION: Final = 1
 
-# The CNI rule for container IDs and network names (Go's utils.cniReg).  fullmatch, because Python's "$" also
-# matches before a trailing newline.
-_NAME_RE: Final = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.\-]*")
 # Bytes of an ifname that appear as themselves in a file name; every other byte, "%" included, is escaped.
 _PLAIN_IFNAME_BYTES: Final = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 _ESCAPE_RE: Final = re.compile(r"%([0-9A-F]{2})")
-# Go's unicode.IsSpace, which is what the CNI ifname rule uses (Python's str.isspace also accepts U+001C..U+001F).
-_GO_SPACES: Final = frozenset(
-    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
-    "\u2028\u2029\u202f\u205f\u3000"
-)
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Errors
 
 
-class StateError(Exception):
-    """Base of the errors this module raises; carries a CNI error code for the dispatcher to report."""
+class StateError(CNIError):
+    """Base of the errors this module raises: CNI errors, so a plugin that lets one escape reports its code."""
 
-    #: The CNI error code a plugin should report for this error (SPEC.md "Error").
+    #: The CNI error code of this kind of error (SPEC.md "Error"); ``code`` holds the one of this instance.
     cni_code: int = _CODE_INTERNAL
-    msg: str
-    details: str
 
-    def __init__(self, msg: str, details: str = "") -> None:
-        super().__init__(msg)
-        self.msg = msg
-        self.details = details
+    def __init__(self, msg: str, details: str = "", code: int | None = None) -> None:
+        super().__init__(type(self).cni_code if code is None else code, msg, details)
 
     def __str__(self) -> str:
         return f"{self.msg}: {self.details}" if self.details else self.msg
@@ -141,7 +132,7 @@ class InvalidKeyError(StateError, ValueError):
     value: str
 
     def __init__(self, field: str, value: str, msg: str, details: str, cni_code: int) -> None:
-        super().__init__(msg, details)
+        super().__init__(msg, details, cni_code)
         self.field = field
         self.value = value
         self.cni_code = cni_code
@@ -197,13 +188,19 @@ class AttachmentLike(Protocol):
     def ifname(self) -> str: ...
 
 
+def _checked(field: str, value: str, validate: Callable[[str], None]) -> None:
+    """Run one of the SDK's CNI validators and report its error as an ``InvalidKeyError`` with the same code."""
+    if not value:
+        missing = {"network name": "missing network name", "containerID": "missing containerID"}
+        raise InvalidKeyError(field, value, missing.get(field, "interface name is empty"), "", _MISSING_CODES[field])
+    try:
+        validate(value)
+    except CNIError as err:
+        raise InvalidKeyError(field, value, err.msg, err.details, err.code) from None
+
+
 def _check_network_name(name: str) -> None:
-    if not name:
-        raise InvalidKeyError("network name", name, "missing network name", "", _CODE_INVALID_CONFIG)
-    if _NAME_RE.fullmatch(name) is None:
-        raise InvalidKeyError(
-            "network name", name, "invalid characters found in network name", name, _CODE_INVALID_CONFIG
-        )
+    _checked("network name", name, validate_network_name)
     if len(name) > _NAME_MAX:
         raise InvalidKeyError(
             "network name",
@@ -215,12 +212,7 @@ def _check_network_name(name: str) -> None:
 
 
 def _check_container_id(container_id: str) -> None:
-    if not container_id:
-        raise InvalidKeyError("containerID", container_id, "missing containerID", "", _CODE_INVALID_ENV)
-    if _NAME_RE.fullmatch(container_id) is None:
-        raise InvalidKeyError(
-            "containerID", container_id, "invalid characters in containerID", container_id, _CODE_INVALID_ENV
-        )
+    _checked("containerID", container_id, validate_container_id)
     if len(container_id) > MAX_CONTAINER_ID_BYTES:
         raise InvalidKeyError(
             "containerID",
@@ -250,29 +242,9 @@ def _ifname_bytes(ifname: str) -> bytes:
 
 
 def _check_ifname(ifname: str) -> bytes:
-    # The order of the checks is Go's ValidateInterfaceName, so the first error reported is the same.
-    if not ifname:
-        raise InvalidKeyError("ifname", ifname, "interface name is empty", "", _CODE_INVALID_ENV)
-    raw = _ifname_bytes(ifname)
-    if len(raw) > _MAX_IFNAME_BYTES:
-        raise InvalidKeyError(
-            "ifname",
-            ifname,
-            "interface name is too long",
-            f"interface name should be less than {_MAX_IFNAME_BYTES + 1} characters",
-            _CODE_INVALID_ENV,
-        )
-    if ifname in (".", ".."):
-        raise InvalidKeyError("ifname", ifname, "interface name is . or ..", ifname, _CODE_INVALID_ENV)
-    if any(ch in "/:" or ch in _GO_SPACES for ch in ifname):
-        raise InvalidKeyError(
-            "ifname",
-            ifname,
-            "interface name contains / or : or whitespace characters",
-            ifname,
-            _CODE_INVALID_ENV,
-        )
-    return raw
+    # The kernel's rules first (Go's order, so the first error reported is the same), then the round trip.
+    _checked("ifname", ifname, validate_ifname)
+    return _ifname_bytes(ifname)
 
 
 def _encode_filename(container_id: str, ifname: str) -> str:
