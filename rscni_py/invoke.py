@@ -65,7 +65,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Final, Protocol, TextIO, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Protocol, TextIO, runtime_checkable
 
 from rscni_py._private.env import COMMANDS, split_path
 from rscni_py._private.quoting import q
@@ -78,11 +78,15 @@ from rscni_py.errors import (
 )
 from rscni_py.types import AnyResult, ConversionError, FieldError, Result, parse_result
 
+if TYPE_CHECKING:
+    from rscni_py._private.plugin import CmdArgs
+
 __all__ = [
     "DefaultExecutor",
     "Executor",
     "TRACE_CONTEXT_VARIABLES",
     "add_with_rollback",
+    "args_env",
     "delegate_add",
     "delegate_check",
     "delegate_delete",
@@ -382,6 +386,29 @@ def plugin_env(
     env["CNI_COMMAND"] = command
     if overrides:
         env.update(overrides)
+    return env
+
+
+def args_env(args: CmdArgs[Any, Any], base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a plugin was run with, rebuilt from its ``CmdArgs`` on top of ``base`` (default: ``os.environ``).
+
+    In a real plugin process this equals ``os.environ``; it matters when the plugin runs in-process (a test runner
+    hands the dispatcher an environment without touching ``os.environ``): pass ``env=invoke.args_env(args)`` to the
+    ``delegate_*`` functions so the delegate sees the CNI_* values, ``CNI_PATH`` included, that the plugin saw.
+    """
+    env = dict(os.environ if base is None else base)
+    env.update(
+        {
+            "CNI_COMMAND": args.command,
+            "CNI_CONTAINERID": args.container_id,
+            "CNI_NETNS": args.netns,
+            "CNI_IFNAME": args.ifname,
+            "CNI_ARGS": args.args,
+            "CNI_PATH": os.pathsep.join(args.path),
+        }
+    )
+    if args.netns_override and env.get("CNI_NETNS_OVERRIDE", "").lower() not in ("1", "true"):
+        env["CNI_NETNS_OVERRIDE"] = "1"
     return env
 
 
