@@ -277,7 +277,7 @@ def test_text_file_busy_is_retried(tmp_path: Path) -> None:
 def test_text_file_busy_gives_up_after_the_retries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path, fd = busy_script(tmp_path)
     sleeps: list[float] = []
-    monkeypatch.setattr(invoke.time, "sleep", sleeps.append)
+    monkeypatch.setattr(time, "sleep", sleeps.append)
     try:
         with pytest.raises(CNIError) as info:
             DefaultExecutor(busy_retries=5, busy_delay=0.01).exec_plugin(path, CONF, ENV)
