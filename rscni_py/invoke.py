@@ -18,6 +18,9 @@ Plugin authors need one line per command::
     def delete(self, args):
         invoke.delegate_delete(args.config.ipam.type, args.stdin_data)
 
+The delegate's environment starts from ``os.environ``; a plugin run in-process by a test runner passes
+``env=invoke.args_env(args)`` instead, so the delegate sees the CNI_* values the plugin was given.
+
 :func:`add_with_rollback` is the spec's "if ADD fails, run the delegate with DEL before returning failure": when the
 block raises anything (``KeyboardInterrupt`` and ``SystemExit`` included), the delegate's DEL runs once, a failure of
 that DEL is logged (never raised over the original error), and the original exception propagates.  The same
@@ -33,21 +36,21 @@ Layers, from the bottom:
 * :func:`delegate_add`, :func:`delegate_check`, :func:`delegate_delete`, :func:`delegate_gc`,
   :func:`delegate_status` and :func:`add_with_rollback`: what a plugin needs (Go's ``DelegateAdd`` and friends).
 
-How a failing delegate is reported (Go's ``RawExec.pluginErr``; ``code`` 0 is Go's "unclassified"):
+How a failing delegate is reported (Go's ``RawExec.pluginErr``; code 0 is Go's "unclassified"):
 
-============================================  ===========================================================
-the delegate ...                              the error raised
-============================================  ===========================================================
-exits non-zero with an error object on stdout  that error, code/msg/details kept (e.g. IPAM's code 7)
-exits non-zero, stdout and stderr empty        ``{0, "netplugin failed with no error message: exit status 1"}``
-exits non-zero, stdout empty, stderr not       ``{0, "netplugin failed: \\"<stderr>\\": exit status 1"}``
-exits non-zero, stdout not an error object     ``{0, "netplugin failed but error parsing its diagnostic ..."}``
-is killed by a signal                          as above, with ``signal: killed`` in place of the exit status
-cannot be executed                             ``{0, "netplugin failed with no error message: fork/exec <path>: ..."}``
-runs longer than ``timeout``                   ``TryAgainLaterError`` (11), its process group killed
-is not in CNI_PATH                             ``InternalError`` (999) with Go's ``FindInPath`` message
-succeeds with output that is not a result      ``DecodingFailureError`` (6); unknown result version: code 1
-============================================  ===========================================================
+* exits non-zero with an error object on stdout: that error, code, msg and details kept (IPAM's 7 stays 7);
+* exits non-zero, stdout and stderr empty: ``{0, "netplugin failed with no error message: exit status 1"}``;
+* exits non-zero, stdout empty, stderr not: ``{0, 'netplugin failed: "<stderr>": exit status 1'}``;
+* exits non-zero, stdout not an error object: ``{0, 'netplugin failed but error parsing its diagnostic message
+  "<stdout>": <reason>'}``;
+* killed by a signal: as above, with ``signal: killed`` (``signal: segmentation fault``, ...) for the exit status;
+* cannot be executed: ``{0, "netplugin failed with no error message: fork/exec <path>: permission denied"}``;
+* runs longer than ``timeout``: ``TryAgainLaterError`` (11) naming the plugin and the timeout, its process group
+  killed;
+* not in CNI_PATH: ``InternalError`` (999) with Go's ``FindInPath`` message (Go's skel gives a plain error 999);
+* exits 0 with output that is not a result of its version: ``DecodingFailureError`` (6), or
+  ``IncompatibleCNIVersionError`` (1) for a version nobody knows (Go returns plain errors here, i.e. 999; these
+  codes say what went wrong).
 
 Two JSON documents on stdout (a result followed by an error, say) are not one valid document, so they fall under
 "not an error object" or "not a result".

@@ -494,6 +494,28 @@ def test_rollback_when_the_delegate_add_itself_fails(add_answer: FakeResponse) -
     assert fake.commands == [("fake-ipam", "ADD"), ("fake-ipam", "DEL")]
 
 
+def test_nested_rollbacks_unwind_in_reverse_order() -> None:
+    fake = FakeExecutor({"pool": IPAM_RESULT_100, "extra": IPAM_RESULT_100})
+    with pytest.raises(Boom):
+        with (
+            invoke.add_with_rollback("pool", CONF_100, env=PLUGIN_ENV, executor=fake),
+            invoke.add_with_rollback("extra", CONF_100, env=PLUGIN_ENV, executor=fake),
+        ):
+            raise Boom
+    assert fake.commands == [("pool", "ADD"), ("extra", "ADD"), ("extra", "DEL"), ("pool", "DEL")]
+
+
+def test_rollback_of_the_second_delegate_when_its_add_fails() -> None:
+    fake = FakeExecutor({"pool": IPAM_RESULT_100, "extra": InvalidNetworkConfigError("no static address")})
+    with pytest.raises(InvalidNetworkConfigError):
+        with (
+            invoke.add_with_rollback("pool", CONF_100, env=PLUGIN_ENV, executor=fake),
+            invoke.add_with_rollback("extra", CONF_100, env=PLUGIN_ENV, executor=fake),
+        ):
+            pass  # pragma: no cover - never entered
+    assert fake.commands == [("pool", "ADD"), ("extra", "ADD"), ("extra", "DEL"), ("pool", "DEL")]
+
+
 def test_no_rollback_when_the_delegate_is_not_found() -> None:
     fake = FakeExecutor()
     with pytest.raises(CNIError) as info:
