@@ -99,6 +99,11 @@ def test_trace_context_reaches_the_delegate_unchanged() -> None:
         assert {name: call.env[name] for name in invoke.TRACE_CONTEXT_VARIABLES} == TRACE
 
 
+def test_executors_satisfy_the_protocol() -> None:
+    executors: list[Executor] = [DefaultExecutor(), FakeExecutor()]
+    assert all(isinstance(executor, Executor) for executor in executors)
+
+
 # --- lookup: Go's FindInPath rules and messages ----------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ The delegates are small shell scripts written into ``tmp_path``; the last tests 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import ipaddress
@@ -167,6 +168,38 @@ def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     assert elapsed < 5, elapsed
     shell, grandchild = (int(pid) for pid in pids.read_text().split())
     assert wait_gone(shell) and wait_gone(grandchild)
+
+
+def test_timeout_returns_even_when_an_escaped_grandchild_holds_the_pipes(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    # setsid puts the grandchild in a session of its own: killing the plugin's group cannot reach it, and it keeps
+    # stdout and stderr open.  The caller must still get its error after the grace period.
+    path = script(tmp_path, f"setsid sleep 300 &\necho $! > {pids}\nsleep 300\n")
+    started = time.monotonic()
+    try:
+        with pytest.raises(TryAgainLaterError):
+            DefaultExecutor(kill_grace=0.3).exec_plugin(path, CONF, ENV, timeout=0.3)
+        assert time.monotonic() - started < 5
+    finally:
+        if pids.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pids.read_text()), signal.SIGKILL)
+
+
+@pytest.mark.parametrize("timeout", [0, -1.0], ids=["zero", "negative"])
+def test_timeout_must_be_positive(tmp_path: Path, timeout: float) -> None:
+    with pytest.raises(ValueError, match="timeout must be positive"):
+        run(script(tmp_path, "exit 0\n"), timeout=timeout)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"busy_retries": -1}, {"busy_delay": -0.1}, {"kill_grace": -1.0}],
+    ids=["retries", "delay", "grace"],
+)
+def test_executor_settings_must_not_be_negative(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="must not be negative"):
+        DefaultExecutor(**kwargs)
 
 
 def test_timeout_not_reached(tmp_path: Path) -> None:
