@@ -12,6 +12,7 @@ import io
 import ipaddress
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -403,3 +404,176 @@ def test_python_plugin_delegating_to_host_local(tmp_path: Path, fail: bool) -> N
         assert proc.returncode == 0, proc.stderr
         assert out["ips"] == [{"address": "10.99.0.2/24", "gateway": "10.99.0.1"}]
         assert allocated.exists()
+
+
+# --- differential check against Go's pkg/invoke (Debian's golang-github-appc-cni-dev) --------------------------------
+
+GOPATH = Path("/usr/share/gocode")
+GO_INVOKE = GOPATH / "src/github.com/containernetworking/cni/pkg/invoke"
+GO_SOURCE = r"""
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/containernetworking/cni/pkg/invoke"
+	"github.com/containernetworking/cni/pkg/types"
+)
+
+// Each argument is "exec:<path>", "result:<path>" or "find:<name>:<dir>,<dir>"; one JSON line per argument.
+func main() {
+	conf := []byte(os.Getenv("DIFF_CONF"))
+	for _, arg := range os.Args[1:] {
+		kind, rest, _ := strings.Cut(arg, ":")
+		out := map[string]interface{}{}
+		var err error
+		switch kind {
+		case "exec":
+			raw := &invoke.RawExec{Stderr: io.Discard}
+			var stdout []byte
+			stdout, err = raw.ExecPlugin(context.Background(), rest, conf, os.Environ())
+			out["stdout"] = string(stdout)
+		case "result":
+			var r types.Result
+			r, err = invoke.ExecPluginWithResult(context.Background(), rest, conf, invoke.ArgsFromEnv(), nil)
+			if err == nil {
+				out["version"] = r.Version()
+			}
+		case "find":
+			name, dirs, _ := strings.Cut(rest, ":")
+			var paths []string
+			if dirs != "" {
+				paths = strings.Split(dirs, ",")
+			}
+			out["path"], err = invoke.FindInPath(name, paths)
+		}
+		if e, ok := err.(*types.Error); ok {
+			out["code"], out["msg"], out["details"] = e.Code, e.Msg, e.Details
+		} else if err != nil {
+			out["plain"] = err.Error()
+		}
+		line, _ := json.Marshal(out)
+		fmt.Println(string(line))
+	}
+}
+"""
+
+# Failure scripts: Go and we must agree on the code and the message (the JSON parser's own wording aside).
+DIFF_SCRIPTS = {
+    "error-json": 'echo \'{"code":7,"msg":"invalid range set 0","details":"no subnet"}\'\nexit 1\n',
+    "plugin-code": 'echo \'{"code":142,"msg":"mine"}\'\nexit 1\n',
+    "missing-code": 'echo \'{"msg":"no code"}\'\nexit 1\n',
+    "silent": "exit 1\n",
+    "silent-3": "exit 3\n",
+    "stderr-only": "echo 'panic: boom' >&2\nexit 2\n",
+    "garbage": "echo 'not json'\nexit 1\n",
+    "two-documents": 'printf \'{"cniVersion":"1.0.0","ips":[]}{"code":7,"msg":"late"}\'\nexit 1\n',
+    "killed": "kill -KILL $$\n",
+    "segfault": "kill -SEGV $$\n",
+    "terminated": "kill -TERM $$\n",
+    "aborted": "kill -ABRT $$\n",
+}
+# Successful results: Go and we must read them at the same version (fixupResultVersion).
+# The IP carries "version" so that the same body fits the 0.4.0 and the 1.x shape.
+DIFF_RESULTS = {
+    "no-version": '{"ips":[{"version":"4","address":"10.0.0.2/24"}]}',
+    "empty-version": '{"cniVersion":"","ips":[{"version":"4","address":"10.0.0.2/24"}]}',
+    "number-version": '{"cniVersion":1,"ips":[{"version":"4","address":"10.0.0.2/24"}]}',
+    "own-older": '{"cniVersion":"0.4.0","ips":[{"version":"4","address":"10.0.0.2/24"}]}',
+    "own-newer": '{"cniVersion":"1.0.0","ips":[{"version":"4","address":"10.0.0.2/24"}]}',
+    "unknown-version": '{"cniVersion":"7.0.0"}',
+    "null": "null",
+    "array": "[]",
+}
+
+
+@pytest.fixture(scope="module")
+def go_invoke(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    go = shutil.which("go")
+    if go is None or not (GO_INVOKE / "raw_exec.go").is_file():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("needs golang-go and golang-github-appc-cni-dev")
+        pytest.skip("needs golang-go and golang-github-appc-cni-dev")
+    work = tmp_path_factory.mktemp("goinvoke")
+    (work / "main.go").write_text(GO_SOURCE)
+    env = {
+        "PATH": os.environ.get("PATH", ""), "HOME": str(work), "GO111MODULE": "off", "GOPATH": str(GOPATH),
+        "GOCACHE": str(work / "cache"), "GOFLAGS": "",
+    }
+    subprocess.run([go, "build", "-o", str(work / "goinvoke"), "."], cwd=work, env=env, check=True)
+    return work / "goinvoke"
+
+
+def go_answers(binary: Path, args: list[str], conf: bytes) -> list[dict[str, Any]]:
+    proc = subprocess.run(
+        [str(binary), *args], env={**ENV, "DIFF_CONF": conf.decode()}, capture_output=True, check=True, timeout=60
+    )
+    return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+def without_parser_reason(msg: str) -> str:
+    # Go's and Python's JSON parsers word their errors differently; the rest of the message must match.
+    if msg.startswith("netplugin failed but error parsing its diagnostic message "):
+        return msg.rpartition('": ')[0]
+    return msg
+
+
+@pytest.mark.integration
+def test_failures_match_go(go_invoke: Path, tmp_path: Path) -> None:
+    paths = {name: script(tmp_path, body, name=name) for name, body in DIFF_SCRIPTS.items()}
+    paths["missing"] = str(tmp_path / "missing")
+    paths["not-executable"] = script(tmp_path, "exit 0\n", name="not-executable")
+    os.chmod(paths["not-executable"], 0o644)
+    go = dict(zip(paths, go_answers(go_invoke, [f"exec:{p}" for p in paths.values()], CONF)))
+    # Go before v1.3 leaves the exit status out of the stderr-only message; newer Go (and we) append it.
+    old_stderr_format = '"netplugin failed: %q", string(stderr)' in (GO_INVOKE / "raw_exec.go").read_text()
+    for name, path in paths.items():
+        with pytest.raises(CNIError) as info:
+            run(path)
+        ours = (info.value.code, without_parser_reason(info.value.msg), info.value.details)
+        theirs = (go[name]["code"], without_parser_reason(go[name]["msg"]), go[name]["details"])
+        if old_stderr_format and name == "stderr-only":
+            ours = (ours[0], ours[1].rpartition(": exit status")[0], ours[2])
+        assert ours == theirs, name
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("config_version", [None, "0.4.0", "1.0.0"], ids=["none", "0.4.0", "1.0.0"])
+def test_result_versions_match_go(go_invoke: Path, tmp_path: Path, config_version: str | None) -> None:
+    conf: dict[str, Any] = {"name": "net1", "type": "x"}
+    if config_version is not None:
+        conf["cniVersion"] = config_version
+    data = json.dumps(conf).encode()
+    paths = {name: script(tmp_path, f"echo '{body}'\n", name=name) for name, body in DIFF_RESULTS.items()}
+    go = dict(zip(paths, go_answers(go_invoke, [f"result:{p}" for p in paths.values()], data)))
+    for name, path in paths.items():
+        try:
+            ours: dict[str, Any] = {"version": invoke.exec_plugin_with_result(DefaultExecutor(), path, data, ENV).cni_version}
+        except CNIError:
+            ours = {"error": True}
+        theirs = {"version": go[name]["version"]} if "version" in go[name] else {"error": True}
+        assert ours == theirs, (name, go[name])
+
+
+@pytest.mark.integration
+def test_lookup_matches_go(go_invoke: Path, tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "p").mkdir()
+    (tmp_path / "b" / "p").write_text("")
+    dirs = f"{tmp_path / 'a'},{tmp_path / 'b'}"
+    cases = ["", "x/y", "p", "q"]
+    args = [f"find:{name}:{dirs}" for name in cases] + ["find:p:"]
+    go = go_answers(go_invoke, args, CONF)
+    for arg, theirs in zip(args, go):
+        name, _, listed = arg[len("find:"):].partition(":")
+        try:
+            ours = {"path": invoke.find_in_path(name, listed.split(",") if listed else [])}
+        except CNIError as err:
+            ours = {"path": "", "plain": err.msg}
+        assert ours == theirs, arg
