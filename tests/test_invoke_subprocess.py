@@ -347,6 +347,7 @@ def host_local_conf(data_dir: Path) -> bytes:
     ).encode()
 
 
+@pytest.mark.integration
 def test_host_local_add_then_delete(tmp_path: Path) -> None:
     need_host_local()
     conf = host_local_conf(tmp_path)
@@ -385,6 +386,7 @@ Bridgeish.run()
 """
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("fail", [False, True], ids=["success", "failure-rolls-back"])
 def test_python_plugin_delegating_to_host_local(tmp_path: Path, fail: bool) -> None:
     need_host_local()
