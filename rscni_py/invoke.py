@@ -31,8 +31,9 @@ Layers, from the bottom:
 * :class:`Executor` (protocol) and :class:`DefaultExecutor`: find a plugin in a list of directories and run it
   (subprocess, never a shell, own process group, timeout, "text file busy" retries, Go's failure mapping).
   ``rscni_py.testing.FakeExecutor`` replaces it in tests.
-* :func:`plugin_env`, :func:`exec_plugin_with_result`, :func:`exec_plugin_without_result`: what a runtime needs to
-  run one plugin with a given environment (Go's ``ExecPluginWithResult``, with its result-version fixup).
+* :func:`plugin_env`, :func:`exec_plugin_with_result`, :func:`exec_plugin_without_result`,
+  :func:`get_version_info`: what a runtime needs to run one plugin with a given environment (Go's
+  ``ExecPluginWithResult``, with its result-version fixup, and ``GetVersionInfo``).
 * :func:`delegate_add`, :func:`delegate_check`, :func:`delegate_delete`, :func:`delegate_gc`,
   :func:`delegate_status` and :func:`add_with_rollback`: what a plugin needs (Go's ``DelegateAdd`` and friends).
 
@@ -71,7 +72,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol, TextIO, runtime_checkable
 
 from rscni_py._private.env import COMMANDS, split_path
+from rscni_py._private.plugin import PluginInfo
 from rscni_py._private.quoting import q
+from rscni_py._private.versions import CURRENT_VERSION
 from rscni_py.errors import (
     CNIError,
     DecodingFailureError,
@@ -98,6 +101,7 @@ __all__ = [
     "exec_plugin_with_result",
     "exec_plugin_without_result",
     "find_in_path",
+    "get_version_info",
     "plugin_env",
     "plugin_error",
 ]
@@ -487,6 +491,52 @@ def exec_plugin_without_result(
     :raises CNIError: the plugin failed (see the module's table).
     """
     executor.exec_plugin(path, netconf, env, timeout=timeout)
+
+
+def get_version_info(
+    executor: Executor,
+    path: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> PluginInfo:
+    """Ask a plugin which spec versions it supports (VERSION), as Go's ``GetVersionInfo`` does.
+
+    The plugin runs with ``env`` (default ``os.environ``) plus ``CNI_COMMAND=VERSION`` and placeholder values for
+    ``CNI_NETNS``, ``CNI_IFNAME`` and ``CNI_PATH`` (plugins built on old libraries demand them), and gets
+    ``{"cniVersion": "1.1.0"}`` on stdin.  A plugin that answers ``unknown CNI_COMMAND: VERSION`` predates the
+    command and supports 0.1.0 only; an answer of ``{"cniVersion": "0.2.0"}`` alone means 0.1.0 and 0.2.0.
+
+    :raises CNIError: the plugin failed (see the module's table); ``DecodingFailureError`` (6) with Go's
+        ``decoding version info: ...`` messages when the answer is not a version object.
+    """
+    overrides = {"CNI_NETNS": "dummy", "CNI_IFNAME": "dummy", "CNI_PATH": "dummy"}
+    version_env = plugin_env(os.environ if env is None else env, "VERSION", overrides)
+    stdin = json.dumps({"cniVersion": CURRENT_VERSION}, separators=(",", ":")).encode()
+    try:
+        stdout = executor.exec_plugin(path, stdin, version_env, timeout=timeout)
+    except CNIError as exc:
+        if exc.msg == "unknown CNI_COMMAND: VERSION":
+            return PluginInfo(("0.1.0",))
+        raise
+    try:
+        data = _loads(stdout)
+    except (ValueError, RecursionError) as exc:
+        raise DecodingFailureError(f"decoding version info: {exc}", _quoted(stdout)) from None
+    if not isinstance(data, dict):
+        raise DecodingFailureError(f"decoding version info: expected an object, got {_json_kind(data)}")
+    version, supported = data.get("cniVersion"), data.get("supportedVersions")
+    if version is not None and not isinstance(version, str):
+        raise DecodingFailureError(f"decoding version info: cniVersion: expected a string, got {_json_kind(version)}")
+    if supported is not None and not (isinstance(supported, list) and all(isinstance(v, str) for v in supported)):
+        raise DecodingFailureError("decoding version info: supportedVersions: expected an array of strings")
+    if not version:
+        raise DecodingFailureError("decoding version info: missing field cniVersion")
+    if not supported:
+        if version == "0.2.0":
+            return PluginInfo(("0.1.0", "0.2.0"))
+        raise DecodingFailureError("decoding version info: missing field supportedVersions")
+    return PluginInfo(tuple(supported))
 
 
 # --- The plugin-author API -------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from rscni_py import (
     InternalError,
     InvalidNetworkConfigError,
     NetConf,
+    PluginInfo,
     PluginNotAvailableError,
     TryAgainLaterError,
     UnknownContainerError,
@@ -349,6 +350,53 @@ def test_bad_config_version_after_success(conf: bytes, message: str) -> None:
     with pytest.raises(CNIError) as info:
         invoke.exec_plugin_with_result(fake, "/bin/fake-ipam", conf, {})
     assert info.value == DecodingFailureError(message)
+
+
+# --- VERSION (Go GetVersionInfo) --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answer", "versions"),
+    [
+        ({"cniVersion": "1.1.0", "supportedVersions": ["0.4.0", "1.0.0", "1.1.0"]}, ("0.4.0", "1.0.0", "1.1.0")),
+        ({"cniVersion": "0.2.0"}, ("0.1.0", "0.2.0")),
+        ({"cniVersion": "0.2.0", "supportedVersions": []}, ("0.1.0", "0.2.0")),
+        (CNIError(4, "unknown CNI_COMMAND: VERSION"), ("0.1.0",)),
+    ],
+    ids=["current", "0.2.0-without-list", "0.2.0-empty-list", "predates-version"],
+)
+def test_get_version_info(answer: FakeResponse, versions: tuple[str, ...]) -> None:
+    fake = FakeExecutor({"p": answer})
+    info = invoke.get_version_info(fake, "/opt/cni/bin/p", env={"PATH": "/bin", "CNI_COMMAND": "ADD"}, timeout=1.0)
+    assert info == PluginInfo(versions)
+    assert fake.calls == [
+        ExecCall(
+            "/opt/cni/bin/p",
+            b'{"cniVersion":"1.1.0"}',
+            {"PATH": "/bin", "CNI_COMMAND": "VERSION", "CNI_NETNS": "dummy", "CNI_IFNAME": "dummy", "CNI_PATH": "dummy"},
+            1.0,
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (b"nope", DecodingFailureError("decoding version info: Expecting value: line 1 column 1 (char 0)", '"nope"')),
+        (b"[]", DecodingFailureError("decoding version info: expected an object, got array")),
+        ({}, DecodingFailureError("decoding version info: missing field cniVersion")),
+        ({"cniVersion": "1.0.0"}, DecodingFailureError("decoding version info: missing field supportedVersions")),
+        ({"cniVersion": 1}, DecodingFailureError("decoding version info: cniVersion: expected a string, got number")),
+        ({"cniVersion": "1.0.0", "supportedVersions": "1.0.0"},
+         DecodingFailureError("decoding version info: supportedVersions: expected an array of strings")),
+        (CNIError(4, "required env variables [CNI_PATH] missing"), CNIError(4, "required env variables [CNI_PATH] missing")),
+    ],
+    ids=["not-json", "array", "no-version", "no-list", "version-number", "list-string", "plugin-error"],
+)
+def test_get_version_info_errors(answer: FakeResponse, error: CNIError) -> None:
+    with pytest.raises(CNIError) as info:
+        invoke.get_version_info(FakeExecutor({"p": answer}), "/p", env={})
+    assert (type(info.value), info.value) == (type(error), error)
 
 
 # --- plugin_error: Go's RawExec.pluginErr ----------------------------------------------------------------------------

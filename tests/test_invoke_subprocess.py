@@ -365,6 +365,18 @@ def test_host_local_add_then_delete(tmp_path: Path) -> None:
     invoke.delegate_delete("host-local", conf, env=env)  # DEL again: still fine
 
 
+@pytest.mark.integration
+def test_host_local_version_info() -> None:
+    need_host_local()
+    info = invoke.get_version_info(DefaultExecutor(), str(HOST_LOCAL), env={"PATH": "/usr/bin:/bin"})
+    assert {"0.1.0", "0.4.0", "1.0.0"} <= set(info.supported_versions)
+
+
+def test_version_info_of_a_plugin_that_predates_version(tmp_path: Path) -> None:
+    path = script(tmp_path, 'echo \'{"code":4,"msg":"unknown CNI_COMMAND: VERSION"}\'\nexit 1\n')
+    assert invoke.get_version_info(DefaultExecutor(), path).supported_versions == ("0.1.0",)
+
+
 PLUGIN = """\
 import os, sys
 from rscni_py import CNIPlugin, invoke
@@ -425,9 +437,11 @@ import (
 
 	"github.com/containernetworking/cni/pkg/invoke"
 	"github.com/containernetworking/cni/pkg/types"
+	"github.com/containernetworking/cni/pkg/version"
 )
 
-// Each argument is "exec:<path>", "result:<path>" or "find:<name>:<dir>,<dir>"; one JSON line per argument.
+// Each argument is "exec:<path>", "result:<path>", "version:<path>" or "find:<name>:<dir>,<dir>"; one JSON line
+// per argument.
 func main() {
 	conf := []byte(os.Getenv("DIFF_CONF"))
 	for _, arg := range os.Args[1:] {
@@ -445,6 +459,12 @@ func main() {
 			r, err = invoke.ExecPluginWithResult(context.Background(), rest, conf, invoke.ArgsFromEnv(), nil)
 			if err == nil {
 				out["version"] = r.Version()
+			}
+		case "version":
+			var info version.PluginInfo
+			info, err = invoke.GetVersionInfo(context.Background(), rest, nil)
+			if err == nil {
+				out["versions"] = info.SupportedVersions()
 			}
 		case "find":
 			name, dirs, _ := strings.Cut(rest, ":")
@@ -559,6 +579,33 @@ def test_result_versions_match_go(go_invoke: Path, tmp_path: Path, config_versio
         except CNIError:
             ours = {"error": True}
         theirs = {"version": go[name]["version"]} if "version" in go[name] else {"error": True}
+        assert ours == theirs, (name, go[name])
+
+
+DIFF_VERSIONS = {
+    "current": 'echo \'{"cniVersion":"1.1.0","supportedVersions":["0.4.0","1.1.0"]}\'\n',
+    "old-0.2.0": 'echo \'{"cniVersion":"0.2.0"}\'\n',
+    "no-list": 'echo \'{"cniVersion":"1.0.0"}\'\n',
+    "no-version": 'echo \'{"supportedVersions":["1.0.0"]}\'\n',
+    "predates": 'echo \'{"code":4,"msg":"unknown CNI_COMMAND: VERSION"}\'\nexit 1\n',
+    "env-seen": '[ "$CNI_COMMAND/$CNI_NETNS/$CNI_IFNAME/$CNI_PATH" = VERSION/dummy/dummy/dummy ] || exit 9\n'
+    # Debian's Go library sends its own current version (1.0.0), we send 1.1.0.
+    'conf=$(cat); case "$conf" in \'{"cniVersion":\'*) ;; *) exit 8;; esac\n'
+    'echo \'{"cniVersion":"1.1.0","supportedVersions":["1.1.0"]}\'\n',
+    "garbage": "echo nope\n",
+}
+
+
+@pytest.mark.integration
+def test_version_info_matches_go(go_invoke: Path, tmp_path: Path) -> None:
+    paths = {name: script(tmp_path, body, name=name) for name, body in DIFF_VERSIONS.items()}
+    go = dict(zip(paths, go_answers(go_invoke, [f"version:{p}" for p in paths.values()], CONF)))
+    for name, path in paths.items():
+        try:
+            ours: dict[str, Any] = {"versions": list(invoke.get_version_info(DefaultExecutor(), path).supported_versions)}
+        except CNIError:
+            ours = {"error": True}
+        theirs = {"versions": go[name]["versions"]} if "versions" in go[name] else {"error": True}
         assert ours == theirs, (name, go[name])
 
 
