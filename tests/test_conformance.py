@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from rscni_py import CmdArgs, CNIPlugin, UnknownContainerError
+from rscni_py import CmdArgs, CNIPlugin, LimitedConnectivityError, PluginNotAvailableError, UnknownContainerError
 from rscni_py.testing import conformance
 from rscni_py.testing.conformance import (
     CHECK_NAMES,
@@ -86,6 +86,21 @@ class FragileDelete(Good):
         FragileDelete.added.discard(args.container_id)
 
 
+class NotReady(Good):
+    def status(self, args: CmdArgs[Any, Any]) -> None:
+        raise PluginNotAvailableError("the daemon is down")
+
+
+class Degraded(Good):
+    def status(self, args: CmdArgs[Any, Any]) -> None:
+        raise LimitedConnectivityError("one uplink is down")
+
+
+class BrokenStatus(Good):
+    def status(self, args: CmdArgs[Any, Any]) -> None:
+        raise OSError("cannot read state")
+
+
 class CrashingAdd(Good):
     def add(self, args: CmdArgs[Any, Any]) -> Result:
         raise RuntimeError("kaboom")
@@ -100,11 +115,17 @@ def all_pass(names: list[str] | None = None, **states: str) -> list[tuple[str, s
     return [(name, states.get(name.replace("-", "_"), "pass")) for name in (names or ALL_CHECKS)]
 
 
-@pytest.mark.parametrize("plugin", [Good, GoodUpTo100, OnlyNewest], ids=lambda p: p.__name__)
+@pytest.mark.parametrize("plugin", [Good, OnlyNewest, NotReady, Degraded], ids=lambda p: p.__name__)
 def test_conforming_plugins_pass_every_check(plugin: type[Good]) -> None:
     outcomes = run_checks(PluginTarget(plugin))
     assert outcome_table(outcomes) == all_pass(), "\n".join(map(str, outcomes))
     assert all(o.detail == "ok" for o in outcomes)
+
+
+def test_plugin_without_1_1_0_skips_status() -> None:
+    outcomes = run_checks(PluginTarget(GoodUpTo100))
+    assert outcome_table(outcomes) == all_pass(status="skip"), "\n".join(map(str, outcomes))
+    assert [o.detail for o in outcomes if o.skipped] == ["the plugin does not list 1.1.0, the first version with STATUS"]
 
 
 def test_every_check_names_its_spec_rule() -> None:
@@ -134,7 +155,7 @@ def test_lifecycle_can_be_switched_off() -> None:
 def test_needs_netns_without_root_skips_what_needs_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(conformance, "can_create_netns", lambda: False)
     outcomes = run_checks(PluginTarget(Good, needs_netns=True))
-    assert outcome_table(outcomes) == all_pass(repeated_del="skip", lifecycle="skip")
+    assert outcome_table(outcomes) == all_pass(repeated_del="skip", lifecycle="skip")  # status never needs one
     reason = "needs a network namespace: run as root (ip netns add) or give the target netns="
     assert [o.detail for o in outcomes if o.skipped] == [reason, reason]
 
@@ -263,12 +284,14 @@ class LaxEnvironment(Tweaked):
 BROKEN_CASES = [
     (PluginTarget(FragileDelete), {"repeated-del": "fail", "lifecycle": "fail"}),
     (PluginTarget(CrashingAdd), {"lifecycle": "fail"}),
+    (PluginTarget(BrokenStatus), {"status": "fail"}),
     (DoubleDocument(Good), {"lifecycle": "fail", "stdout-framing": "fail"}),
     (ExitTwo(Good), {"exit-codes": "fail"}),
-    (ErrorWithExitZero(Good), {name: "fail" for name in ALL_CHECKS if name not in ("version-shape", "repeated-del", "lifecycle", "stdout-framing")}),
-    (SilentErrors(Good), {name: "fail" for name in ALL_CHECKS if name not in ("version-shape", "repeated-del", "lifecycle", "stdout-framing")}),
-    (BadVersionInfo(Good), {"version-shape": "fail"}),
-    (AcceptsAnyVersion(GoodUpTo100), {"unsupported-version": "fail", "missing-version": "fail"}),
+    (ErrorWithExitZero(Good), {name: "fail" for name in ALL_CHECKS if name not in ("version-shape", "status", "repeated-del", "lifecycle", "stdout-framing")}),
+    (SilentErrors(Good), {name: "fail" for name in ALL_CHECKS if name not in ("version-shape", "status", "repeated-del", "lifecycle", "stdout-framing")}),
+    # Without a usable VERSION answer the kit cannot know the versions: it tolerates old-style GC/STATUS refusals.
+    (BadVersionInfo(Good), {"version-shape": "fail", "status": "skip"}),
+    (AcceptsAnyVersion(GoodUpTo100), {"unsupported-version": "fail", "missing-version": "fail", "status": "skip"}),
     (IgnoresCommandGates(Good), {"missing-version": "fail", "check-gating": "fail", "gc-gating": "fail", "status-gating": "fail"}),
     (
         LaxEnvironment(Good),
@@ -341,7 +364,7 @@ def lifecycle_state(needs_netns: bool) -> str:
 def test_go_loopback_passes() -> None:
     outcomes = run_checks(ExecutableTarget(go_plugin("loopback"), needs_netns=True))
     state = lifecycle_state(True)
-    assert outcome_table(outcomes) == all_pass(repeated_del=state, lifecycle=state), "\n".join(map(str, outcomes))
+    assert outcome_table(outcomes) == all_pass(status="skip", repeated_del=state, lifecycle=state), "\n".join(map(str, outcomes))
     if IS_ROOT:
         # Go's loopback labels a 1.x-shaped result with the configuration's version, so its 0.3.x/0.4.0 results lack
         # ips[].version; libcni reads them anyway, and so does the kit, saying so.
@@ -355,7 +378,8 @@ def test_go_loopback_passes() -> None:
 def test_go_host_local_passes(tmp_path: Path) -> None:
     config = {"ipam": {"type": "host-local", "subnet": "10.250.0.0/24", "dataDir": str(tmp_path / "ipam")}}
     outcomes = run_checks(ExecutableTarget(go_plugin("host-local"), config=config))
-    assert outcome_table(outcomes) == all_pass(), "\n".join(map(str, outcomes))
+    # Debian's plugins (1.1.1) list versions up to 1.0.0: no STATUS yet.
+    assert outcome_table(outcomes) == all_pass(status="skip"), "\n".join(map(str, outcomes))
     # Every ADD was released by its DEL: only host-local's bookkeeping files remain.
     assert sorted(p.name for p in (tmp_path / "ipam" / "conformance").iterdir()) == ["last_reserved_ip.0", "lock"]
 
@@ -377,7 +401,7 @@ def test_go_bridge_passes(tmp_path: Path, bridge_name: str) -> None:
     target = ExecutableTarget(go_plugin("bridge"), config=config, needs_netns=True, cni_path=str(CNI_DIR))
     outcomes = run_checks(target)
     state = lifecycle_state(True)
-    assert outcome_table(outcomes) == all_pass(repeated_del=state, lifecycle=state), "\n".join(map(str, outcomes))
+    assert outcome_table(outcomes) == all_pass(status="skip", repeated_del=state, lifecycle=state), "\n".join(map(str, outcomes))
 
 
 def test_go_plugins_in_scripts_that_break_the_protocol(tmp_path: Path) -> None:
@@ -433,7 +457,11 @@ def test_command_line_report(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     host_local = go_plugin("host-local")
     config = {"ipam": {"type": "host-local", "subnet": "10.252.0.0/24", "dataDir": str(tmp_path)}}
     code = conformance.main([str(host_local), "--config", json.dumps(config), "--version", "1.0.0"])
-    assert (code, capsys.readouterr().out) == (0, "conformance of host-local:\n" + "".join(f"  PASS {n}: ok\n" for n in CHECK_NAMES))
+    lines = [
+        f"  SKIP {n}: the plugin does not list 1.1.0, the first version with STATUS\n" if n == "status" else f"  PASS {n}: ok\n"
+        for n in CHECK_NAMES
+    ]
+    assert (code, capsys.readouterr().out) == (0, "conformance of host-local:\n" + "".join(lines))
 
     broken = tmp_path / "exit-two"
     broken.write_text(f"#!/bin/sh\nout=$({host_local}); rc=$?\nprintf '%s' \"$out\"\n[ $rc -eq 0 ] || exit 2\n")

@@ -548,6 +548,16 @@ def _new_command_gating(command: str) -> Callable[[_Context], list[str]]:
     return check
 
 
+def _check_status(ctx: _Context) -> list[str]:
+    if ctx.declared is None or "1.1.0" not in ctx.declared:
+        raise _Skip("the plugin does not list 1.1.0, the first version with STATUS")
+    response = ctx.run("STATUS at 1.1.0", ctx.env("STATUS"), ctx.config("1.1.0"))
+    if not response.timed_out and response.exit_code == 0:
+        return [] if not response.stdout.strip() else [f"STATUS succeeded but printed {response.stdout.strip()!r}"]
+    problem = _expect_error(response, [50, 51])
+    return [] if problem is None else [f"STATUS at 1.1.0: {problem} (expected success, or error 50/51 when not ready)"]
+
+
 def _live_netns(ctx: _Context) -> str:
     if ctx.target.netns is not None:
         return ctx.target.netns
@@ -752,6 +762,12 @@ CHECKS: Final[tuple[Check, ...]] = (
         "SPEC §2 STATUS (added in 1.1.0): STATUS with an older cniVersion is refused (error 1 from a plugin that "
         "supports 1.1.0; any error from one built before STATUS existed)",
         _new_command_gating("STATUS"),
+    ),
+    Check(
+        "status",
+        "SPEC §2 STATUS (1.1.0): a plugin that lists 1.1.0 answers STATUS with exit 0 and no output when ready, or "
+        "error 50 (not available) / 51 (limited connectivity)",
+        _check_status,
     ),
     Check(
         "repeated-del",
