@@ -128,6 +128,15 @@ def test_plugin_without_1_1_0_skips_status() -> None:
     assert [o.detail for o in outcomes if o.skipped] == ["the plugin does not list 1.1.0, the first version with STATUS"]
 
 
+@pytest.mark.parametrize("module", ["rscni_py.testing.conformance", "rscni_py.testing.runner", "rscni_py.testing.pytest_plugin"])
+def test_public_names_exist_and_are_sorted(module: str) -> None:
+    import importlib
+
+    mod = importlib.import_module(module)
+    assert mod.__all__ == sorted(mod.__all__)
+    assert [name for name in mod.__all__ if not hasattr(mod, name)] == []
+
+
 def test_every_check_names_its_spec_rule() -> None:
     assert len(set(CHECK_NAMES)) == len(CHECK_NAMES)
     for check in conformance.CHECKS:

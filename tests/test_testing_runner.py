@@ -336,7 +336,7 @@ def test_cycle_after_failed_add_still_deletes() -> None:
 
 def test_cycle_refuses_prev_result() -> None:
     with pytest.raises(TypeError, match="do not pass prev_result"):
-        PluginRunner().cycle(Recorder, prev_result=ONE_IP)
+        PluginRunner().cycle(Recorder, prev_result=ONE_IP)  # type: ignore[call-arg]
 
 
 # --- package surface and the pytest plugin --------------------------------------------------------------------------

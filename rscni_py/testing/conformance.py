@@ -49,13 +49,17 @@ __all__ = [
     "Check",
     "CheckOutcome",
     "ConformanceSuite",
+    "DEFAULT_EXEC_CNI_PATH",
     "ExecutableTarget",
+    "KNOWN_VERSIONS",
+    "NETWORK_NAME",
     "PluginTarget",
     "Probe",
     "Response",
     "Target",
     "failures",
     "format_report",
+    "main",
     "pytest_cases",
     "run_check",
     "run_checks",
@@ -133,10 +137,30 @@ class Target(abc.ABC):
 class PluginTarget(Target):
     """A ``CNIPlugin`` class, run in process through the same dispatcher as ``run()`` (no subprocess, no root)."""
 
-    def __init__(self, plugin_cls: type[CNIPlugin[Any, Any]], **options: Any) -> None:
-        options.setdefault("name", plugin_cls.__name__)
-        options.setdefault("cni_path", "/opt/cni/bin")
-        super().__init__(plugin_type=plugin_cls.__name__.lower(), **options)
+    def __init__(
+        self,
+        plugin_cls: type[CNIPlugin[Any, Any]],
+        *,
+        name: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        versions: Sequence[str] | None = None,
+        needs_netns: bool = False,
+        netns: str | None = None,
+        cni_path: str = "/opt/cni/bin",
+        env: Mapping[str, str] | None = None,
+        lifecycle: bool = True,
+    ) -> None:
+        super().__init__(
+            name=name or plugin_cls.__name__,
+            plugin_type=plugin_cls.__name__.lower(),
+            config=config,
+            versions=versions,
+            needs_netns=needs_netns,
+            netns=netns,
+            cni_path=cni_path,
+            env=env,
+            lifecycle=lifecycle,
+        )
         self.plugin_cls = plugin_cls
 
     def execute(self, env: Mapping[str, str], stdin: bytes) -> Response:
@@ -152,16 +176,39 @@ class ExecutableTarget(Target):
 
     :param path: the executable file.
     :param timeout: seconds before an execution counts as hung and is killed.
+
+    The other options are :class:`Target`'s.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 10.0, **options: Any) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        versions: Sequence[str] | None = None,
+        needs_netns: bool = False,
+        netns: str | None = None,
+        cni_path: str = DEFAULT_EXEC_CNI_PATH,
+        env: Mapping[str, str] | None = None,
+        lifecycle: bool = True,
+        timeout: float = 10.0,
+    ) -> None:
         self.path = os.fspath(path)
         if not os.path.isfile(self.path) or not os.access(self.path, os.X_OK):
             raise ValueError(f"conformance target {self.path!r} is not an executable file")
         base = os.path.basename(self.path)
-        options.setdefault("name", base)
-        options.setdefault("cni_path", DEFAULT_EXEC_CNI_PATH)
-        super().__init__(plugin_type=base, **options)
+        super().__init__(
+            name=name or base,
+            plugin_type=base,
+            config=config,
+            versions=versions,
+            needs_netns=needs_netns,
+            netns=netns,
+            cni_path=cni_path,
+            env=env,
+            lifecycle=lifecycle,
+        )
         self.timeout = timeout
 
     def execute(self, env: Mapping[str, str], stdin: bytes) -> Response:

@@ -13,7 +13,9 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Final
+from typing import TYPE_CHECKING, Any, Callable, Final, TypedDict
+
+from typing_extensions import Unpack
 
 from rscni_py.errors import CNIError
 
@@ -22,13 +24,15 @@ if TYPE_CHECKING:
     from rscni_py.types import AnyResult, GCAttachment
 
 __all__ = [
+    "Cycle",
+    "CycleOptions",
     "DEFAULT_CNI_PATH",
     "DEFAULT_CONTAINER_ID",
     "DEFAULT_IFNAME",
     "DEFAULT_NETNS",
     "DEFAULT_NETWORK_NAME",
-    "Cycle",
     "Invocation",
+    "InvokeOptions",
     "PluginRunner",
 ]
 
@@ -52,6 +56,24 @@ _PLUGIN_METHODS: Final = frozenset({"add", "delete", "check", "gc", "status", "v
 
 EnvOverrides = Mapping[str, "str | None"]
 """Environment changes: a value sets the variable, ``None`` removes it (e.g. to test a missing variable)."""
+
+
+class CycleOptions(TypedDict, total=False):
+    """The keyword arguments of :meth:`PluginRunner.invoke` that every shortcut and ``cycle`` accept."""
+
+    container_id: str | None
+    netns: str | None
+    ifname: str | None
+    args: str
+    env: EnvOverrides | None
+    cni_version: str | None
+    catch_exceptions: bool | None
+
+
+class InvokeOptions(CycleOptions, total=False):
+    """The keyword arguments of :meth:`PluginRunner.invoke`, for the command shortcuts."""
+
+    prev_result: AnyResult | Mapping[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -292,19 +314,39 @@ class PluginRunner:
 
     # --- one shortcut per command --------------------------------------------------------------------------------
 
-    def add(self, plugin_cls: type[CNIPlugin[Any, Any]], config: Mapping[str, Any] | bytes | None = None, **kwargs: Any) -> Invocation:
+    def add(
+        self,
+        plugin_cls: type[CNIPlugin[Any, Any]],
+        config: Mapping[str, Any] | bytes | None = None,
+        **kwargs: Unpack[InvokeOptions],
+    ) -> Invocation:
         """ADD; see :meth:`invoke` for the keyword arguments."""
         return self.invoke(plugin_cls, "ADD", config, **kwargs)
 
-    def check(self, plugin_cls: type[CNIPlugin[Any, Any]], config: Mapping[str, Any] | bytes | None = None, **kwargs: Any) -> Invocation:
+    def check(
+        self,
+        plugin_cls: type[CNIPlugin[Any, Any]],
+        config: Mapping[str, Any] | bytes | None = None,
+        **kwargs: Unpack[InvokeOptions],
+    ) -> Invocation:
         """CHECK (spec 0.4.0 and later); pass the ADD result as ``prev_result``."""
         return self.invoke(plugin_cls, "CHECK", config, **kwargs)
 
-    def delete(self, plugin_cls: type[CNIPlugin[Any, Any]], config: Mapping[str, Any] | bytes | None = None, **kwargs: Any) -> Invocation:
+    def delete(
+        self,
+        plugin_cls: type[CNIPlugin[Any, Any]],
+        config: Mapping[str, Any] | bytes | None = None,
+        **kwargs: Unpack[InvokeOptions],
+    ) -> Invocation:
         """DEL; pass the ADD result as ``prev_result`` as a runtime does."""
         return self.invoke(plugin_cls, "DEL", config, **kwargs)
 
-    def status(self, plugin_cls: type[CNIPlugin[Any, Any]], config: Mapping[str, Any] | bytes | None = None, **kwargs: Any) -> Invocation:
+    def status(
+        self,
+        plugin_cls: type[CNIPlugin[Any, Any]],
+        config: Mapping[str, Any] | bytes | None = None,
+        **kwargs: Unpack[InvokeOptions],
+    ) -> Invocation:
         """STATUS (spec 1.1.0): no container, namespace or interface is sent."""
         return self.invoke(plugin_cls, "STATUS", config, **kwargs)
 
@@ -314,7 +356,7 @@ class PluginRunner:
         config: Mapping[str, Any] | None = None,
         *,
         valid_attachments: Sequence[GCAttachment | tuple[str, str] | Mapping[str, str]] = (),
-        **kwargs: Any,
+        **kwargs: Unpack[InvokeOptions],
     ) -> Invocation:
         """GC (spec 1.1.0) with the attachments the runtime still uses.
 
@@ -328,12 +370,16 @@ class PluginRunner:
         base["cni.dev/attachments"] = listed
         return self.invoke(plugin_cls, "GC", base, **kwargs)
 
-    def version(self, plugin_cls: type[CNIPlugin[Any, Any]], **kwargs: Any) -> Invocation:
+    def version(self, plugin_cls: type[CNIPlugin[Any, Any]], **kwargs: Unpack[InvokeOptions]) -> Invocation:
         """VERSION; stdin carries ``{"cniVersion": "1.1.0"}`` as libcni sends it (the plugin does not read it)."""
-        kwargs.setdefault("config", {"cniVersion": "1.1.0"})
-        return self.invoke(plugin_cls, "VERSION", **kwargs)
+        return self.invoke(plugin_cls, "VERSION", {"cniVersion": "1.1.0"}, **kwargs)
 
-    def cycle(self, plugin_cls: type[CNIPlugin[Any, Any]], config: Mapping[str, Any] | None = None, **kwargs: Any) -> Cycle:
+    def cycle(
+        self,
+        plugin_cls: type[CNIPlugin[Any, Any]],
+        config: Mapping[str, Any] | None = None,
+        **kwargs: Unpack[CycleOptions],
+    ) -> Cycle:
         """ADD, then CHECK and DEL with the ADD result as prevResult: the life of one attachment.
 
         CHECK is skipped when ADD failed or the configuration's version is older than 0.4.0 (libcni does not send
