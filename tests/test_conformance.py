@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import textwrap
 from collections.abc import Iterator, Mapping
 from ipaddress import ip_interface
@@ -370,6 +371,7 @@ def lifecycle_state(needs_netns: bool) -> str:
     return "pass" if IS_ROOT or not needs_netns else "skip"
 
 
+@pytest.mark.integration
 def test_go_loopback_passes() -> None:
     outcomes = run_checks(ExecutableTarget(go_plugin("loopback"), needs_netns=True))
     state = lifecycle_state(True)
@@ -384,6 +386,7 @@ def test_go_loopback_passes() -> None:
         ) + ")"
 
 
+@pytest.mark.integration
 def test_go_host_local_passes(tmp_path: Path) -> None:
     config = {"ipam": {"type": "host-local", "subnet": "10.250.0.0/24", "dataDir": str(tmp_path / "ipam")}}
     outcomes = run_checks(ExecutableTarget(go_plugin("host-local"), config=config))
@@ -401,6 +404,7 @@ def bridge_name() -> Iterator[str]:
     subprocess.run(["ip", "link", "delete", name], capture_output=True, check=False)
 
 
+@pytest.mark.integration
 def test_go_bridge_passes(tmp_path: Path, bridge_name: str) -> None:
     go_plugin("host-local")
     config = {
@@ -413,6 +417,7 @@ def test_go_bridge_passes(tmp_path: Path, bridge_name: str) -> None:
     assert outcome_table(outcomes) == all_pass(status="skip", repeated_del=state, lifecycle=state), "\n".join(map(str, outcomes))
 
 
+@pytest.mark.integration
 def test_go_plugins_in_scripts_that_break_the_protocol(tmp_path: Path) -> None:
     # Shell wrappers around Go's loopback: the kit checks executables in any language, and fails the broken ones.
     loopback = go_plugin("loopback")
@@ -441,6 +446,18 @@ def test_go_plugins_in_scripts_that_break_the_protocol(tmp_path: Path) -> None:
         script.chmod(0o755)
     assert failures(run_checks(ExecutableTarget(exit_two, needs_netns=True))) == ["exit-codes"]
     assert failures(run_checks(ExecutableTarget(twice, needs_netns=True))) == ["lifecycle", "stdout-framing"]
+
+
+@pytest.mark.integration
+def test_our_sdk_as_an_executable_passes(tmp_path: Path) -> None:
+    # A plugin written with rscni-py, run as a real process through run(): it even prints stray text and runs a
+    # child that writes to stdout, which run() keeps off the protocol's stdout.  (Slow: ~70 Python start-ups.)
+    root = Path(__file__).resolve().parent.parent
+    script = tmp_path / "noisy"
+    script.write_text(f"#!/bin/sh\nPYTHONPATH={root} exec {sys.executable} {root / 'tests' / 'plugins' / 'noisy.py'}\n")
+    script.chmod(0o755)
+    outcomes = run_checks(ExecutableTarget(script, versions=["1.1.0"], timeout=60))
+    assert outcome_table(outcomes) == all_pass(), "\n".join(map(str, outcomes))
 
 
 def test_hanging_plugin_times_out(tmp_path: Path) -> None:

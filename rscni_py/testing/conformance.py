@@ -29,6 +29,7 @@ import subprocess
 import tempfile
 import uuid
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -125,6 +126,8 @@ class Target(abc.ABC):
         self.cni_path = cni_path
         self.env = dict(env or {})
         self.lifecycle = lifecycle
+        #: How many of a check's independent error requests may run at once (lifecycle and DEL stay sequential).
+        self.workers = 1
 
     @abc.abstractmethod
     def execute(self, env: Mapping[str, str], stdin: bytes) -> Response:
@@ -176,6 +179,8 @@ class ExecutableTarget(Target):
 
     :param path: the executable file.
     :param timeout: seconds before an execution counts as hung and is killed.
+    :param workers: how many of a check's error requests run at once (1: strictly one at a time).  These requests
+        must be refused before the plugin does anything, so running them together is safe for a conforming plugin.
 
     The other options are :class:`Target`'s.
     """
@@ -193,6 +198,7 @@ class ExecutableTarget(Target):
         env: Mapping[str, str] | None = None,
         lifecycle: bool = True,
         timeout: float = 10.0,
+        workers: int = 4,
     ) -> None:
         self.path = os.fspath(path)
         if not os.path.isfile(self.path) or not os.access(self.path, os.X_OK):
@@ -210,6 +216,7 @@ class ExecutableTarget(Target):
             lifecycle=lifecycle,
         )
         self.timeout = timeout
+        self.workers = max(1, workers)
 
     def execute(self, env: Mapping[str, str], stdin: bytes) -> Response:
         full = {"PATH": os.environ.get("PATH", os.defpath), **self.env, **env}
@@ -323,6 +330,18 @@ class _Context:
         self.probes.append(Probe(label, dict(env), stdin, response))
         return response
 
+    def run_many(self, requests: Sequence[_Request]) -> list[Response]:
+        """Send independent requests, ``target.workers`` at a time; record them in order."""
+        workers = min(self.target.workers, len(requests))
+        if workers <= 1:
+            responses = [self.target.execute(r.env, r.stdin) for r in requests]
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                responses = list(pool.map(lambda r: self.target.execute(r.env, r.stdin), requests))
+        for request, response in zip(requests, responses):
+            self.probes.append(Probe(request.label, dict(request.env), request.stdin, response))
+        return responses
+
 
 def _order(version: str) -> int:
     return KNOWN_VERSIONS.index(version) if version in KNOWN_VERSIONS else len(KNOWN_VERSIONS)
@@ -426,13 +445,25 @@ class Check:
     aggregate: bool = False
 
 
-Case_ = tuple[str, Callable[[], str | None]]
+@dataclass(frozen=True)
+class _Request:
+    """One request of a check, with how to judge its response (None: as expected, else the problem)."""
+
+    label: str
+    env: Mapping[str, str]
+    stdin: bytes
+    judge: Callable[[Response], str | None]
 
 
-def _cases(cases: Sequence[Case_]) -> list[str]:
+_Case = tuple[str, _Request]
+
+
+def _cases(ctx: _Context, cases: Sequence[_Case]) -> list[str]:
+    """Send every request (concurrently when the target allows), then judge the responses in order."""
+    responses = ctx.run_many([request for _, request in cases])
     problems = []
-    for label, judge in cases:
-        problem = judge()
+    for (label, request), response in zip(cases, responses):
+        problem = request.judge(response)
         if problem is not None:
             problems.append(f"{label}: {problem}")
     return problems
@@ -464,21 +495,21 @@ def _missing_env(command: str, required: tuple[str, ...]) -> Callable[[_Context]
     def check(ctx: _Context) -> list[str]:
         version = ctx.check_version if command == "CHECK" else ctx.newest
         stdin = ctx.config(version)
-        cases: list[Case_] = []
+        cases: list[_Case] = []
         everything = ctx.env(command, **{name: None for name in (*required, "CNI_PATH")})
         cases.append(("all removed", _probe(ctx, f"{command} without {','.join(required)}", everything, stdin, [4], required)))
         for name in required:
             env = ctx.env(command, **{name: None})
             cases.append((f"{name} removed", _probe(ctx, f"{command} without {name}", env, stdin, [4], (name,))))
-        return _cases(cases)
+        return _cases(ctx, cases)
 
     return check
 
 
 def _probe(
     ctx: _Context, label: str, env: Mapping[str, str], stdin: bytes, codes: Sequence[int], names: Sequence[str] = ()
-) -> Callable[[], str | None]:
-    return lambda: _expect_error(ctx.run(label, env, stdin), codes, names)
+) -> _Request:
+    return _Request(label, env, stdin, lambda response: _expect_error(response, codes, names))
 
 
 def _check_missing_command(ctx: _Context) -> list[str]:
@@ -503,21 +534,21 @@ _INVALID_ENV: Final = (
 
 
 def _check_invalid_env(ctx: _Context) -> list[str]:
-    cases: list[Case_] = []
+    cases: list[_Case] = []
     for command, name, value in _INVALID_ENV:
         version = ctx.check_version if command == "CHECK" else ctx.newest
         env = ctx.env(command, **{name: value})
         label = f"{command} {name}={value!r}"
         cases.append((label, _probe(ctx, label, env, ctx.config(version), [4])))
-    return _cases(cases)
+    return _cases(ctx, cases)
 
 
 def _check_unknown_command(ctx: _Context) -> list[str]:
-    cases: list[Case_] = []
+    cases: list[_Case] = []
     for command in ("NOPE", "add"):
         label = f"CNI_COMMAND={command}"
         cases.append((label, _probe(ctx, label, ctx.env(command), ctx.config(ctx.newest), [4])))
-    return _cases(cases)
+    return _cases(ctx, cases)
 
 
 _BAD_JSON: Final = (
@@ -529,12 +560,12 @@ _BAD_JSON: Final = (
 
 
 def _check_bad_json(ctx: _Context) -> list[str]:
-    cases: list[Case_] = []
+    cases: list[_Case] = []
     for command in ("ADD", "DEL"):
         for what, stdin in _BAD_JSON:
             label = f"{command} {what}"
             cases.append((label, _probe(ctx, label, ctx.env(command), stdin, [6])))
-    return _cases(cases)
+    return _cases(ctx, cases)
 
 
 def _check_config_shape(ctx: _Context) -> list[str]:
@@ -546,39 +577,39 @@ def _check_config_shape(ctx: _Context) -> list[str]:
         ("no name", json.dumps({k: v for k, v in json.loads(ctx.config(version)).items() if k != "name"}).encode(), [7]),
         ("a name with a space", ctx.config(version, name="bad name"), [7]),
     ]
-    cases: list[Case_] = []
+    cases: list[_Case] = []
     for what, stdin, codes in shapes:
         label = f"ADD with {what}"
         cases.append((label, _probe(ctx, label, ctx.env("ADD"), stdin, codes)))
-    return _cases(cases)
+    return _cases(ctx, cases)
 
 
 def _check_unsupported_version(ctx: _Context) -> list[str]:
     versions = [("ADD", "99.0.0"), ("DEL", "99.0.0"), ("ADD", "1.0")]
     if ctx.declared:
         versions += [("ADD", v) for v in KNOWN_VERSIONS if v not in ctx.declared]
-    cases: list[Case_] = []
+    cases: list[_Case] = []
     for command, version in versions:
         label = f"{command} cniVersion {version}"
         cases.append((label, _probe(ctx, label, ctx.env(command), ctx.config(version), [1])))
-    return _cases(cases)
+    return _cases(ctx, cases)
 
 
 def _check_missing_version(ctx: _Context) -> list[str]:
-    cases: list[Case_] = [
+    cases: list[_Case] = [
         ("CHECK without cniVersion", _probe(ctx, "CHECK without cniVersion", ctx.env("CHECK"), ctx.config(None), [1])),
     ]
     if ctx.declared and "0.1.0" not in ctx.declared:
         cases.append(("ADD without cniVersion", _probe(ctx, "ADD without cniVersion", ctx.env("ADD"), ctx.config(None), [1])))
-    return _cases(cases)
+    return _cases(ctx, cases)
 
 
 def _check_check_gating(ctx: _Context) -> list[str]:
-    cases: list[Case_] = []
+    cases: list[_Case] = []
     for version in (v for v in KNOWN_VERSIONS if not _at_least(v, "0.4.0")):
         label = f"CHECK at {version}"
         cases.append((label, _probe(ctx, label, ctx.env("CHECK"), ctx.config(version), [1])))
-    return _cases(cases)
+    return _cases(ctx, cases)
 
 
 def _new_command_gating(command: str) -> Callable[[_Context], list[str]]:
@@ -586,11 +617,11 @@ def _new_command_gating(command: str) -> Callable[[_Context], list[str]]:
         knows = ctx.declared is not None and "1.1.0" in ctx.declared
         # A plugin built before spec 1.1.0 does not know the command at all; any error refuses it.
         codes = [1] if knows else list(range(0, 1000))
-        cases: list[Case_] = []
+        cases: list[_Case] = []
         for version in (v for v in KNOWN_VERSIONS if not _at_least(v, "1.1.0")):
             label = f"{command} at {version}"
             cases.append((label, _probe(ctx, label, ctx.env(command), ctx.config(version), codes)))
-        return _cases(cases)
+        return _cases(ctx, cases)
 
     return check
 
