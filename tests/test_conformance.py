@@ -340,6 +340,15 @@ def test_failure_details_name_every_failing_case() -> None:
     assert outcomes["missing-version"].detail.startswith("ADD without cniVersion: expected error 1, the plugin succeeded")
 
 
+def test_old_plugin_must_still_refuse_gc() -> None:
+    # A plugin that does not list 1.1.0 may refuse GC with any error, but it must refuse it.
+    outcome = run_checks(IgnoresCommandGates(GoodUpTo100), ["gc-gating"])[0]
+    assert outcome.detail == "; ".join(
+        f"GC at {v}: expected error (any code), the plugin succeeded (exit 0, stdout '')"
+        for v in ("0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0")
+    )
+
+
 def test_missing_variable_must_be_named(monkeypatch: pytest.MonkeyPatch) -> None:
     class Vague(Tweaked):
         def tweak(self, env: Mapping[str, str], stdin: bytes, response: Response) -> Response:
