@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rscni_py import CmdArgs, CNIPlugin, LimitedConnectivityError, PluginNotAvailableError, UnknownContainerError
 from rscni_py.testing import conformance
@@ -136,6 +138,27 @@ def test_public_names_exist_and_are_sorted(module: str) -> None:
     mod = importlib.import_module(module)
     assert mod.__all__ == sorted(mod.__all__)
     assert [name for name in mod.__all__ if not hasattr(mod, name)] == []
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(JSON_VALUES, st.sampled_from([None, 4]), st.sampled_from(["", "\n", "  \n"]))
+def test_stdout_reader_accepts_exactly_one_document(value: object, indent: int | None, trailer: str) -> None:
+    text = json.dumps(value, indent=indent)
+    assert conformance._document(text + trailer) == (True, value)
+    assert conformance._document(text + trailer + text)[0] is False
+    assert conformance._document(text + trailer + "garbage")[0] is False
+
+
+@pytest.mark.parametrize("text", ["", " \n", "NaN", '{"code": Infinity}', "{", "1 2"], ids=repr)
+def test_stdout_reader_edge_cases(text: str) -> None:
+    expected = (True, None) if not text.strip() else (False, None)
+    assert conformance._document(text) == expected
 
 
 def test_every_check_names_its_spec_rule() -> None:
