@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Final, Literal, TypeAlias, TypeVar, Union, cast
 
 __all__ = [
+    "Engine",
     "FieldError",
     "FieldSpec",
     "IPAddress",
@@ -47,6 +48,7 @@ __all__ = [
     "parse_cidr",
     "parse_ip",
     "raw_field",
+    "use_engine",
 ]
 
 T = TypeVar("T")
@@ -543,6 +545,8 @@ class _FieldPlan:
 @dataclasses.dataclass
 class _ClassPlan:
     fields: tuple[_FieldPlan, ...]
+    writes: tuple[tuple[str, str, Callable[[object], bool] | None], ...]
+    """(field name, JSON key, omit predicate) of every field, for the native encoder."""
     raw_field: str | None
     taken_keys: frozenset[str]
     hints: dict[str, Any]
@@ -566,10 +570,13 @@ def _plan(cls: type) -> _ClassPlan:
     fields: list[_FieldPlan] = []
     raw: str | None = None
     taken: set[str] = set()
+    writes: list[tuple[str, str, Callable[[object], bool] | None]] = []
     for field in dataclasses.fields(cls):
+        spec = field_spec(field)
+        if spec.omit != "always":
+            writes.append((field.name, field.name if spec.key is None else spec.key, _EXCLUDE.get(spec.omit)))
         if not field.init:
             continue
-        spec = field_spec(field)
         if spec.raw:
             raw = field.name
             continue
@@ -578,7 +585,7 @@ def _plan(cls: type) -> _ClassPlan:
         fields.append(_FieldPlan(field.name, key, spec.aliases, required, _converter(hints[field.name])))
         taken.add(key)
         taken.update(spec.aliases)
-    plan = _ClassPlan(tuple(fields), raw, frozenset(taken), hints)
+    plan = _ClassPlan(tuple(fields), tuple(writes), raw, frozenset(taken), hints)
     _PLANS[cls] = plan
     return plan
 
@@ -608,6 +615,25 @@ def _dataclasses_json() -> tuple[_DecodeFn, _AsDictFn]:
     return _library
 
 
+Engine = Literal["dataclasses-json", "native"]
+_engine: Engine = "dataclasses-json"
+
+
+def use_engine(engine: Engine) -> Engine:
+    """Choose what turns validated values into dataclasses and back; returns the previous choice.
+
+    ``"dataclasses-json"`` (the default) hands construction and dataclass -> dict to dataclasses-json.
+    ``"native"`` does both with the codec's own per-class plans: same results (the tests compare the
+    two on every golden document and on generated results), several times faster, and it never
+    imports dataclasses-json. See benchmarks/README.md for the figures.
+    """
+    global _engine
+    if engine not in ("dataclasses-json", "native"):
+        raise ValueError(f"unknown codec engine {engine!r}")
+    previous, _engine = _engine, engine
+    return previous
+
+
 def library_loaded() -> bool:
     """Whether dataclasses-json has been imported by the codec (used by tests and benchmarks)."""
     return _library is not None and "dataclasses_json" in sys.modules
@@ -619,7 +645,7 @@ def _decode_class(cls: type[T], data: object, path: str) -> T:
     if not isinstance(data, Mapping):
         raise FieldError(path, f"expected an object, got {describe(data)}")
     plan = _plan(cls)
-    kvs: dict[str, Any] = {}
+    values: list[tuple[_FieldPlan, Any]] = []
     for field in plan.fields:
         key = field.key
         if key not in data:
@@ -628,9 +654,13 @@ def _decode_class(cls: type[T], data: object, path: str) -> T:
                 if field.required:
                     raise FieldError(_join(path, field.key), "required field missing")
                 continue
-        kvs[field.key] = field.convert(data[key], _join(path, key))
-    decode_dataclass, _ = _dataclasses_json()
-    obj = cast(T, decode_dataclass(cls, kvs, False))
+        values.append((field, field.convert(data[key], _join(path, key))))
+    if _engine == "native":
+        # Missing keys are simply not passed: the dataclass applies its own defaults.
+        obj = cls(**{field.name: value for field, value in values})
+    else:
+        decode_dataclass, _ = _dataclasses_json()
+        obj = cast(T, decode_dataclass(cls, {field.key: value for field, value in values}, False))
     if plan.raw_field is not None:
         setattr(obj, plan.raw_field, dict(data))
     return obj
@@ -700,6 +730,41 @@ def _merge_extras(obj: object, out: dict[str, Any]) -> None:
                     _merge_extras(item, encoded)
 
 
+_ADDRESS_TYPES: Final = (
+    ipaddress.IPv4Address,
+    ipaddress.IPv6Address,
+    ipaddress.IPv4Interface,
+    ipaddress.IPv6Interface,
+)
+
+
+def _encode_value(value: object) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _encode_object(value)
+    if isinstance(value, (list, tuple)):
+        return [_encode_value(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: _encode_value(item) for key, item in value.items()}
+    if isinstance(value, _ADDRESS_TYPES):
+        return str(value)
+    return value
+
+
+def _encode_object(obj: object) -> dict[str, Any]:
+    # The native encoder: same keys and omit rules as the dataclasses-json path (the omit predicate
+    # sees the encoded value there too), with unknown keys written back at every depth.
+    plan = _plan(type(obj))
+    out: dict[str, Any] = {}
+    for name, key, omit in plan.writes:
+        value = _encode_value(getattr(obj, name))
+        if omit is None or not omit(value):
+            out[key] = value
+    if plan.raw_field is not None:
+        for key, value in extra_keys(obj).items():
+            out.setdefault(key, copy.deepcopy(value))
+    return out
+
+
 def encode(obj: object) -> dict[str, Any]:
     """Turn a model dataclass into a JSON-ready dict with its exact keys and omit rules.
 
@@ -707,6 +772,8 @@ def encode(obj: object) -> dict[str, Any]:
     """
     if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
         raise TypeError(f"encode() needs a dataclass instance, got {type(obj).__name__}")
+    if _engine == "native":
+        return _encode_object(obj)
     _, asdict = _dataclasses_json()
     out = cast(dict[str, Any], asdict(obj, encode_json=False))
     _merge_extras(obj, out)

@@ -6,8 +6,6 @@ is kept: the whole object stays in :attr:`NetConf.raw` and the keys no field too
 selection.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,7 +101,7 @@ class NetConfList:
         return extra_keys(self)
 
     @classmethod
-    def from_json(cls, data: object) -> NetConfList:
+    def from_json(cls, data: object) -> "NetConfList":
         """Decode, validate and pick the version of a configuration list.
 
         The selected version is the highest of ``cniVersions`` plus ``cniVersion``, ignoring entries
