@@ -16,13 +16,14 @@ import subprocess
 import sys
 import time
 import timeit
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rscni_py._private.codec import use_engine  # noqa: E402
+from rscni_py._private.codec import Engine, use_engine  # noqa: E402
 from rscni_py.types import Result, parse_result  # noqa: E402
 
 
@@ -33,22 +34,50 @@ def document() -> dict[str, Any]:
     for n in range(64):
         if n % 2:
             ips.append({"interface": 0, "address": f"2001:db8:{n:x}::5/64", "gateway": f"2001:db8:{n:x}::1"})
-            routes.append({"dst": f"2001:db8:{n:x}:1::/64", "gw": f"2001:db8:{n:x}::1", "mtu": 1400,
-                           "advmss": 1340, "priority": n, "table": 100 + n, "scope": 0})
+            routes.append(
+                {
+                    "dst": f"2001:db8:{n:x}:1::/64",
+                    "gw": f"2001:db8:{n:x}::1",
+                    "mtu": 1400,
+                    "advmss": 1340,
+                    "priority": n,
+                    "table": 100 + n,
+                    "scope": 0,
+                }
+            )
         else:
             ips.append({"interface": 1, "address": f"10.{n}.0.5/16", "gateway": f"10.{n}.0.1"})
-            routes.append({"dst": f"172.{16 + n % 16}.{n}.0/24", "gw": f"10.{n}.0.1", "mtu": 1500,
-                           "advmss": 1460, "priority": n, "table": 100 + n, "scope": 253})
+            routes.append(
+                {
+                    "dst": f"172.{16 + n % 16}.{n}.0/24",
+                    "gw": f"10.{n}.0.1",
+                    "mtu": 1500,
+                    "advmss": 1460,
+                    "priority": n,
+                    "table": 100 + n,
+                    "scope": 253,
+                }
+            )
     return {
         "cniVersion": "1.1.0",
         "interfaces": [
             {"name": "eth0", "mac": "00:11:22:33:44:55", "mtu": 1500, "sandbox": "/var/run/netns/x"},
-            {"name": "net1", "mac": "00:11:22:33:44:56", "mtu": 9000, "sandbox": "/var/run/netns/x",
-             "pciID": "0000:3b:00.1"},
+            {
+                "name": "net1",
+                "mac": "00:11:22:33:44:56",
+                "mtu": 9000,
+                "sandbox": "/var/run/netns/x",
+                "pciID": "0000:3b:00.1",
+            },
         ],
         "ips": ips,
         "routes": routes,
-        "dns": {"nameservers": ["10.0.0.53"], "domain": "example.com", "search": ["example.com"], "options": ["ndots:5"]},
+        "dns": {
+            "nameservers": ["10.0.0.53"],
+            "domain": "example.com",
+            "search": ["example.com"],
+            "options": ["ndots:5"],
+        },
     }
 
 
@@ -76,30 +105,36 @@ def timed(body: str) -> str:
 FIRST_DECODE = "types_.parse_result({'cniVersion': '1.1.0', 'ips': [{'address': '10.0.0.1/8'}]}).to_dict()"
 
 
+def measure_engine(engine: Engine, text: str, base: float, number: int, repeat: int) -> None:
+    """Print decode, convert and encode figures for one codec engine."""
+    use_engine(engine)
+    decoded = parse_result(json.loads(text))  # warm up: lazy import and per-class plans
+    assert isinstance(decoded, Result)
+    converted = decoded.convert("0.4.0")
+    rows: list[tuple[str, Callable[[], object]]] = [
+        ("decode: json.loads + parse_result", lambda: parse_result(json.loads(text))),
+        ("convert 1.1.0 -> 0.4.0", lambda: decoded.convert("0.4.0")),
+        ("encode: to_dict + json.dumps (0.4.0)", lambda: json.dumps(converted.to_dict())),
+        ("decode + convert + encode", lambda: json.dumps(parse_result(json.loads(text)).convert("0.4.0").to_dict())),
+    ]
+    print(f" engine {engine}:")
+    for label, func in rows:
+        seconds = per_call(func, number, repeat)
+        print(f"  {label:<44} {seconds * 1e3:8.3f} ms  ({seconds / base:6.1f}x baseline)")
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
     number, repeat, runs = (5, 3, 3) if quick else (50, 7, 11)
-    doc = document()
-    text = json.dumps(doc)
-    print(f"Python {sys.version.split()[0]}; document: {len(text)} bytes, 64 IPs, 64 routes; "
-          f"CPU time per call, median of {repeat} x {number} calls")
+    text = json.dumps(document())
+    print(
+        f"Python {sys.version.split()[0]}; document: {len(text)} bytes, 64 IPs, 64 routes; "
+        f"CPU time per call, median of {repeat} x {number} calls"
+    )
     base = per_call(lambda: json.dumps(json.loads(text)), number, repeat)
     print(f"  {'json.loads + json.dumps (baseline)':<44} {base * 1e3:8.3f} ms")
-    for engine in ("dataclasses-json", "native"):
-        use_engine(engine)
-        decoded = parse_result(json.loads(text))  # warm up: lazy import and per-class plans
-        assert isinstance(decoded, Result)
-        converted = decoded.convert("0.4.0")
-        rows = [
-            ("decode: json.loads + parse_result", lambda: parse_result(json.loads(text))),
-            ("convert 1.1.0 -> 0.4.0", lambda: decoded.convert("0.4.0")),
-            ("encode: to_dict + json.dumps (0.4.0)", lambda: json.dumps(converted.to_dict())),
-            ("decode + convert + encode", lambda: json.dumps(parse_result(json.loads(text)).convert("0.4.0").to_dict())),
-        ]
-        print(f" engine {engine}:")
-        for label, func in rows:
-            seconds = per_call(func, number, repeat)
-            print(f"  {label:<44} {seconds * 1e3:8.3f} ms  ({seconds / base:6.1f}x baseline)")
+    measure_engine("dataclasses-json", text, base, number, repeat)
+    measure_engine("native", text, base, number, repeat)
 
     start = fresh(timed("pass"), runs)
     cold = [

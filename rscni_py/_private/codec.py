@@ -199,9 +199,7 @@ def json_field(
     if default_factory is not None:
         if default is not dataclasses.MISSING:
             raise ValueError("json_field: give default or default_factory, not both")
-        return dataclasses.field(
-            default_factory=default_factory, repr=repr, compare=compare, metadata=_metadata(spec)
-        )
+        return dataclasses.field(default_factory=default_factory, repr=repr, compare=compare, metadata=_metadata(spec))
     return dataclasses.field(default=default, repr=repr, compare=compare, metadata=_metadata(spec))
 
 
@@ -221,6 +219,7 @@ def raw_field() -> Any:
 
 
 # --- JSON value descriptions for error messages -------------------------------------------------
+
 
 def _quote(text: str) -> str:
     if len(text) > 64:
@@ -543,6 +542,7 @@ def _compile_union(hint: object, arms: tuple[object, ...]) -> _Converter:
 
 # --- per-class plans -----------------------------------------------------------------------------
 
+
 @dataclasses.dataclass(frozen=True)
 class _FieldPlan:
     name: str
@@ -651,6 +651,7 @@ def library_loaded() -> bool:
 
 # --- public entry points -------------------------------------------------------------------------
 
+
 def _decode_class(cls: type[T], data: object, path: str) -> T:
     if not isinstance(data, Mapping):
         raise FieldError(path, f"expected an object, got {describe(data)}")
@@ -735,7 +736,7 @@ def _merge_extras(obj: object, out: dict[str, Any]) -> None:
             if isinstance(out.get(field.key), dict):
                 _merge_extras(value, out[field.key])
         elif isinstance(value, list) and isinstance(out.get(field.key), list):
-            for item, encoded in zip(value, out[field.key]):
+            for item, encoded in zip(value, out[field.key], strict=True):
                 if dataclasses.is_dataclass(item) and isinstance(encoded, dict):
                     _merge_extras(item, encoded)
 

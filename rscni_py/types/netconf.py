@@ -148,4 +148,3 @@ def select_version(cni_version: str, cni_versions: list[str], has_versions: bool
         if key <= current:
             candidates.append((key, entry))
     return max(candidates)[1] if candidates else cni_version
-

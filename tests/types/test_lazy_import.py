@@ -29,7 +29,12 @@ print(json.dumps({"after_import": after_import, "after_decode": "dataclasses_jso
 
 def test_models_import_without_dataclasses_json() -> None:
     done = subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, check=True, env={"PYTHONPATH": str(ROOT)}
+        [sys.executable, "-c", PROBE],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(ROOT)},
     )
     assert json.loads(done.stdout) == {"after_import": [], "after_decode": True, "marshmallow": True, "flag": True}
 
@@ -50,7 +55,12 @@ print(json.dumps({"encoded": out, "prev": prev.to_dict(),
 
 def test_native_engine_never_imports_dataclasses_json() -> None:
     done = subprocess.run(
-        [sys.executable, "-c", NATIVE_PROBE], cwd=ROOT, capture_output=True, text=True, check=True, env={"PYTHONPATH": str(ROOT)}
+        [sys.executable, "-c", NATIVE_PROBE],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(ROOT)},
     )
     assert json.loads(done.stdout) == {
         "encoded": {"cniVersion": "1.1.0", "type": "t", "prevResult": {"ips": [{"address": "10.0.0.1/8"}]}, "x": 1},
