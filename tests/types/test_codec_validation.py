@@ -471,3 +471,17 @@ def test_subclass_required_field_and_types() -> None:
 def test_json_field_rejects_two_defaults() -> None:
     with pytest.raises(ValueError, match="not both"):
         json_field(default=1, default_factory=list)
+
+
+# A plain @dataclass subclass works too: NetConf's fields are keyword-only, so a required field
+# without a default may follow them.
+@dataclass
+class PlainConf(NetConf):
+    device: str
+    promisc: bool = json_field("promiscMode", default=False, omit="empty")
+
+
+def test_plain_dataclass_subclass() -> None:
+    conf = decode(PlainConf, {"type": "host-device", "device": "eth9", "promiscMode": True})
+    assert conf == PlainConf("eth9", True, type="host-device")
+    assert encode(conf) == {"type": "host-device", "device": "eth9", "promiscMode": True}
