@@ -730,15 +730,26 @@ def _merge_extras(obj: object, out: dict[str, Any]) -> None:
         out.setdefault(key, copy.deepcopy(value))
     for field in _plan(cls).fields:
         value = getattr(obj, field.name)
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            if field.key not in out and extra_keys(value):
+        if field.key not in out:
+            # Left out by its omit rule because it encoded to {}: its unknown keys still count.
+            if dataclasses.is_dataclass(value) and not isinstance(value, type) and extra_keys(value):
                 out[field.key] = {}
-            if isinstance(out.get(field.key), dict):
-                _merge_extras(value, out[field.key])
-        elif isinstance(value, list) and isinstance(out.get(field.key), list):
-            for item, encoded in zip(value, out[field.key], strict=True):
-                if dataclasses.is_dataclass(item) and isinstance(encoded, dict):
-                    _merge_extras(item, encoded)
+            else:
+                continue
+        _merge_value(value, out[field.key])
+
+
+def _merge_value(value: object, encoded: object) -> None:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        if isinstance(encoded, dict):
+            _merge_extras(value, encoded)
+    elif isinstance(value, (list, tuple)) and isinstance(encoded, list):
+        for item, encoded_item in zip(value, encoded, strict=True):
+            _merge_value(item, encoded_item)
+    elif isinstance(value, Mapping) and isinstance(encoded, dict):
+        for key, item in value.items():
+            if key in encoded:
+                _merge_value(item, encoded[key])
 
 
 _ADDRESS_TYPES: Final = (

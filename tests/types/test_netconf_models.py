@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
 from typing import Any
 
@@ -288,3 +289,24 @@ def test_conf_list_errors(data: dict[str, Any], message: str) -> None:
 
 def test_conf_list_without_plugins_key_is_allowed_when_not_inlined_only() -> None:
     assert NetConfList.from_json({"name": "n"}) == NetConfList(name="n")
+
+
+@dataclass(kw_only=True)
+class MultiConf(NetConf):
+    """A plugin config nesting raw-keeping objects in a list and in a map."""
+
+    delegates: list[NetConf] = field(default_factory=list)
+    pools: dict[str, IPAMConf] = field(default_factory=dict)
+
+
+def test_unknown_keys_written_back_at_every_depth() -> None:
+    data = {
+        "type": "multi",
+        "delegates": [{"type": "a", "x": 1}, {"type": "b", "runtimeConfig": {"future": True}}],
+        "pools": {"blue": {"type": "host-local", "subnet": "10.0.0.0/8"}, "red": {"rangeStart": "x"}},
+        "top": [1, 2],
+    }
+    conf = decode(MultiConf, data)
+    assert conf.delegates[0].extra == {"x": 1}
+    assert conf.pools["red"] == IPAMConf()
+    assert encode(conf) == data
