@@ -194,6 +194,11 @@ def json_field(
     :param default_factory: zero-argument callable making the default, for lists and dicts.
     :param omit: when :func:`encode` leaves the field out (see :data:`Omit`).
     :param aliases: older keys read on decode when ``key`` is missing; never written.
+
+    mypy's dataclass support only knows ``dataclasses.field``, so it treats every ``json_field(...)``
+    as having a default: a required field declared this way is not flagged by mypy when a caller
+    leaves it out of the constructor (decoding still reports it as ``required field missing``).
+    Declare required fields whose key is the Python name without ``json_field``.
     """
     spec = FieldSpec(key=key, aliases=tuple(aliases), omit=omit)
     if default_factory is not None:

@@ -14,7 +14,7 @@ from rscni_py.types._family import CURRENT_VERSION, version_key
 from rscni_py.types.common import DNS
 from rscni_py.types.runtime_config import RuntimeConfig
 
-__all__ = ["GCAttachment", "IPAMConf", "NetConf", "NetConfList"]
+__all__ = ["GCAttachment", "IPAMConf", "NetConf", "NetConfList", "select_version"]
 
 
 @dataclass(kw_only=True)
@@ -43,7 +43,8 @@ class GCAttachment:
 class NetConf:
     """A plugin configuration object: the request configuration of ADD, DEL, CHECK, STATUS and GC.
 
-    Subclass it (keyword-only fields, with or without defaults) to add plugin-specific keys::
+    Subclass it to add plugin-specific keys, with ``@dataclass`` or ``@dataclass(kw_only=True)``;
+    fields may have defaults or not (the inherited ones are keyword-only)::
 
         @dataclass(kw_only=True)
         class BridgeConf(NetConf):
