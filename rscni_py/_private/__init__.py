@@ -1,0 +1,1 @@
+"""Implementation details of rscni-py; nothing here is public API."""
