@@ -177,9 +177,13 @@ def install(
 
     installed: list[Path] = []
     binary = bin_dir / name
+    target_dir = DEFAULT_CONF_DIR if conf_dir is None else conf_dir
     with source:
+        # Refuse obviously wrong destinations before writing anything.
         if bin_dir.exists() and not bin_dir.is_dir():
             raise InstallError(f"bin dir is not a directory: {bin_dir}")
+        if conf is not None and target_dir.exists() and not target_dir.is_dir():
+            raise InstallError(f"conf dir is not a directory: {target_dir}")
         try:
             atomic_write(binary, lambda out: shutil.copyfileobj(source, out, _COPY_CHUNK), mode=_BINARY_MODE)
         except OSError as exc:
@@ -187,9 +191,6 @@ def install(
     installed.append(binary)
 
     if conf is not None and conf_data is not None:
-        target_dir = DEFAULT_CONF_DIR if conf_dir is None else conf_dir
-        if target_dir.exists() and not target_dir.is_dir():
-            raise InstallError(f"conf dir is not a directory: {target_dir}")
         data = conf_data
         try:
             atomic_write(target_dir / conf.name, lambda out: out.write(data), mode=_CONF_MODE)
