@@ -327,15 +327,18 @@ def test_unwritable_bin_dir_as_unprivileged_user() -> None:
             "module.add_install_arguments(parser)\n"
             "sys.exit(module.install_main(parser.parse_args(sys.argv[1:])))\n"
         )
-        run_as = {"user": 65534, "group": 65534, "extra_groups": []} if os.geteuid() == 0 else {}
-        interpreter = "/usr/bin/python3" if os.geteuid() == 0 else sys.executable
+        as_root = os.geteuid() == 0
+        # Root may write anywhere, so drop to "nobody"; /root's pyenv is out of its reach, the system Python is not.
+        interpreter = "/usr/bin/python3" if as_root else sys.executable
         completed = subprocess.run(
             [interpreter, "-I", "-c", script, str(root / "plug"), "--bin-dir", str(bin_dir)],
             capture_output=True,
             text=True,
             check=False,
             cwd="/",
-            **run_as,  # type: ignore[arg-type]
+            user=65534 if as_root else None,
+            group=65534 if as_root else None,
+            extra_groups=[] if as_root else None,
         )
         assert (completed.returncode, completed.stdout, completed.stderr) == (
             1,
