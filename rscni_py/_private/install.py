@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -61,6 +62,9 @@ def atomic_write(target: Path, write: Callable[[IO[bytes]], object], *, mode: in
     :raises OSError: the directory cannot be created or written.
     """
     directory = target.parent
+    if directory.exists() and not directory.is_dir():
+        # mkdir would say "File exists", which hides the problem.
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(directory))
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
     tmp = Path(tmp_name)
