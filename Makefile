@@ -1,0 +1,39 @@
+# The two quick-start targets are `make demo` and `make test`; everything else supports them.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test typecheck unit integration bench clean
+
+venv: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,typing,netlink]'
+	touch $(STAMP)
+
+## Run the reference debug plugin through a whole ADD, CHECK, DEL cycle and show what happened.
+demo: venv
+	$(PY) examples/demo.py
+
+## The whole suite: strict type checking, then every test (integration tests need root).
+test: venv typecheck
+	$(PY) -m pytest -q
+
+typecheck: venv
+	$(PY) -m mypy --strict rscni_py tests examples
+
+unit: venv
+	$(PY) -m pytest -q -m 'not integration'
+
+integration: venv
+	$(PY) -m pytest -q -m integration
+
+bench: venv
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .mypy_cache .pytest_cache .hypothesis tests/integration/.build
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,700 @@
+"""JSON <-> dataclass codec for every object CNI puts on the wire.
+
+Two jobs are split on purpose:
+
+* Validation is ours. dataclasses-json does not check types (it would turn ``"1500"`` into an MTU of
+  1500 or keep a boolean where an integer belongs), so :func:`decode` first walks the dataclass type
+  hints and checks every JSON value against them, building address objects on the way. A value that
+  does not fit raises :class:`FieldError` naming its JSON path, which ``run()`` reports as code 7.
+* dataclasses-json does the dict <-> dataclass mapping (JSON keys, defaults, construction, and
+  dataclass -> dict with the omit rules). It is imported on the first :func:`decode` or
+  :func:`encode`, never at import time: a plugin binary starts on every CNI call, and
+  dataclasses-json pulls in marshmallow, which costs more than the rest of the SDK.
+
+Field metadata is built here without importing dataclasses-json: its documented keys under
+``"dataclasses_json"`` (``letter_case`` for the JSON key, ``exclude`` for the omit rule) plus our
+own :class:`FieldSpec` under ``"rscni_py"``.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import ipaddress
+import json
+import re
+import sys
+import types
+import typing
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Final, Literal, TypeAlias, TypeVar, Union, cast
+
+__all__ = [
+    "FieldError",
+    "FieldSpec",
+    "IPAddress",
+    "IPInterface",
+    "LooseBool",
+    "MACAddress",
+    "Omit",
+    "decode",
+    "describe",
+    "encode",
+    "extra_keys",
+    "field_spec",
+    "json_field",
+    "library_loaded",
+    "parse_cidr",
+    "parse_ip",
+    "raw_field",
+]
+
+T = TypeVar("T")
+
+IPInterface: TypeAlias = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+"""A CIDR as CNI uses it (``address``, ``dst``): an IP with its prefix length, host bits kept."""
+
+IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
+"""A plain IP address as CNI uses it (``gateway``, ``gw``)."""
+
+
+class _Check:
+    """Marker put in ``Annotated[...]`` to ask the codec for an extra check on a JSON value."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<check {self.name}>"
+
+
+_MAC: Final = _Check("mac")
+_LOOSE_BOOL: Final = _Check("loose-bool")
+
+MACAddress: TypeAlias = Annotated[str, _MAC]
+"""A hardware address kept as the string the runtime sent; validated as 6, 8 or 20 octets
+(``00:11:22:33:44:55``, ``00-11-...`` or ``0011.2233.4455``, as Go's ``net.ParseMAC``); ``""`` means unset."""
+
+LooseBool: TypeAlias = Annotated[bool, _LOOSE_BOOL]
+"""A boolean that also accepts the strings ``"true"``/``"false"`` (any case), as libcni does for the
+flags of a configuration list."""
+
+Omit = Literal["never", "empty", "none", "always"]
+"""When :func:`encode` leaves a field out: ``never`` (always written), ``empty`` (Go's ``omitempty``:
+``None``, ``""``, ``0``, ``False``, an empty list/object, or a nested object that encodes to ``{}``),
+``none`` (only when ``None``, like a Go pointer with ``omitempty``), ``always`` (never written)."""
+
+
+class FieldError(ValueError):
+    """A JSON value that does not fit the model; names the JSON path.
+
+    ``path`` is like ``ips[1].address`` or ``prevResult.routes[0].dst`` (``""`` for the top level),
+    ``reason`` says what is wrong. ``str(err)`` is ``"{path}: {reason}"``, or just the reason at the
+    top level.
+    """
+
+    path: str
+    reason: str
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}" if path else reason)
+
+    def __reduce__(self) -> tuple[type[FieldError], tuple[str, str]]:
+        return (type(self), (self.path, self.reason))
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldSpec:
+    """How one dataclass field maps to JSON (stored in the field metadata under ``"rscni_py"``)."""
+
+    key: str | None = None
+    """JSON key; ``None`` means the Python field name."""
+    aliases: tuple[str, ...] = ()
+    """Older keys also read on decode (never written), tried in order after ``key``."""
+    omit: Omit = "never"
+    raw: bool = False
+    """The field receives the whole original JSON object instead of one key."""
+
+
+class _Key:
+    """dataclasses-json ``letter_case`` override that maps a field to a fixed JSON key."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def __call__(self, _name: str) -> str:
+        return self.key
+
+    def __repr__(self) -> str:
+        return f"<json key {self.key!r}>"
+
+
+def _is_empty(value: object) -> bool:
+    # Go's omitempty: zero numbers, false, "", empty slices/maps and nil pointers. Nested objects
+    # arrive here already turned into dicts by dataclasses-json, so an empty DNS is {} and counts.
+    if value is None or value is False:
+        return True
+    if type(value) is int or type(value) is float:
+        return value == 0
+    if isinstance(value, (str, list, dict, tuple)):
+        return len(value) == 0
+    return False
+
+
+def _is_none(value: object) -> bool:
+    return value is None
+
+
+def _always(_value: object) -> bool:
+    return True
+
+
+_EXCLUDE: Final[dict[Omit, Callable[[object], bool]]] = {
+    "empty": _is_empty,
+    "none": _is_none,
+    "always": _always,
+}
+
+
+def _metadata(spec: FieldSpec) -> dict[str, Any]:
+    lib: dict[str, Any] = {}
+    if spec.key is not None:
+        lib["letter_case"] = _Key(spec.key)
+    if spec.omit != "never":
+        lib["exclude"] = _EXCLUDE[spec.omit]
+    return {"dataclasses_json": lib, "rscni_py": spec}
+
+
+def json_field(
+    key: str | None = None,
+    *,
+    default: Any = dataclasses.MISSING,
+    default_factory: Callable[[], Any] | None = None,
+    omit: Omit = "never",
+    aliases: tuple[str, ...] = (),
+    repr: bool = True,
+    compare: bool = True,
+) -> Any:
+    """Declare a model field with its exact JSON key and omit rule.
+
+    Use it for every field whose key is not the Python name, e.g.
+    ``is_gateway: bool = json_field("isGateway", default=False)``. Fields declared without it use
+    the Python name as key and are always written.
+
+    :param key: the JSON key (default: the Python field name).
+    :param default: default value when the key is missing (no default: the key is required).
+    :param default_factory: zero-argument callable making the default, for lists and dicts.
+    :param omit: when :func:`encode` leaves the field out (see :data:`Omit`).
+    :param aliases: older keys read on decode when ``key`` is missing; never written.
+    """
+    spec = FieldSpec(key=key, aliases=tuple(aliases), omit=omit)
+    if default_factory is not None:
+        if default is not dataclasses.MISSING:
+            raise ValueError("json_field: give default or default_factory, not both")
+        return dataclasses.field(
+            default_factory=default_factory, repr=repr, compare=compare, metadata=_metadata(spec)
+        )
+    return dataclasses.field(default=default, repr=repr, compare=compare, metadata=_metadata(spec))
+
+
+def raw_field() -> Any:
+    """A ``dict[str, Any]`` field that receives the whole original JSON object on decode.
+
+    It is not a JSON key itself: never read as one, never written, not compared and not shown in
+    ``repr``. :func:`encode` writes the object's unknown keys (:func:`extra_keys`) back out, so
+    plugin-specific configuration survives a decode/encode round trip.
+    """
+    return dataclasses.field(
+        default_factory=dict,
+        repr=False,
+        compare=False,
+        metadata=_metadata(FieldSpec(omit="always", raw=True)),
+    )
+
+
+# --- JSON value descriptions for error messages -------------------------------------------------
+
+def _quote(text: str) -> str:
+    if len(text) > 64:
+        text = text[:61] + "..."
+    return json.dumps(text, ensure_ascii=False)
+
+
+def describe(value: object) -> str:
+    """How an error message names a JSON value: ``string "1500"``, ``integer 5``, ``array``, ``null``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean true" if value else "boolean false"
+    if isinstance(value, int):
+        return f"integer {value}"
+    if isinstance(value, float):
+        return f"number {value!r}"
+    if isinstance(value, str):
+        return f"string {_quote(value)}"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, Mapping):
+        return "object"
+    return type(value).__name__
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+# --- address parsing ---------------------------------------------------------------------------
+
+_PREFIX_RE: Final = re.compile(r"[0-9]+")
+
+
+def parse_cidr(text: str) -> IPInterface:
+    """Parse a CNI CIDR (``"10.1.2.3/24"``) keeping the host bits, as Go's ``types.ParseCIDR``.
+
+    A prefix length is required and must be decimal (no netmask form); zones are refused.
+
+    >>> parse_cidr("10.1.2.3/24")
+    IPv4Interface('10.1.2.3/24')
+
+    :raises ValueError: ``invalid CIDR "…"``.
+    """
+    address, slash, prefix = text.partition("/")
+    if slash and "%" not in address and _PREFIX_RE.fullmatch(prefix):
+        try:
+            return ipaddress.ip_interface(text)
+        except ValueError:
+            pass
+    raise ValueError(f"invalid CIDR {_quote(text)}")
+
+
+def parse_ip(text: str) -> IPAddress:
+    """Parse a CNI IP address (``"10.1.2.1"``, ``"2001:db8::1"``), as Go's ``net.ParseIP``.
+
+    >>> parse_ip("2001:db8::1")
+    IPv6Address('2001:db8::1')
+
+    :raises ValueError: ``invalid IP address "…"``.
+    """
+    if "%" not in text:
+        try:
+            return ipaddress.ip_address(text)
+        except ValueError:
+            pass
+    raise ValueError(f"invalid IP address {_quote(text)}")
+
+
+_MAC_COLON_RE: Final = re.compile(r"[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2})*")
+_MAC_DOT_RE: Final = re.compile(r"[0-9A-Fa-f]{4}(?:\.[0-9A-Fa-f]{4})*")
+
+
+def _is_mac(text: str) -> bool:
+    if _MAC_COLON_RE.fullmatch(text):
+        octets = (len(text) + 1) // 3
+    elif _MAC_DOT_RE.fullmatch(text):
+        octets = 2 * ((len(text) + 1) // 5)
+    else:
+        return False
+    return octets in (6, 8, 20)
+
+
+# --- converters compiled from type hints ---------------------------------------------------------
+
+_Converter = Callable[[object, str], Any]
+
+_NAMES: Final[dict[object, str]] = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "a boolean",
+    type(None): "null",
+    list: "an array",
+    dict: "an object",
+}
+
+_CONVERTERS: dict[object, _Converter] = {}
+
+
+def _expected_name(hint: object) -> str:
+    origin = typing.get_origin(hint)
+    if origin is Annotated:
+        return _expected_name(typing.get_args(hint)[0])
+    if origin in (Union, types.UnionType):
+        return " or ".join(_expected_name(arm) for arm in typing.get_args(hint) if arm is not type(None))
+    if origin is not None:
+        return _NAMES.get(origin, str(hint))
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return "an object"
+    if hint in (ipaddress.IPv4Interface, ipaddress.IPv6Interface):
+        return "a CIDR"
+    if hint in (ipaddress.IPv4Address, ipaddress.IPv6Address):
+        return "an IP address"
+    return _NAMES.get(hint, str(hint))
+
+
+def _mismatch(hint: object, value: object, path: str) -> FieldError:
+    return FieldError(path, f"expected {_expected_name(hint)}, got {describe(value)}")
+
+
+def _converter(hint: object) -> _Converter:
+    try:
+        return _CONVERTERS[hint]
+    except KeyError:
+        pass
+    except TypeError:  # unhashable hint: compile every time
+        return _compile(hint)
+    conv = _compile(hint)
+    _CONVERTERS[hint] = conv
+    return conv
+
+
+def _exact(kind: type, hint: object) -> _Converter:
+    # type(value) is kind, not isinstance: bool is an int subclass and must not pass as an integer.
+    def convert(value: object, path: str) -> Any:
+        if type(value) is kind:
+            return value
+        raise _mismatch(hint, value, path)
+
+    return convert
+
+
+def _string_parser(hint: object, parse: Callable[[str], Any]) -> _Converter:
+    def convert(value: object, path: str) -> Any:
+        if not isinstance(value, str):
+            raise _mismatch(hint, value, path)
+        try:
+            return parse(value)
+        except ValueError as exc:
+            raise FieldError(path, str(exc)) from None
+
+    return convert
+
+
+def _parse_ip_or_cidr(text: str) -> Any:
+    try:
+        return parse_cidr(text) if "/" in text else parse_ip(text)
+    except ValueError:
+        raise ValueError(f"invalid IP address or CIDR {_quote(text)}") from None
+
+
+def _only(parse: Callable[[str], Any], version: int, what: str) -> Callable[[str], Any]:
+    def parse_family(text: str) -> Any:
+        parsed = parse(text)
+        if parsed.version != version:
+            raise ValueError(f"invalid {what} {_quote(text)}")
+        return parsed
+
+    return parse_family
+
+
+_ADDRESS_PARSERS: Final[dict[frozenset[object], Callable[[str], Any]]] = {
+    frozenset({ipaddress.IPv4Interface, ipaddress.IPv6Interface}): parse_cidr,
+    frozenset({ipaddress.IPv4Address, ipaddress.IPv6Address}): parse_ip,
+    frozenset(
+        {ipaddress.IPv4Interface, ipaddress.IPv6Interface, ipaddress.IPv4Address, ipaddress.IPv6Address}
+    ): _parse_ip_or_cidr,
+    frozenset({ipaddress.IPv4Interface}): _only(parse_cidr, 4, "IPv4 CIDR"),
+    frozenset({ipaddress.IPv6Interface}): _only(parse_cidr, 6, "IPv6 CIDR"),
+    frozenset({ipaddress.IPv4Address}): _only(parse_ip, 4, "IPv4 address"),
+    frozenset({ipaddress.IPv6Address}): _only(parse_ip, 6, "IPv6 address"),
+}
+
+
+def _compile(hint: object) -> _Converter:
+    if hint is Any or hint is object:
+        return lambda value, _path: value
+    if hint in (str, int, bool, type(None)):
+        return _exact(cast(type, hint), hint)
+    if hint is float:
+
+        def convert_float(value: object, path: str) -> Any:
+            if type(value) is float or type(value) is int:
+                return float(value)
+            raise _mismatch(hint, value, path)
+
+        return convert_float
+    parser = _ADDRESS_PARSERS.get(frozenset({hint}))
+    if parser is not None:
+        return _string_parser(hint, parser)
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        cls = hint
+        return lambda value, path: _decode_class(cls, value, path)
+
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is Annotated:
+        return _compile_annotated(args[0], args[1:])
+    if origin is Literal:
+        return _compile_literal(hint, args)
+    if origin is list:
+        item = _converter(args[0]) if args else _converter(Any)
+
+        def convert_list(value: object, path: str) -> Any:
+            if type(value) is not list:
+                raise _mismatch(hint, value, path)
+            return [item(entry, f"{path}[{index}]") for index, entry in enumerate(value)]
+
+        return convert_list
+    if origin is dict:
+        if args and args[0] is not str:
+            raise TypeError(f"JSON objects have string keys; unsupported hint {hint!r}")
+        member = _converter(args[1]) if args else _converter(Any)
+
+        def convert_dict(value: object, path: str) -> Any:
+            if not isinstance(value, Mapping):
+                raise _mismatch(hint, value, path)
+            return {key: member(entry, _join(path, key)) for key, entry in value.items()}
+
+        return convert_dict
+    if origin in (Union, types.UnionType):
+        return _compile_union(hint, args)
+    raise TypeError(f"rscni_py codec: unsupported type hint {hint!r}")
+
+
+def _compile_annotated(base: object, marks: tuple[object, ...]) -> _Converter:
+    if _LOOSE_BOOL in marks:
+
+        def convert_loose_bool(value: object, path: str) -> Any:
+            if type(value) is bool:
+                return value
+            if isinstance(value, str) and value.lower() in ("true", "false"):
+                return value.lower() == "true"
+            raise FieldError(path, f'expected a boolean or "true"/"false", got {describe(value)}')
+
+        return convert_loose_bool
+    inner = _converter(base)
+    if _MAC in marks:
+
+        def convert_mac(value: object, path: str) -> Any:
+            text = inner(value, path)
+            if text and not _is_mac(text):
+                raise FieldError(path, f"invalid MAC address {_quote(text)}")
+            return text
+
+        return convert_mac
+    return inner
+
+
+def _compile_literal(hint: object, allowed: tuple[object, ...]) -> _Converter:
+    def convert_literal(value: object, path: str) -> Any:
+        # Compare types too, so that True does not match a Literal[1].
+        for option in allowed:
+            if type(option) is type(value) and option == value:
+                return value
+        choices = ", ".join(json.dumps(option) for option in allowed)
+        raise FieldError(path, f"expected one of {choices}, got {describe(value)}")
+
+    return convert_literal
+
+
+def _compile_union(hint: object, arms: tuple[object, ...]) -> _Converter:
+    optional = type(None) in arms
+    rest = tuple(arm for arm in arms if arm is not type(None))
+    parser = _ADDRESS_PARSERS.get(frozenset(rest))
+    if parser is not None:
+        inner = _string_parser(hint, parser)
+    elif len(rest) == 1:
+        inner = _converter(rest[0])
+    else:
+        options = [_converter(arm) for arm in rest]
+
+        def inner(value: object, path: str) -> Any:
+            for option in options:
+                try:
+                    return option(value, path)
+                except FieldError:
+                    continue
+            raise _mismatch(hint, value, path)
+
+    if not optional:
+        return inner
+
+    def convert_optional(value: object, path: str) -> Any:
+        return None if value is None else inner(value, path)
+
+    return convert_optional
+
+
+# --- per-class plans -----------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class _FieldPlan:
+    name: str
+    key: str
+    aliases: tuple[str, ...]
+    required: bool
+    convert: _Converter
+
+
+@dataclasses.dataclass
+class _ClassPlan:
+    fields: tuple[_FieldPlan, ...]
+    raw_field: str | None
+    taken_keys: frozenset[str]
+    hints: dict[str, Any]
+    nested_raw: bool | None = None  # computed on first encode
+
+
+_PLANS: dict[type, _ClassPlan] = {}
+
+
+def field_spec(field: dataclasses.Field[Any]) -> FieldSpec:
+    """The JSON mapping of a dataclass field (defaults for fields declared without :func:`json_field`)."""
+    spec = field.metadata.get("rscni_py")
+    return spec if isinstance(spec, FieldSpec) else FieldSpec()
+
+
+def _plan(cls: type) -> _ClassPlan:
+    plan = _PLANS.get(cls)
+    if plan is not None:
+        return plan
+    hints = typing.get_type_hints(cls, include_extras=True)
+    fields: list[_FieldPlan] = []
+    raw: str | None = None
+    taken: set[str] = set()
+    for field in dataclasses.fields(cls):
+        if not field.init:
+            continue
+        spec = field_spec(field)
+        if spec.raw:
+            raw = field.name
+            continue
+        key = spec.key if spec.key is not None else field.name
+        required = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+        fields.append(_FieldPlan(field.name, key, spec.aliases, required, _converter(hints[field.name])))
+        taken.add(key)
+        taken.update(spec.aliases)
+    plan = _ClassPlan(tuple(fields), raw, frozenset(taken), hints)
+    _PLANS[cls] = plan
+    return plan
+
+
+# --- dataclasses-json, loaded on first use -------------------------------------------------------
+
+_DecodeFn = Callable[[type, dict[str, Any], bool], Any]
+_AsDictFn = Callable[..., Any]
+_library: tuple[_DecodeFn, _AsDictFn] | None = None
+
+
+def _dataclasses_json() -> tuple[_DecodeFn, _AsDictFn]:
+    global _library
+    if _library is None:
+        from dataclasses_json import cfg, core
+
+        # Address objects have no JSON form of their own; write them the way CNI spells them.
+        # (This only adds encoders for the four ipaddress types to dataclasses-json's global table.)
+        for kind in (
+            ipaddress.IPv4Address,
+            ipaddress.IPv6Address,
+            ipaddress.IPv4Interface,
+            ipaddress.IPv6Interface,
+        ):
+            cfg.global_config.encoders[kind] = str
+        _library = (cast(_DecodeFn, core._decode_dataclass), cast(_AsDictFn, core._asdict))
+    return _library
+
+
+def library_loaded() -> bool:
+    """Whether dataclasses-json has been imported by the codec (used by tests and benchmarks)."""
+    return _library is not None and "dataclasses_json" in sys.modules
+
+
+# --- public entry points -------------------------------------------------------------------------
+
+def _decode_class(cls: type[T], data: object, path: str) -> T:
+    if not isinstance(data, Mapping):
+        raise FieldError(path, f"expected an object, got {describe(data)}")
+    plan = _plan(cls)
+    kvs: dict[str, Any] = {}
+    for field in plan.fields:
+        key = field.key
+        if key not in data:
+            key = next((alias for alias in field.aliases if alias in data), "")
+            if not key:
+                if field.required:
+                    raise FieldError(_join(path, field.key), "required field missing")
+                continue
+        kvs[field.key] = field.convert(data[key], _join(path, key))
+    decode_dataclass, _ = _dataclasses_json()
+    obj = cast(T, decode_dataclass(cls, kvs, False))
+    if plan.raw_field is not None:
+        setattr(obj, plan.raw_field, dict(data))
+    return obj
+
+
+def decode(cls: type[T], data: object, *, path: str = "") -> T:
+    """Validate a decoded JSON value against the dataclass ``cls`` and build it.
+
+    Every value is checked against the field's type hint (nothing is coerced: ``"1500"`` is not an
+    integer, ``true`` is not an integer, CIDRs/IPs/MACs must parse). Unknown keys are ignored, or
+    kept in the class's raw field if it has one.
+
+    :param path: JSON path of ``data`` inside a larger document, used as prefix in errors.
+    :raises FieldError: naming the JSON path of the first value that does not fit.
+    """
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"decode() needs a dataclass, got {cls!r}")
+    return _decode_class(cls, data, path)
+
+
+def extra_keys(obj: object) -> dict[str, Any]:
+    """The keys of ``obj``'s raw JSON object that none of its fields (or their aliases) took."""
+    plan = _plan(type(obj))
+    if plan.raw_field is None:
+        return {}
+    raw: dict[str, Any] = getattr(obj, plan.raw_field)
+    return {key: value for key, value in raw.items() if key not in plan.taken_keys}
+
+
+def _has_nested_raw(cls: type, seen: set[type]) -> bool:
+    plan = _plan(cls)
+    if plan.nested_raw is not None:
+        return plan.nested_raw
+    if plan.raw_field is not None:
+        plan.nested_raw = True
+        return True
+    seen.add(cls)
+    found = False
+    stack = list(plan.hints.values())
+    while stack and not found:
+        hint = stack.pop()
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+            found = hint not in seen and _has_nested_raw(hint, seen)
+        else:
+            stack.extend(typing.get_args(hint))
+    plan.nested_raw = found
+    return found
+
+
+def _merge_extras(obj: object, out: dict[str, Any]) -> None:
+    # Write back the unknown keys of every object that kept its raw form, at every depth.
+    cls = type(obj)
+    if not _has_nested_raw(cls, set()):
+        return
+    for key, value in extra_keys(obj).items():
+        out.setdefault(key, copy.deepcopy(value))
+    for field in _plan(cls).fields:
+        value = getattr(obj, field.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            if field.key not in out and extra_keys(value):
+                out[field.key] = {}
+            if isinstance(out.get(field.key), dict):
+                _merge_extras(value, out[field.key])
+        elif isinstance(value, list) and isinstance(out.get(field.key), list):
+            for item, encoded in zip(value, out[field.key]):
+                if dataclasses.is_dataclass(item) and isinstance(encoded, dict):
+                    _merge_extras(item, encoded)
+
+
+def encode(obj: object) -> dict[str, Any]:
+    """Turn a model dataclass into a JSON-ready dict with its exact keys and omit rules.
+
+    Unknown keys kept in a raw field are written back after the declared ones.
+    """
+    if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
+        raise TypeError(f"encode() needs a dataclass instance, got {type(obj).__name__}")
+    _, asdict = _dataclasses_json()
+    out = cast(dict[str, Any], asdict(obj, encode_json=False))
+    _merge_extras(obj, out)
+    return out

@@ -1,0 +1,115 @@
+"""The CNI_* environment variables: which command needs which, and how each is validated (SPEC.md §2, Go skel).
+
+The rules are data (``ENV_VARS``), read in order.  An empty variable counts as missing, never as invalid.  A
+validation failure is reported at once; missing variables are collected and reported together in one error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Final, Mapping
+
+from rscni_py._private.quoting import q
+from rscni_py.errors import InvalidEnvironmentVariablesError, InvalidNetworkConfigError
+
+__all__ = [
+    "COMMANDS",
+    "ENV_VARS",
+    "EnvVar",
+    "read_env",
+    "split_path",
+    "validate_container_id",
+    "validate_ifname",
+    "validate_network_name",
+]
+
+#: Every command the spec defines.
+COMMANDS: Final = frozenset({"ADD", "DEL", "CHECK", "GC", "STATUS", "VERSION"})
+
+# Container IDs and network names become file names in runtimes and plugins, so only a safe ASCII set is allowed.
+# fullmatch, because "$" in a Python regex also matches before a trailing newline.
+_SAFE_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.\-]*")
+# Linux IFNAMSIZ is 16 bytes including the terminating NUL.
+_MAX_IFNAME_BYTES: Final = 15
+
+
+def validate_container_id(value: str) -> None:
+    """Reject container IDs outside ``[a-zA-Z0-9][a-zA-Z0-9_.-]*`` (code 4, details = the ID)."""
+    if not _SAFE_NAME.fullmatch(value):
+        raise InvalidEnvironmentVariablesError("invalid characters in containerID", value)
+
+
+def validate_network_name(value: str) -> None:
+    """Reject network names outside ``[a-zA-Z0-9][a-zA-Z0-9_.-]*`` (code 7, details = the name)."""
+    if not _SAFE_NAME.fullmatch(value):
+        raise InvalidNetworkConfigError("invalid characters found in network name", value)
+
+
+def validate_ifname(value: str) -> None:
+    """Apply the kernel's rules for interface names (Go's ``ValidateInterfaceName``), in Go's order (code 4)."""
+    if value == "":
+        raise InvalidEnvironmentVariablesError("interface name is empty")
+    if len(value.encode("utf-8", "surrogateescape")) > _MAX_IFNAME_BYTES:
+        raise InvalidEnvironmentVariablesError(
+            "interface name is too long", "interface name should be less than 16 characters"
+        )
+    if value in (".", ".."):
+        raise InvalidEnvironmentVariablesError("interface name is . or ..")
+    if any(ch in "/:" or ch.isspace() for ch in value):
+        raise InvalidEnvironmentVariablesError(
+            "interface name contains / or : or whitespace characters", q(value)
+        )
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """One CNI_* variable: the commands that require it and the check its value must pass."""
+
+    name: str
+    required_for: frozenset[str]
+    validate: Callable[[str], None] | None = None
+
+
+_ATTACHMENT_COMMANDS: Final = frozenset({"ADD", "CHECK", "DEL"})
+
+#: The table, in the order the variables are checked and reported.
+ENV_VARS: Final[tuple[EnvVar, ...]] = (
+    EnvVar("CNI_COMMAND", COMMANDS),
+    EnvVar("CNI_CONTAINERID", _ATTACHMENT_COMMANDS, validate_container_id),
+    EnvVar("CNI_NETNS", frozenset({"ADD", "CHECK"})),
+    EnvVar("CNI_IFNAME", _ATTACHMENT_COMMANDS, validate_ifname),
+    EnvVar("CNI_ARGS", frozenset()),
+    # Decision D-3: required like Go does, although the spec calls it optional; every runtime sets it.
+    EnvVar("CNI_PATH", frozenset({"ADD", "CHECK", "DEL", "GC", "STATUS"})),
+)
+
+
+def read_env(env: Mapping[str, str], command: str) -> dict[str, str]:
+    """Check the variables ``command`` needs and return every CNI_* value ("" when unset).
+
+    Raises the first validation error, else one error listing every missing variable.  An unknown command needs
+    only CNI_COMMAND; it is rejected later, once the configuration has been read (as Go does).
+    """
+    values: dict[str, str] = {}
+    missing: list[str] = []
+    for var in ENV_VARS:
+        value = env.get(var.name, "")
+        values[var.name] = value
+        required = var.name == "CNI_COMMAND" or command in var.required_for
+        if not required:
+            continue
+        if value == "":
+            missing.append(var.name)
+        elif var.validate is not None:
+            var.validate(value)
+    if missing:
+        raise InvalidEnvironmentVariablesError(f"required env variables [{','.join(missing)}] missing")
+    values["CNI_NETNS_OVERRIDE"] = env.get("CNI_NETNS_OVERRIDE", "")
+    return values
+
+
+def split_path(value: str) -> list[str]:
+    """Split CNI_PATH like Go's ``filepath.SplitList``: "" gives [], empty elements are kept."""
+    return value.split(":") if value else []
+

@@ -1,0 +1,152 @@
+"""``CNIPlugin``: the base class a plugin author subclasses, and ``CmdArgs``: what each method receives.
+
+The class is generic over the plugin's configuration class and its CNI_ARGS class, so that
+``args.config`` and ``args.cni_args`` have the author's own types under ``mypy --strict``.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, NoReturn, get_args, get_origin
+
+from typing_extensions import TypeVar
+
+from rscni_py._private.versions import ALL_VERSIONS, CURRENT_VERSION
+from rscni_py.types.args import CNIArgs
+from rscni_py.types.netconf import NetConf
+
+if TYPE_CHECKING:
+    from rscni_py.types import AnyResult, Result
+
+__all__ = ["CNIPlugin", "CmdArgs", "PluginInfo"]
+
+ConfT = TypeVar("ConfT", bound=NetConf, default=NetConf)
+ArgsT = TypeVar("ArgsT", bound=CNIArgs, default=CNIArgs)
+
+
+@dataclass(frozen=True)
+class CmdArgs(Generic[ConfT, ArgsT]):
+    """Everything the runtime passed for one command: the CNI_* variables, stdin, and their parsed forms."""
+
+    #: The CNI_COMMAND being served ("ADD", "DEL", "CHECK", "GC" or "STATUS").
+    command: str
+    #: CNI_CONTAINERID ("" for GC and STATUS).
+    container_id: str
+    #: CNI_NETNS: path of the container's network namespace ("" when the runtime gave none, e.g. some DELs).
+    netns: str
+    #: CNI_IFNAME: the interface name to create or act on inside the container.
+    ifname: str
+    #: CNI_ARGS, raw (``K=V;K2=V2``); ``cni_args`` holds it parsed.
+    args: str
+    #: CNI_PATH split into directories, where delegated plugins are looked up.
+    path: list[str]
+    #: The raw network configuration, as read from stdin; delegate with exactly these bytes.
+    stdin_data: bytes
+    #: The network configuration, decoded into the plugin's configuration class.
+    config: ConfT
+    #: CNI_ARGS, decoded into the plugin's CNI_ARGS class.
+    cni_args: ArgsT
+    #: The configuration's prevResult, converted to the 1.x model; None when there is none.
+    prev_result: Result | None = None
+    #: Whether CNI_NETNS_OVERRIDE asked to skip the own-namespace guard.
+    netns_override: bool = False
+    #: The configuration as a plain JSON object, every key included.
+    raw_config: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def cni_version(self) -> str:
+        """The configuration's cniVersion; a missing one means 0.1.0 (spec)."""
+        return self.config.cni_version or "0.1.0"
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """A plugin's answer to VERSION: the spec versions it supports."""
+
+    supported_versions: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The VERSION result object; ``cniVersion`` is always the newest spec version (decision D-2)."""
+        return {"cniVersion": CURRENT_VERSION, "supportedVersions": list(self.supported_versions)}
+
+
+class CNIPlugin(abc.ABC, Generic[ConfT, ArgsT]):
+    """Base class of a CNI plugin: implement ``add``, ``delete`` and ``check``, then call ``run()``.
+
+    Class attributes a plugin may set:
+
+    * ``supported_versions``: the spec versions it accepts (default: all of 0.1.0 to 1.1.0);
+    * ``about``: one line printed on stderr when the plugin is run without CNI_COMMAND.
+
+    The configuration and CNI_ARGS classes come from the generic parameters:
+    ``class MyPlugin(CNIPlugin[MyConf, K8sArgs])``; both default to the base classes.
+    """
+
+    supported_versions: ClassVar[tuple[str, ...]] = ALL_VERSIONS
+    about: ClassVar[str] = ""
+    #: Derived from the generic parameters at class creation; do not set by hand.
+    config_class: ClassVar[type[NetConf]] = NetConf
+    #: Derived from the generic parameters at class creation; do not set by hand.
+    args_class: ClassVar[type[CNIArgs]] = CNIArgs
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        versions = tuple(cls.supported_versions)
+        if not versions:
+            raise TypeError(f"{cls.__name__}.supported_versions is empty: a plugin must support at least one version")
+        unknown = [v for v in versions if v not in ALL_VERSIONS]
+        if unknown:
+            raise TypeError(
+                f"{cls.__name__}.supported_versions has unknown versions {unknown}; known: {list(ALL_VERSIONS)}"
+            )
+        cls.supported_versions = versions
+        for base in getattr(cls, "__orig_bases__", ()):
+            origin = get_origin(base)
+            if isinstance(origin, type) and issubclass(origin, CNIPlugin):
+                params = get_args(base)
+                if len(params) > 0 and isinstance(params[0], type):
+                    cls.config_class = _checked(cls, params[0], NetConf, "configuration")
+                if len(params) > 1 and isinstance(params[1], type):
+                    cls.args_class = _checked(cls, params[1], CNIArgs, "CNI_ARGS")
+
+    @abc.abstractmethod
+    def add(self, args: CmdArgs[ConfT, ArgsT]) -> AnyResult:
+        """ADD: attach the container to the network and return the result (any version; ``run()`` converts it)."""
+
+    @abc.abstractmethod
+    def delete(self, args: CmdArgs[ConfT, ArgsT]) -> None:
+        """DEL: release what ADD created. Must succeed when things are already gone."""
+
+    @abc.abstractmethod
+    def check(self, args: CmdArgs[ConfT, ArgsT]) -> None:
+        """CHECK (spec >= 0.4.0): raise a ``CNIError`` when the attachment is not as ADD left it."""
+
+    def version(self) -> PluginInfo:
+        """VERSION: the spec versions this plugin supports."""
+        return PluginInfo(self.supported_versions)
+
+    def status(self, args: CmdArgs[ConfT, ArgsT]) -> None:
+        """STATUS (spec >= 1.1.0): raise ``PluginNotAvailableError`` (50) or ``LimitedConnectivityError`` (51)
+        when not ready. The default says the plugin is ready."""
+
+    def gc(self, args: CmdArgs[ConfT, ArgsT]) -> None:
+        """GC (spec >= 1.1.0): release resources of attachments not in ``args.config.valid_attachments``.
+        The default has nothing to collect."""
+
+    @classmethod
+    def run(cls) -> NoReturn:
+        """Serve one CNI command from this process's environment and standard streams, then exit.
+
+        The only entry point that touches ``os.environ``, ``sys.stdin``/``sys.stdout``/``sys.stderr`` and the exit
+        code; the work is done by a dispatcher that takes them as arguments.
+        """
+        from rscni_py._private.main import main
+
+        raise SystemExit(main(cls))
+
+
+def _checked(plugin: type, candidate: type, base: type, what: str) -> Any:
+    if not issubclass(candidate, base):
+        raise TypeError(f"{plugin.__name__}: the {what} class {candidate.__name__} must subclass {base.__name__}")
+    return candidate

@@ -1,0 +1,101 @@
+"""Reading results from JSON: by version (Go ``create.Create``) and as ``prevResult`` (Go ``ParsePrevResult``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+from rscni_py._private.codec import FieldError, decode, describe
+from rscni_py.types import v0_2, v0_4, v1_0
+from rscni_py.types._convert import AnyResult
+from rscni_py.types._family import FAMILY_VERSIONS, Family, family_of
+from rscni_py.types.common import ConversionError
+
+__all__ = ["parse_prev_result", "parse_result"]
+
+_RESULT_CLASS: Final[dict[Family, type[AnyResult]]] = {
+    "0.2": v0_2.Result,
+    "0.4": v0_4.Result,
+    "1.0": v1_0.Result,
+}
+
+
+def _family_mismatch(family: Family, got: str) -> str:
+    # Go's wording: result type supports [1.0.0 1.1.0] but unmarshalled CNIVersion is "0.2.0"
+    supported = " ".join(FAMILY_VERSIONS[family])
+    return f"result type supports [{supported}] but unmarshalled CNIVersion is {json.dumps(got)}"
+
+
+def _own_version(data: Mapping[str, Any], path: str) -> str:
+    version = data.get("cniVersion", "")
+    if not isinstance(version, str):
+        key = f"{path}.cniVersion" if path else "cniVersion"
+        raise FieldError(key, f"expected a string, got {describe(version)}")
+    return version
+
+
+def _parse(data: object, family: Family, own_version: str, path: str) -> AnyResult:
+    versions = FAMILY_VERSIONS[family]
+    # The 0.1.0/0.2.0 shape also takes an empty cniVersion, which means 0.1.0.
+    if own_version == "" and family == "0.2":
+        own_version = "0.1.0"
+    if own_version not in versions:
+        raise FieldError(f"{path}.cniVersion" if path else "cniVersion", _family_mismatch(family, own_version))
+    assert isinstance(data, Mapping)
+    return decode(_RESULT_CLASS[family], {**data, "cniVersion": own_version}, path=path)
+
+
+def parse_result(data: object, version: str | None = None) -> AnyResult:
+    """Build the result object of a decoded JSON result (what a plugin printed on ADD).
+
+    The shape is chosen by ``version`` (default: the data's own ``cniVersion``; missing or empty
+    means 0.1.0); the data's own ``cniVersion`` must then belong to that shape.
+
+    :raises ConversionError: ``version`` is not a known CNI version.
+    :raises FieldError: the data does not fit (path-named), or its ``cniVersion`` does not belong
+        to the chosen shape (``cniVersion: result type supports [1.0.0 1.1.0] but unmarshalled
+        CNIVersion is "0.2.0"``).
+    """
+    if not isinstance(data, Mapping):
+        raise FieldError("", f"expected an object, got {describe(data)}")
+    own = _own_version(data, "")
+    wanted = own if version is None else version
+    family = family_of(wanted or "0.1.0")
+    if family is None:
+        if version is None:
+            raise FieldError("cniVersion", f"unsupported CNI result version {json.dumps(wanted)}")
+        raise ConversionError(f"unsupported CNI result version {json.dumps(wanted)}")
+    return _parse(data, family, own, "")
+
+
+def parse_prev_result(conf_data: Mapping[str, Any]) -> v1_0.Result | None:
+    """The ``prevResult`` of a plugin configuration, as a 1.x :class:`~rscni_py.types.Result`.
+
+    ``conf_data`` is the whole decoded configuration object. Without a ``prevResult`` key (or with
+    ``null``) there is none. The result shape is chosen by the configuration's ``cniVersion``
+    (missing means 0.1.0), a ``prevResult`` without ``cniVersion`` takes the configuration's, and
+    its version must belong to that shape (Go's ``ParsePrevResult``). A 0.x result is then
+    converted to 1.1.0; a 1.x result keeps its version.
+
+    :raises FieldError: with paths under ``prevResult``, e.g. ``prevResult.ips[0].address: invalid
+        CIDR "10.0.0.1/99"``, or ``prevResult.cniVersion: result type supports [...] but
+        unmarshalled CNIVersion is "0.2.0"``; ``cniVersion`` when the configuration's own version is
+        not a known one.
+    """
+    prev = conf_data.get("prevResult")
+    if prev is None:
+        return None
+    conf_version = _own_version(conf_data, "") or "0.1.0"
+    family = family_of(conf_version)
+    if family is None:
+        raise FieldError("cniVersion", f"unsupported CNI result version {json.dumps(conf_version)}")
+    if not isinstance(prev, Mapping):
+        raise FieldError("prevResult", f"expected an object, got {describe(prev)}")
+    own = _own_version(prev, "prevResult") or conf_version
+    result = _parse(prev, family, own, "prevResult")
+    if isinstance(result, v1_0.Result):
+        return result
+    converted = result.convert("1.1.0")
+    assert isinstance(converted, v1_0.Result)
+    return converted

@@ -1,0 +1,499 @@
+"""Typed ``CNI_ARGS`` parsing, with the semantics of Go's ``types.LoadArgs``.
+
+The CNI runtime may pass extra arguments to a plugin in the ``CNI_ARGS``
+environment variable, as ``KEY=VALUE`` pairs joined by ``;`` (SPEC.md,
+"Parameters"; CONVENTIONS.md documents ``IP`` and the Kubernetes keys).  The
+spec leaves the string opaque, so this module is opt-in: a plugin declares a
+dataclass derived from :class:`CNIArgs` and the SDK parses the string into it.
+
+Parsing follows ``LoadArgs`` from containernetworking/cni ``pkg/types/args.go``:
+
+* ``""`` gives the defaults.
+* The string is split on ``;`` and every piece on ``=``; a piece that does not
+  split into exactly two parts is an ``invalid pair``.  So a trailing ``;``
+  (empty pair) and a value that itself contains ``=`` are errors, as in Go.
+* Keys are case-sensitive.  A pair whose key no field declares is collected;
+  after all pairs are read, collected pairs are an error unless
+  ``IgnoreUnknown`` is true.  Where ``IgnoreUnknown`` appears in the string
+  does not matter.
+* A key given twice is parsed twice and the last value wins (Go assigns the
+  field once per pair).  Both values must parse.
+* Booleans take ``1``/``true`` and ``0``/``false`` in any letter case, like
+  Go's ``UnmarshallableBool``; strings take any text, the empty one included.
+
+Error messages use Go's wording and Go's ``%q`` quoting, so that a user who
+searches for a message finds the Go plugins' reports too.
+
+Tolerance (``IgnoreUnknown``): Go's zero value is strict, and that choice is a
+long-running complaint (containernetworking/cni#126, #560, kubernetes#23049):
+a chained plugin or a runtime adding one extra key breaks every strict plugin.
+Kubelet now always sends ``IgnoreUnknown=1``.  :class:`CNIArgs` keeps Go's
+strict default so that it behaves like the Go library; a class opts into
+tolerance with the class variable ``ignore_unknown_default = True``, and
+:class:`K8sArgs`, the preset for Kubernetes runtimes, does so.
+
+Only ``dataclasses``, ``ipaddress`` and ``typing`` are imported: this module is
+on every plugin's start-up path.
+"""
+
+import dataclasses
+import ipaddress
+import types
+import typing
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar, overload
+
+__all__ = [
+    "CNIArgs",
+    "CNIArgsError",
+    "K8sArgs",
+    "arg_field",
+    "cni_args_keys",
+    "format_cni_args",
+    "parse_cni_args",
+]
+
+_T = TypeVar("_T")
+_A = TypeVar("_A", bound="CNIArgs")
+
+#: Field metadata key holding a field's CNI_ARGS key.
+_KEY_METADATA = "rscni_py.cni_args_key"
+
+#: The key that switches unknown-key tolerance on, as Go spells it.
+_IGNORE_UNKNOWN_KEY = "IgnoreUnknown"
+
+
+class CNIArgsError(ValueError):
+    """``CNI_ARGS`` could not be parsed into the plugin's args class.
+
+    ``run()`` reports it as CNI error code 4 (invalid environment variables).
+    ``str(err)`` is the message and always starts with ``"ARGS: "``.
+
+    Attributes:
+        message: the whole message, e.g. ``ARGS: invalid pair "a=b=c"``.
+        pair: the raw ``KEY=VALUE`` text at fault, or ``None`` when the error
+            is not about one pair (unknown or missing keys).
+        unknown: the pairs with undeclared keys, for an ``unknown args`` error;
+            empty otherwise.
+    """
+
+    def __init__(self, message: str, *, pair: str | None = None, unknown: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.pair = pair
+        self.unknown = unknown
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@overload
+def arg_field(key: str) -> None: ...
+
+
+@overload
+def arg_field(key: str, *, default: _T) -> _T: ...
+
+
+def arg_field(key: str, *, default: object = None) -> Any:
+    """Declare a :class:`CNIArgs` field whose ``CNI_ARGS`` key is ``key``.
+
+    Without ``default`` the field defaults to ``None``, which suits the usual
+    ``X | None`` field: CNI_ARGS keys are all optional in Go.  A field declared
+    without any default (plain ``ip: IPv4Address``) is required; its key is the
+    Python field name.
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass(kw_only=True)
+    ... class Args(CNIArgs):
+    ...     pod_name: str | None = arg_field("K8S_POD_NAME")
+    ...     debug: bool = arg_field("DEBUG", default=False)
+    >>> parse_cni_args(Args, "K8S_POD_NAME=web-0;DEBUG=True")
+    Args(ignore_unknown=False, pod_name='web-0', debug=True)
+    """
+    return dataclasses.field(default=default, metadata={_KEY_METADATA: key})
+
+
+@dataclasses.dataclass(kw_only=True)
+class CNIArgs:
+    """Base of every typed ``CNI_ARGS`` class (Go: ``types.CommonArgs``).
+
+    Subclass it with ``@dataclass`` and declare one field per key.  A field's
+    key is given with :func:`arg_field`, else it is the Python field name.
+    Field types: ``str``, ``bool``, ``int``, ``IPv4Address``, ``IPv6Address``,
+    ``IPv4Address | IPv6Address``, ``IPv4Interface``, ``IPv6Interface``,
+    ``IPv4Interface | IPv6Interface`` (an address with its prefix, as in
+    ``IP=10.0.0.5/24``), each optionally ``| None``.  Any other type raises
+    ``TypeError`` the first time the class is used, or earlier through
+    :func:`cni_args_keys`.
+
+    Values: ``int`` is a decimal integer with an optional sign; an address
+    field takes a bare address (no zone); an interface field requires the
+    ``/prefix``.  An empty value is ``""`` for a string and ``None`` for an
+    optional address or interface (Go's ``net.IP`` reads ``""`` as nil); for
+    any other field it is an error.
+
+    ``ignore_unknown`` (key ``IgnoreUnknown``) makes undeclared keys
+    acceptable.  Its default comes from the class variable
+    ``ignore_unknown_default``: ``False`` here, as in Go; a subclass that sets
+    ``ignore_unknown_default = True`` in its body is tolerant by default, both
+    when parsed and when constructed directly.
+    """
+
+    #: Default of ``ignore_unknown`` for this class.  Strict (Go's behaviour)
+    #: here; set it to ``True`` in a subclass body to tolerate keys meant for
+    #: other plugins, which is what a chained or Kubernetes plugin wants.
+    ignore_unknown_default: ClassVar[bool] = False
+
+    ignore_unknown: bool = arg_field(_IGNORE_UNKNOWN_KEY, default=False)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # @dataclass runs after this hook, so re-declaring the field here makes
+        # the dataclass machinery give the subclass its own default.  A field
+        # re-declared explicitly in the class body wins over the class variable.
+        if "ignore_unknown_default" in cls.__dict__:
+            own = cls.__dict__.get("__annotations__")
+            if own is None:
+                own = {}
+                cls.__annotations__ = own
+            if "ignore_unknown" not in own:
+                own["ignore_unknown"] = bool
+                default = cls.__dict__["ignore_unknown_default"]
+                if not isinstance(default, bool):
+                    raise TypeError(
+                        f"{cls.__qualname__}.ignore_unknown_default must be a bool, not {type(default).__name__}"
+                    )
+                cls.ignore_unknown = dataclasses.field(
+                    default=default, kw_only=True, metadata={_KEY_METADATA: _IGNORE_UNKNOWN_KEY}
+                )
+
+
+@dataclasses.dataclass(kw_only=True)
+class K8sArgs(CNIArgs):
+    """The arguments Kubernetes runtimes (kubelet via CRI-O/containerd) send.
+
+    A typical value is
+    ``IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=pod;K8S_POD_INFRA_CONTAINER_ID=id;K8S_POD_UID=uid``.
+    Tolerant by default: runtimes add keys over time (``K8S_POD_UID`` came
+    later than the others) and a plugin should not fail on them.  Subclass it
+    to add keys of your own.
+    """
+
+    ignore_unknown_default: ClassVar[bool] = True
+
+    pod_name: str | None = arg_field("K8S_POD_NAME")
+    pod_namespace: str | None = arg_field("K8S_POD_NAMESPACE")
+    pod_uid: str | None = arg_field("K8S_POD_UID")
+    pod_infra_container_id: str | None = arg_field("K8S_POD_INFRA_CONTAINER_ID")
+
+
+# --- value conversions -------------------------------------------------------
+# Each parser takes the raw value text and raises ValueError with the reason
+# that follows "error parsing value of pair ...: ".
+
+_Parser = Callable[[str], object]
+
+
+def _parse_str(text: str) -> object:
+    return text
+
+
+def _parse_bool(text: str) -> object:
+    # Go's UnmarshallableBool lower-cases the input, also in its error message.
+    lowered = text.lower()
+    if lowered in ("1", "true"):
+        return True
+    if lowered in ("0", "false"):
+        return False
+    raise ValueError(f"boolean unmarshal error: invalid input {lowered}")
+
+
+def _format_bool(value: Any) -> str:
+    return "true" if value else "false"
+
+
+_DIGITS = frozenset("0123456789")
+
+
+def _parse_int(text: str) -> object:
+    # int() alone would also take "1_000", " 7" and non-ASCII digits.
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    if not digits or not _DIGITS.issuperset(digits):
+        raise ValueError(f"invalid integer: {text}")
+    try:
+        return int(text)
+    except ValueError:  # longer than the interpreter's int conversion limit
+        raise ValueError(f"invalid integer: integer too long ({len(digits)} digits)") from None
+
+
+def _address_parser(
+    build: Callable[[str], object], what: str, *, prefix: bool
+) -> _Parser:
+    def parse(text: str) -> object:
+        # ipaddress accepts IPv6 zones ("fe80::1%eth0"); Go's ParseIP does not.
+        if "%" in text or ("/" in text) != prefix:
+            raise ValueError(f"invalid {what}: {text}")
+        try:
+            return build(text)
+        except ValueError:
+            raise ValueError(f"invalid {what}: {text}") from None
+
+    return parse
+
+
+def _ip_interface(text: str) -> object:
+    return ipaddress.ip_interface(text)
+
+
+def _ip_address(text: str) -> object:
+    return ipaddress.ip_address(text)
+
+
+_ANY_IP_ADDRESS: object = ipaddress.IPv4Address | ipaddress.IPv6Address
+_ANY_IP_INTERFACE: object = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+
+# Supported (non-optional) field types → (parser, whether "" means None when optional).
+_SCALARS: dict[object, tuple[_Parser, bool]] = {
+    str: (_parse_str, False),
+    bool: (_parse_bool, False),
+    int: (_parse_int, False),
+    ipaddress.IPv4Address: (_address_parser(ipaddress.IPv4Address, "IPv4 address", prefix=False), True),
+    ipaddress.IPv6Address: (_address_parser(ipaddress.IPv6Address, "IPv6 address", prefix=False), True),
+    _ANY_IP_ADDRESS: (_address_parser(_ip_address, "IP address", prefix=False), True),
+    ipaddress.IPv4Interface: (_address_parser(ipaddress.IPv4Interface, "IPv4 CIDR address", prefix=True), True),
+    ipaddress.IPv6Interface: (_address_parser(ipaddress.IPv6Interface, "IPv6 CIDR address", prefix=True), True),
+    _ANY_IP_INTERFACE: (_address_parser(_ip_interface, "CIDR address", prefix=True), True),
+}
+
+
+def _split_optional(tp: object) -> tuple[object, bool]:
+    """Return ``(type without None, whether None was part of it)``."""
+    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
+        return tp, False
+    members = typing.get_args(tp)
+    rest = tuple(m for m in members if m is not type(None))
+    if len(rest) == len(members):
+        return tp, False
+    if len(rest) == 1:
+        return rest[0], True
+    # Rebuild the union without None; `|` keeps member order, which the
+    # lookup below does not depend on because union equality ignores order.
+    rebuilt: Any = rest[0]
+    for member in rest[1:]:
+        rebuilt = rebuilt | member
+    return rebuilt, True
+
+
+@dataclasses.dataclass(frozen=True)
+class _Spec:
+    """How one field maps to one CNI_ARGS key."""
+
+    name: str
+    key: str
+    parse: _Parser
+    empty_is_none: bool
+    required: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class _Table:
+    specs: tuple[_Spec, ...]
+    by_key: dict[str, _Spec]
+    ignore_unknown_default: bool
+
+
+_TABLES: dict[type, _Table] = {}
+
+
+def _table(cls: type[CNIArgs]) -> _Table:
+    table = _TABLES.get(cls)
+    if table is None:
+        table = _TABLES[cls] = _build_table(cls)
+    return table
+
+
+def _build_table(cls: type[CNIArgs]) -> _Table:
+    given: object = cls  # callers may pass anything at runtime
+    if not (isinstance(given, type) and issubclass(given, CNIArgs)):
+        raise TypeError(f"CNI_ARGS class must be a subclass of CNIArgs, not {cls!r}")
+    # A subclass without @dataclass would silently ignore its own fields.
+    if "__dataclass_fields__" not in cls.__dict__ and cls.__dict__.get("__annotations__"):
+        raise TypeError(f"CNI_ARGS class {cls.__qualname__} must be decorated with @dataclass")
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception as exc:  # NameError etc. from an unresolvable annotation
+        raise TypeError(f"CNI_ARGS class {cls.__qualname__}: cannot resolve field types: {exc}") from exc
+
+    specs: list[_Spec] = []
+    by_key: dict[str, _Spec] = {}
+    ignore_default = False
+    for f in dataclasses.fields(cls):
+        if not f.init:
+            continue
+        where = f"CNI_ARGS class {cls.__qualname__}, field {f.name}"
+        key = f.metadata.get(_KEY_METADATA, f.name)
+        if not isinstance(key, str) or not key or ";" in key or "=" in key:
+            raise TypeError(f"{where}: key must be a non-empty string without ';' or '=', not {key!r}")
+        if key in by_key:
+            raise TypeError(f"{where}: key {key!r} is already used by field {by_key[key].name}")
+        base, optional = _split_optional(hints[f.name])
+        entry = _SCALARS.get(base)
+        if entry is None:
+            raise TypeError(
+                f"{where}: unsupported type {hints[f.name]!r}; use str, bool, int, an ipaddress "
+                "address or interface type (or a v4 | v6 union of them), optionally | None"
+            )
+        parser, empty_is_none = entry
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        spec = _Spec(f.name, key, parser, empty_is_none and optional, required)
+        if f.name == "ignore_unknown":
+            if base is not bool or optional or key != _IGNORE_UNKNOWN_KEY:
+                raise TypeError(f"{where}: must stay `bool` with key {_IGNORE_UNKNOWN_KEY!r}")
+            ignore_default = bool(f.default)
+        specs.append(spec)
+        by_key[key] = spec
+    return _Table(tuple(specs), by_key, ignore_default)
+
+
+# --- Go %q quoting -----------------------------------------------------------
+
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
+
+
+def _go_quote(text: str) -> str:
+    """Quote like Go's ``%q`` / ``strconv.Quote``.
+
+    Characters that stand for undecodable bytes (Python's ``surrogateescape``
+    in ``os.environ``) come out as ``\\xNN``, which is what Go prints for the
+    same invalid bytes.
+    """
+    out = ['"']
+    for ch in text:
+        if ch == '"' or ch == "\\":
+            out.append("\\" + ch)
+        elif ch.isprintable():
+            out.append(ch)
+        elif ch in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[ch])
+        else:
+            code = ord(ch)
+            if 0xDC80 <= code <= 0xDCFF:
+                out.append(f"\\x{code - 0xDC00:02x}")
+            elif code < 0x80:
+                out.append(f"\\x{code:02x}")
+            elif code < 0x10000:
+                out.append(f"\\u{code:04x}")
+            else:
+                out.append(f"\\U{code:08x}")
+    out.append('"')
+    return "".join(out)
+
+
+def _go_quote_list(items: list[str]) -> str:
+    return "[" + " ".join(_go_quote(item) for item in items) + "]"
+
+
+# --- public functions --------------------------------------------------------
+
+
+def cni_args_keys(cls: type[CNIArgs]) -> tuple[str, ...]:
+    """Return the ``CNI_ARGS`` keys ``cls`` declares, in field order.
+
+    Builds and caches the class's field table, so calling it once at plugin
+    definition time turns a bad args class into an immediate ``TypeError``.
+
+    >>> cni_args_keys(K8sArgs)
+    ('IgnoreUnknown', 'K8S_POD_NAME', 'K8S_POD_NAMESPACE', 'K8S_POD_UID', 'K8S_POD_INFRA_CONTAINER_ID')
+    """
+    return tuple(spec.key for spec in _table(cls).specs)
+
+
+def parse_cni_args(cls: type[_A], raw: str) -> _A:
+    """Parse the ``CNI_ARGS`` string ``raw`` into an instance of ``cls``.
+
+    Follows Go's ``types.LoadArgs`` (see the module docstring).  Beyond Go: a
+    field without a default is required (``ARGS: missing required args
+    [...]``), and a ``ValueError`` raised by the class's ``__post_init__`` is
+    reported as ``ARGS: <its message>``.
+
+    Raises:
+        CNIArgsError: for any problem with ``raw``; the message names the pair.
+        TypeError: when ``cls`` itself is not a valid args class.
+
+    >>> parse_cni_args(K8sArgs, "K8S_POD_NAME=web-0;OTHER=1")
+    K8sArgs(ignore_unknown=True, pod_name='web-0', pod_namespace=None, pod_uid=None, pod_infra_container_id=None)
+    >>> try:
+    ...     parse_cni_args(CNIArgs, "OTHER=1")
+    ... except CNIArgsError as err:
+    ...     print(err)
+    ARGS: unknown args ["OTHER=1"]
+    """
+    table = _table(cls)
+    values: dict[str, Any] = {}
+    unknown: list[str] = []
+    if raw:
+        for pair in raw.split(";"):
+            parts = pair.split("=")
+            if len(parts) != 2:
+                raise CNIArgsError(f"ARGS: invalid pair {_go_quote(pair)}", pair=pair)
+            key, text = parts
+            spec = table.by_key.get(key)
+            if spec is None:
+                unknown.append(pair)
+                continue
+            if text == "" and spec.empty_is_none:
+                values[spec.name] = None
+                continue
+            try:
+                values[spec.name] = spec.parse(text)
+            except ValueError as exc:
+                raise CNIArgsError(
+                    f"ARGS: error parsing value of pair {_go_quote(pair)}: {exc}", pair=pair
+                ) from None
+
+    ignore_unknown = values.get("ignore_unknown", table.ignore_unknown_default)
+    if unknown and not ignore_unknown:
+        raise CNIArgsError(f"ARGS: unknown args {_go_quote_list(unknown)}", unknown=tuple(unknown))
+    missing = [spec.key for spec in table.specs if spec.required and spec.name not in values]
+    if missing:
+        raise CNIArgsError(f"ARGS: missing required args {_go_quote_list(missing)}")
+    try:
+        return cls(**values)
+    except CNIArgsError:
+        raise
+    except ValueError as exc:
+        raise CNIArgsError(f"ARGS: {exc}") from None
+
+
+def format_cni_args(args: CNIArgs) -> str:
+    """Render ``args`` as a ``CNI_ARGS`` string; ``parse_cni_args`` reads it back equal.
+
+    Fields are written in declaration order (so ``IgnoreUnknown`` first).
+    ``None`` values are left out, and so is ``IgnoreUnknown`` when it is false
+    and the class is strict by default anyway.  Booleans are written as
+    ``true``/``false``.  Used to build the environment of a delegated plugin
+    and in tests.
+
+    Raises:
+        ValueError: a value cannot be written because it contains ``;`` or ``=``.
+
+    >>> format_cni_args(K8sArgs(pod_name="web-0", pod_namespace="default"))
+    'IgnoreUnknown=true;K8S_POD_NAME=web-0;K8S_POD_NAMESPACE=default'
+    """
+    table = _table(type(args))
+    pairs: list[str] = []
+    for spec in table.specs:
+        value = getattr(args, spec.name)
+        if value is None:
+            continue
+        if spec.name == "ignore_unknown" and not value and not table.ignore_unknown_default:
+            continue
+        text = _format_bool(value) if isinstance(value, bool) else str(value)
+        if ";" in text or "=" in text:
+            raise ValueError(
+                f"cannot write CNI_ARGS key {spec.key}: value {text!r} cannot be represented "
+                "(';' and '=' cannot be escaped)"
+            )
+        pairs.append(f"{spec.key}={text}")
+    return ";".join(pairs)
