@@ -198,3 +198,27 @@ def test_runs_after_being_moved(moved: Path, tmp_path: Path) -> None:
     """Nothing in the bundle depends on where it was built: install copies it elsewhere."""
     assert os.access(moved, os.X_OK)
     assert run(moved, {}) == (0, "", ABOUT)
+
+
+@pytest.mark.parametrize(
+    ("env", "stdin", "exit_code"),
+    [({"CNI_COMMAND": "VERSION"}, b"", 0), ({}, b"", 0), ({"CNI_COMMAND": "ADD"}, b"{}", 1)],
+    ids=["version", "about", "early-error-missing-env"],
+)
+def test_fast_paths_do_not_load_the_model_library(
+    ledger: Path, clean_python: Path, env: dict[str, str], stdin: bytes, exit_code: int
+) -> None:
+    """From the bundle too, VERSION, the about text and early errors never import dataclasses-json/marshmallow."""
+    proc = subprocess.run(
+        [str(clean_python), SHEBANG_FLAGS, "-X", "importtime", str(ledger)],
+        input=stdin,
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        check=False,
+        timeout=60,
+        cwd="/",
+    )
+    assert proc.returncode == exit_code
+    imported = {line.rpartition("|")[2].strip() for line in proc.stderr.decode().splitlines() if line.startswith("import time:")}
+    assert "rscni_py._private.dispatch" in imported, "the import log is empty; the test proves nothing"
+    assert sorted(name for name in imported if name.split(".")[0] in {"dataclasses_json", "marshmallow"}) == []
