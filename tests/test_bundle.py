@@ -261,6 +261,8 @@ def _bad_plugins(tmp: Path) -> None:
     _write(tmp / "abstract.py", "from rscni_py import CNIPlugin\n\nclass Half(CNIPlugin):\n    pass\n")
     _write(tmp / "imported.py", "from one import Only\n")
     _write(tmp / "syntax.py", "def broken(:\n    pass\n")
+    _write(tmp / "uses_broken.py", "import broken_sibling\n")
+    _write(tmp / "broken_sibling.py", "x = 1\nif x\n")
     _write(tmp / "missing_import.py", "import no_such_module_rscni\n")
     _write(tmp / "raises.py", "raise RuntimeError('boom\\nsecond line')\n")
     _write(tmp / "exits.py", "import sys\nsys.exit(2)\n")
@@ -290,7 +292,7 @@ BAD_INPUT: list[tuple[str, str, str, dict[str, str], str]] = [
         "plugin {tmp}/json.py: module name 'json' clashes with a standard module; rename the file",
     ),
     # Importing it.
-    ("syntax-error", "syntax.py", "out", {}, "plugin {tmp}/syntax.py has a syntax error: {tmp}/syntax.py:1: invalid syntax"),
+    ("syntax-error", "syntax.py", "out", {}, "plugin {tmp}/syntax.py has a syntax error at line 1: invalid syntax"),
     (
         "import-error",
         "missing_import.py",
@@ -305,7 +307,21 @@ BAD_INPUT: list[tuple[str, str, str, dict[str, str], str]] = [
         {},
         "plugin {tmp}/raises.py raised RuntimeError while being imported: boom second line",
     ),
-    ("exits-on-import", "exits.py", "out", {}, "plugin {tmp}/exits.py called sys.exit(2) while being imported"),
+    (
+        "exits-on-import",
+        "exits.py",
+        "out",
+        {},
+        "plugin {tmp}/exits.py called sys.exit(2) while being imported "
+        "(is run() called outside an 'if __name__ == \"__main__\":' block?)",
+    ),
+    (
+        "syntax-error-in-sibling",
+        "uses_broken.py",
+        "out",
+        {},
+        "plugin {tmp}/uses_broken.py has a syntax error in {tmp}/broken_sibling.py at line 2: expected ':'",
+    ),
     # Finding the class.
     ("no-class", "none.py", "out", {}, "plugin {tmp}/none.py defines no concrete subclass of rscni_py.CNIPlugin"),
     (
@@ -450,3 +466,11 @@ def test_bundle_main(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert capsys.readouterr() == (f"wrote {tmp_path}/demo\n", "")
     assert bundle_main(_parse([str(tmp_path / "nope.py"), "-o", str(tmp_path / "x")])) == 1
     assert capsys.readouterr() == ("", f"rscni-py bundle: error: plugin file not found: {tmp_path}/nope.py\n")
+
+
+def test_messages_keep_the_path_as_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _write(tmp_path / "plugins" / "none.py", "from rscni_py import CNIPlugin\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(BundleError) as caught:
+        bundle(Path("plugins/none.py"), Path("out"))
+    assert str(caught.value) == "plugin plugins/none.py defines no concrete subclass of rscni_py.CNIPlugin"

@@ -356,11 +356,14 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def _import_plugin(path: Path, import_name: str) -> ModuleType:
-    """Import the plugin file under ``import_name`` (not ``__main__``, so its main guard stays quiet)."""
+def _import_plugin(path: Path, import_name: str, shown: Path) -> ModuleType:
+    """Import the plugin file under ``import_name`` (not ``__main__``, so its main guard stays quiet).
+
+    ``shown`` is the path as the user gave it, for messages.
+    """
     spec = importlib.util.spec_from_file_location(import_name, path)
     if spec is None or spec.loader is None:
-        raise BundleError(f"plugin {path}: cannot be imported as a Python module")
+        raise BundleError(f"plugin {shown}: cannot be imported as a Python module")
     module = importlib.util.module_from_spec(spec)
     # The plugin's own directory comes first, as it would when running it as a script, so that its sibling
     # modules import; dataclasses need the module in sys.modules while the class bodies run.
@@ -370,14 +373,19 @@ def _import_plugin(path: Path, import_name: str) -> ModuleType:
     try:
         spec.loader.exec_module(module)
     except SyntaxError as exc:
-        where = f"{exc.filename or path}:{exc.lineno}" if exc.lineno else str(exc.filename or path)
-        raise BundleError(f"plugin {path} has a syntax error: {where}: {exc.msg}") from None
+        where = f" at line {exc.lineno}" if exc.lineno else ""
+        if exc.filename and Path(exc.filename) != path:
+            where = f" in {exc.filename}{where}"
+        raise BundleError(f"plugin {shown} has a syntax error{where}: {exc.msg}") from None
     except ImportError as exc:
-        raise BundleError(f"plugin {path} cannot be imported: {_one_line(exc)}") from None
+        raise BundleError(f"plugin {shown} cannot be imported: {_one_line(exc)}") from None
     except SystemExit as exc:
-        raise BundleError(f"plugin {path} called sys.exit({exc.code!r}) while being imported") from None
+        raise BundleError(
+            f"plugin {shown} called sys.exit({exc.code!r}) while being imported "
+            "(is run() called outside an 'if __name__ == \"__main__\":' block?)"
+        ) from None
     except Exception as exc:
-        raise BundleError(f"plugin {path} raised {type(exc).__name__} while being imported: {_one_line(exc)}") from None
+        raise BundleError(f"plugin {shown} raised {type(exc).__name__} while being imported: {_one_line(exc)}") from None
     finally:
         # Forget the plugin and the sibling modules it pulled in, so a later build sees fresh copies.
         for name in set(sys.modules) - before:
@@ -665,9 +673,9 @@ def bundle(plugin: Path, output: Path, *, python: str | None = None, class_name:
     if warning is not None:
         print(warning, file=sys.stderr)
 
-    plugin = plugin.resolve()
-    module = _import_plugin(plugin, f"_rscni_py_bundle_{module_name}")
-    info = _Plugin(path=plugin, module_name=module_name, class_name=_find_plugin_class(module, plugin, class_name))
+    shown, plugin = plugin, plugin.resolve()
+    module = _import_plugin(plugin, f"_rscni_py_bundle_{module_name}", shown)
+    info = _Plugin(path=plugin, module_name=module_name, class_name=_find_plugin_class(module, shown, class_name))
     contents = _collect(info, target)
 
     with tempfile.TemporaryDirectory(prefix="rscni-py-bundle-") as tmp:
