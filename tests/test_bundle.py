@@ -474,3 +474,16 @@ def test_messages_keep_the_path_as_given(tmp_path: Path, monkeypatch: pytest.Mon
     with pytest.raises(BundleError) as caught:
         bundle(Path("plugins/none.py"), Path("out"))
     assert str(caught.value) == "plugin plugins/none.py defines no concrete subclass of rscni_py.CNIPlugin"
+
+
+def test_refuses_installed_distribution_with_c_extension(tmp_path: Path) -> None:
+    """mypy (a test dependency) is compiled with mypyc; a plugin that imports it cannot be bundled."""
+    plugin = _write(tmp_path / "usesmypy.py", _plugin_source("UsesMypy", head="\ndef _lazy():\n    import mypy.api\n"))
+    with pytest.raises(BundleError) as caught:
+        bundle(plugin, tmp_path / "out")
+    assert re.fullmatch(
+        r"cannot bundle distribution mypy: [\w.]+ is a C extension module, and extension modules cannot be "
+        r"imported from a zip file",
+        str(caught.value),
+    )
+    assert not (tmp_path / "out").exists()
