@@ -39,8 +39,9 @@ class Recorder(CNIPlugin):
 
     def _record(self, name: str, args: CmdArgs[Any, Any]) -> None:
         type(self).calls.append((name, args))
-        if type(self).raises is not None:
-            raise type(self).raises
+        failure = type(self).raises
+        if failure is not None:
+            raise failure
 
     def add(self, args: CmdArgs[Any, Any]) -> Result:
         self._record("add", args)
@@ -71,6 +72,11 @@ class OnlyNew(Recorder):
 
 class UpTo100(Recorder):
     supported_versions = ("0.4.0", "1.0.0")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_recorder() -> None:
+    Recorder.calls, Recorder.raises, Recorder.returns = [], None, None
 
 
 def run(
@@ -462,3 +468,33 @@ def test_bad_log_settings(env_extra: dict[str, str], config_extra: dict[str, Any
     out = io.StringIO()
     code = dispatch(Recorder, {**env_for("DEL"), **env_extra}, io.BytesIO(json.dumps(conf(**config_extra)).encode()), out, io.StringIO(), logs=Logs())
     assert (code, json.loads(out.getvalue())) == (1, expected)
+
+
+# --- CNI_ARGS ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("K=V", error(4, 'CNI_ARGS: unknown args ["K=V"]', '"K=V"')),
+        ("IgnoreUnknown=1;", error(4, 'CNI_ARGS: invalid pair ""', '"IgnoreUnknown=1;"')),
+        ("IgnoreUnknown=maybe", error(4, 'CNI_ARGS: error parsing value of pair "IgnoreUnknown=maybe": boolean unmarshal error: invalid input maybe', '"IgnoreUnknown=maybe"')),
+    ],
+)
+def test_bad_cni_args_is_code_4_naming_the_pair(raw: str, expected: dict[str, Any]) -> None:
+    out = run(env_for("ADD", CNI_ARGS=raw), conf())
+    assert (out.code, out.json, out.calls) == (1, expected, [])
+
+
+def test_bad_config_field_is_code_7_naming_the_path() -> None:
+    out = run(env_for("ADD"), conf(dns={"nameservers": "1.1.1.1"}))
+    assert out.code == 1
+    assert out.json["code"] == 7
+    assert out.json["msg"].startswith("invalid network config: dns.nameservers: ")
+
+
+def test_plugin_class_rules_fail_at_class_creation() -> None:
+    with pytest.raises(TypeError, match="supported_versions is empty"):
+        type("NoVersions", (Recorder,), {"supported_versions": ()})
+    with pytest.raises(TypeError, match=r"unknown versions \['2.0.0'\]"):
+        type("Future", (Recorder,), {"supported_versions": ("1.1.0", "2.0.0")})

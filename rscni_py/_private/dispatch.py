@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import traceback
-from typing import TYPE_CHECKING, Any, BinaryIO, Final, Mapping, TextIO, get_args
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Final, Mapping, TextIO, get_args
 
 from rscni_py._private import env as envvars
 from rscni_py._private import logsetup
@@ -80,8 +80,8 @@ def dispatch(
         code = 1
     except Exception as exc:  # noqa: BLE001 - every failure must become a CNI error (decision D-7)
         traceback.print_exception(exc, file=stderr)
-        err = InternalError(str(exc) or type(exc).__name__)
-        output = json.dumps(err.to_dict(request.cni_version), indent=4)
+        internal = InternalError(str(exc) or type(exc).__name__)
+        output = json.dumps(internal.to_dict(request.cni_version), indent=4)
         code = 1
     else:
         code = 0
@@ -223,7 +223,7 @@ def _check_version(command: str, version: str, supported: tuple[str, ...]) -> No
 def _configure_logging(logs: logsetup.LogControl, env: Mapping[str, str], raw: Mapping[str, Any]) -> None:
     """Apply the log settings: environment first, then the configuration's keys."""
     level_text, file = env.get(logsetup.ENV_LOG_LEVEL, ""), env.get(logsetup.ENV_LOG_FILE, "")
-    level_error: type[CNIError] = InvalidEnvironmentVariablesError
+    level_error: Callable[[str, str], CNIError] = InvalidEnvironmentVariablesError
     level_source = logsetup.ENV_LOG_LEVEL
     if not level_text:
         level_text, level_source, level_error = _config_text(raw, logsetup.CONFIG_LOG_LEVEL), logsetup.CONFIG_LOG_LEVEL, InvalidNetworkConfigError
@@ -263,7 +263,8 @@ def _build_args(
     try:
         cni_args = parse_cni_args(plugin_cls.args_class, values["CNI_ARGS"])
     except CNIArgsError as exc:
-        raise InvalidEnvironmentVariablesError(f"CNI_ARGS: {exc}", q(values["CNI_ARGS"])) from None
+        # The parser's messages read "ARGS: ..." as Go's do; name the variable itself.
+        raise InvalidEnvironmentVariablesError(f"CNI_{exc}", q(values["CNI_ARGS"])) from None
     return CmdArgs(
         command=command,
         container_id=values["CNI_CONTAINERID"],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from contextvars import ContextVar
-from typing import Final, Protocol, TextIO
+from typing import Callable, Final, Protocol, TextIO
 
 from rscni_py._private.quoting import q
 from rscni_py.errors import CNIError, IOFailureError
@@ -42,7 +42,7 @@ def set_context(command: str, container_id: str) -> None:
     _context.set((command or "-", container_id or "-"))
 
 
-def parse_level(value: str, source: str, error: type[CNIError]) -> int:
+def parse_level(value: str, source: str, error: Callable[[str, str], CNIError]) -> int:
     """A level name (DEBUG, INFO, WARNING, ERROR; any case) to its number; ``error`` names ``source`` otherwise."""
     level = _LEVELS.get(value.upper())
     if level is None:

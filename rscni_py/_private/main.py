@@ -24,14 +24,14 @@ def _private_stdout() -> TextIO:
     then lands in the log on stderr instead of corrupting the runtime's view (cni#571).
     """
     try:
-        fd = os.dup(1)
+        fd: int | None = os.dup(1)
     except OSError:
-        return _ClosedStdout()
+        fd = None
     try:
         os.dup2(2, 1)
     except OSError:
         pass  # no stderr either: stray output still goes to the real stdout, nothing better exists
-    return os.fdopen(fd, "w", encoding="utf-8")
+    return os.fdopen(fd, "w", encoding="utf-8") if fd is not None else _ClosedStdout()
 
 
 class _ClosedStdout(io.StringIO):

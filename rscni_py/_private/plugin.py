@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, NoReturn, get_args, ge
 from typing_extensions import TypeVar
 
 from rscni_py._private.versions import ALL_VERSIONS, CURRENT_VERSION
-from rscni_py.types.args import CNIArgs
+from rscni_py.types.args import CNIArgs, cni_args_keys
 from rscni_py.types.netconf import NetConf
 
 if TYPE_CHECKING:
@@ -109,6 +109,8 @@ class CNIPlugin(abc.ABC, Generic[ConfT, ArgsT]):
                     cls.config_class = _checked(cls, params[0], NetConf, "configuration")
                 if len(params) > 1 and isinstance(params[1], type):
                     cls.args_class = _checked(cls, params[1], CNIArgs, "CNI_ARGS")
+        # A CNI_ARGS class with an unsupported field type fails here, not at the first invocation.
+        cni_args_keys(cls.args_class)
 
     @abc.abstractmethod
     def add(self, args: CmdArgs[ConfT, ArgsT]) -> AnyResult:

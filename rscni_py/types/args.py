@@ -2,7 +2,7 @@
 
 The CNI runtime may pass extra arguments to a plugin in the ``CNI_ARGS``
 environment variable, as ``KEY=VALUE`` pairs joined by ``;`` (SPEC.md,
-"Parameters"; CONVENTIONS.md documents ``IP`` and the Kubernetes keys).  The
+"Parameters"; CONVENTIONS.md documents the ``IP`` key).  The
 spec leaves the string opaque, so this module is opt-in: a plugin declares a
 dataclass derived from :class:`CNIArgs` and the SDK parses the string into it.
 
@@ -28,12 +28,16 @@ Tolerance (``IgnoreUnknown``): Go's zero value is strict, and that choice is a
 long-running complaint (containernetworking/cni#126, #560, kubernetes#23049):
 a chained plugin or a runtime adding one extra key breaks every strict plugin.
 Kubelet now always sends ``IgnoreUnknown=1``.  :class:`CNIArgs` keeps Go's
-strict default so that it behaves like the Go library; a class opts into
-tolerance with the class variable ``ignore_unknown_default = True``, and
-:class:`K8sArgs`, the preset for Kubernetes runtimes, does so.
+strict default, so that a plugin ported from Go accepts and rejects the same
+strings; a class opts into tolerance with the class variable
+``ignore_unknown_default = True``, and :class:`K8sArgs`, the preset for
+Kubernetes runtimes, does so.  An explicit ``IgnoreUnknown=0`` in the string
+still makes a tolerant class strict for that call.
 
-Only ``dataclasses``, ``ipaddress`` and ``typing`` are imported: this module is
-on every plugin's start-up path.
+Only ``dataclasses``, ``ipaddress`` and ``typing`` are imported (plus ``types``
+and ``collections.abc``, which those load anyway): this module is on every
+plugin's start-up path.  The per-class field table is built on first use and
+cached.
 """
 
 import dataclasses
@@ -157,13 +161,13 @@ class CNIArgs:
             if own is None:
                 own = {}
                 cls.__annotations__ = own
+            default = cls.__dict__["ignore_unknown_default"]
+            if not isinstance(default, bool):
+                raise TypeError(
+                    f"{cls.__qualname__}.ignore_unknown_default must be a bool, not {type(default).__name__}"
+                )
             if "ignore_unknown" not in own:
                 own["ignore_unknown"] = bool
-                default = cls.__dict__["ignore_unknown_default"]
-                if not isinstance(default, bool):
-                    raise TypeError(
-                        f"{cls.__qualname__}.ignore_unknown_default must be a bool, not {type(default).__name__}"
-                    )
                 cls.ignore_unknown = dataclasses.field(
                     default=default, kw_only=True, metadata={_KEY_METADATA: _IGNORE_UNKNOWN_KEY}
                 )
@@ -171,13 +175,14 @@ class CNIArgs:
 
 @dataclasses.dataclass(kw_only=True)
 class K8sArgs(CNIArgs):
-    """The arguments Kubernetes runtimes (kubelet via CRI-O/containerd) send.
+    """The pod identity that Kubernetes container runtimes put in ``CNI_ARGS``.
 
     A typical value is
     ``IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=pod;K8S_POD_INFRA_CONTAINER_ID=id;K8S_POD_UID=uid``.
-    Tolerant by default: runtimes add keys over time (``K8S_POD_UID`` came
-    later than the others) and a plugin should not fail on them.  Subclass it
-    to add keys of your own.
+    Every key is optional: runtimes and versions differ in which ones they
+    send.  Tolerant by default, because runtimes add keys of their own and a
+    plugin should not fail on them even when ``IgnoreUnknown=1`` is missing.
+    Subclass it (with ``@dataclass``) to add keys.
     """
 
     ignore_unknown_default: ClassVar[bool] = True
@@ -231,8 +236,11 @@ def _address_parser(
     build: Callable[[str], object], what: str, *, prefix: bool
 ) -> _Parser:
     def parse(text: str) -> object:
-        # ipaddress accepts IPv6 zones ("fe80::1%eth0"); Go's ParseIP does not.
-        if "%" in text or ("/" in text) != prefix:
+        # ipaddress also accepts IPv6 zones ("fe80::1%eth0") and, for
+        # interfaces, a netmask or hostmask after the "/"; Go's ParseIP and
+        # ParseCIDR take neither, and neither do we.
+        _, slash, bits = text.partition("/")
+        if "%" in text or bool(slash) != prefix or (prefix and not _DIGITS.issuperset(bits)):
             raise ValueError(f"invalid {what}: {text}")
         try:
             return build(text)
@@ -280,27 +288,40 @@ def _split_optional(tp: object) -> tuple[object, bool]:
     # Rebuild the union without None; `|` keeps member order, which the
     # lookup below does not depend on because union equality ignores order.
     rebuilt: Any = rest[0]
-    for member in rest[1:]:
-        rebuilt = rebuilt | member
+    try:
+        for member in rest[1:]:
+            rebuilt = rebuilt | member
+    except TypeError:  # a member that does not support `|`: unsupported anyway
+        return tp, True
     return rebuilt, True
 
 
-@dataclasses.dataclass(frozen=True)
+# Plain slotted classes rather than dataclasses: each @dataclass compiles code
+# at import time, and this module is imported by every plugin run.
+
+
 class _Spec:
     """How one field maps to one CNI_ARGS key."""
 
-    name: str
-    key: str
-    parse: _Parser
-    empty_is_none: bool
-    required: bool
+    __slots__ = ("name", "key", "parse", "empty_is_none", "required")
+
+    def __init__(self, name: str, key: str, parse: _Parser, empty_is_none: bool, required: bool) -> None:
+        self.name = name
+        self.key = key
+        self.parse = parse
+        self.empty_is_none = empty_is_none
+        self.required = required
 
 
-@dataclasses.dataclass(frozen=True)
 class _Table:
-    specs: tuple[_Spec, ...]
-    by_key: dict[str, _Spec]
-    ignore_unknown_default: bool
+    """The parsed field list of one args class, built once and cached."""
+
+    __slots__ = ("specs", "by_key", "ignore_unknown_default")
+
+    def __init__(self, specs: tuple[_Spec, ...], by_key: dict[str, _Spec], ignore_unknown_default: bool) -> None:
+        self.specs = specs
+        self.by_key = by_key
+        self.ignore_unknown_default = ignore_unknown_default
 
 
 _TABLES: dict[type, _Table] = {}

@@ -6,7 +6,7 @@ from rscni_py import CmdArgs, CNIPlugin
 
 
 class Broken(CNIPlugin):
-    def add(self, args: CmdArgs) -> str:  # expect-error: incompatible with supertype
+    def add(self, args: CmdArgs) -> str:  # expect-error: incompatible with return type
         return "not a result"
 
     def delete(self, args: CmdArgs) -> None:

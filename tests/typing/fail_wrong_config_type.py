@@ -26,11 +26,4 @@ class Broken(CNIPlugin[MyConf]):
 
 
 class NotAConfig(CNIPlugin[int]):  # expect-error: must be a subtype of "NetConf"
-    def add(self, args: CmdArgs) -> Result:
-        return Result()
-
-    def delete(self, args: CmdArgs) -> None:
-        pass
-
-    def check(self, args: CmdArgs) -> None:
-        pass
+    """Left abstract: mypy must reject the type argument itself."""

@@ -23,7 +23,7 @@ class MyPlugin(CNIPlugin[MyConf, K8sArgs]):
         assert_type(args.config, MyConf)
         assert_type(args.config.bridge, str)
         assert_type(args.cni_args, K8sArgs)
-        assert_type(args.cni_args.k8s_pod_name, str | None)
+        assert_type(args.cni_args.pod_name, str | None)
         assert_type(args.prev_result, Result | None)
         assert_type(args.path, list[str])
         return args.prev_result or Result()
