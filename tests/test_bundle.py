@@ -372,6 +372,7 @@ BAD_INPUT: list[tuple[str, str, str, dict[str, str], str]] = [
     ),
     # The output.
     ("output-is-directory", "one.py", "a-dir", {}, "output is a directory: {tmp}/a-dir"),
+    ("output-is-plugin", "one.py", "one.py", {}, "output {tmp}/one.py is the plugin file itself; choose another name"),
     ("output-below-file", "one.py", "a-file/out", {}, "cannot write output {tmp}/a-file/out: Not a directory"),
     # The interpreter.
     ("python-not-on-path", "one.py", "out", {"python": "no-such-python-rscni"}, "--python no-such-python-rscni: not found on PATH"),

@@ -669,6 +669,8 @@ def bundle(plugin: Path, output: Path, *, python: str | None = None, class_name:
         raise BundleError(f"plugin {plugin}: module name {module_name!r} clashes with a standard module; rename the file")
     if output.is_dir():
         raise BundleError(f"output is a directory: {output}")
+    if output.resolve() == plugin.resolve():
+        raise BundleError(f"output {output} is the plugin file itself; choose another name")
     warning = _shim_warning(target)
     if warning is not None:
         print(warning, file=sys.stderr)
