@@ -488,3 +488,14 @@ def test_refuses_installed_distribution_with_c_extension(tmp_path: Path) -> None
         str(caught.value),
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_warns_about_imports_that_are_not_installed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An optional import of something not installed (here inside try/except) is left out, with a warning."""
+    head = "\ntry:\n    import not_installed_rscni_opt\nexcept ImportError:\n    pass\n"
+    plugin = _write(tmp_path / "optional.py", _plugin_source("Optional", head=head))
+    _, names = _archive(bundle(plugin, tmp_path / "out"))
+    assert not [name for name in names if name.startswith("not_installed_rscni_opt")]
+    assert capsys.readouterr().err == (
+        f"warning: {plugin} imports 'not_installed_rscni_opt', which is not installed; the bundle leaves it out\n"
+    )
