@@ -273,6 +273,7 @@ def _bad_plugins(tmp: Path) -> None:
     _write(tmp / "fastpkg" / "__init__.py", "")
     _write(tmp / "fastpkg" / "_speed.cpython-311-x86_64-linux-gnu.so", "not really a shared object")
     _write(tmp / "helper_c.py", "")
+    _write(tmp / "fake-python", "#!/bin/sh\necho '[1, 2]'\n").chmod(0o755)
     (tmp / "a-file").write_text("")
     (tmp / "a-dir").mkdir()
 
@@ -385,6 +386,7 @@ BAD_INPUT: list[tuple[str, str, str, dict[str, str], str]] = [
     ),
     ("python-not-python", "one.py", "out", {"python": "/bin/true"}, "interpreter /bin/true is not a Python 3 interpreter"),
     ("python-fails", "one.py", "out", {"python": "/bin/false"}, "interpreter /bin/false failed (exit 1): no output"),
+    ("python-prints-json", "one.py", "out", {"python": "fake-python"}, "interpreter {tmp}/fake-python is not a Python 3 interpreter"),
 ]
 
 
@@ -395,6 +397,8 @@ BAD_INPUT: list[tuple[str, str, str, dict[str, str], str]] = [
 )
 def test_bad_input(tmp_path: Path, plugin: str, output: str, kwargs: dict[str, str], message: str) -> None:
     _bad_plugins(tmp_path)
+    if kwargs.get("python", "").startswith("fake-"):
+        kwargs = {**kwargs, "python": str(tmp_path / kwargs["python"])}
     with pytest.raises(BundleError) as caught:
         bundle(tmp_path / plugin, tmp_path / output, **kwargs)
     assert str(caught.value) == message.format(tmp=tmp_path)

@@ -294,6 +294,7 @@ def _probe(interpreter: str) -> _Target:
     try:
         completed = subprocess.run(
             [interpreter, "-I", "-c", _PROBE_SCRIPT],
+            stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
             timeout=_PROBE_TIMEOUT,
@@ -308,21 +309,18 @@ def _probe(interpreter: str) -> _Target:
         raise BundleError(f"interpreter {interpreter} failed (exit {completed.returncode}): {last}")
     try:
         info = json.loads(completed.stdout)
-    except ValueError:
+        version = tuple(int(part) for part in info["version"])
+        stdlib = frozenset(str(name) for name in info["stdlib"])
+        markers = {str(k): str(v) for k, v in info["markers"].items()}
+        executable = str(info["executable"])
+    except (ValueError, TypeError, KeyError, AttributeError):
         raise BundleError(f"interpreter {interpreter} is not a Python 3 interpreter") from None
-    version = tuple(int(part) for part in info["version"])
     if version[:2] < _MIN_PYTHON:
         raise BundleError(
             f"interpreter {interpreter} is Python {'.'.join(map(str, version))}; rscni-py needs "
             f"{'.'.join(map(str, _MIN_PYTHON))} or newer"
         )
-    return _Target(
-        shebang=interpreter,
-        executable=str(info["executable"]),
-        version=version,
-        stdlib=frozenset(info["stdlib"]),
-        markers={str(k): str(v) for k, v in info["markers"].items()},
-    )
+    return _Target(shebang=interpreter, executable=executable, version=version, stdlib=stdlib, markers=markers)
 
 
 def _shim_warning(target: _Target) -> str | None:
