@@ -88,7 +88,11 @@ def test_add_check_del(ledger: Path, tmp_path: Path) -> None:
         "interfaces": [{"name": "eth0", "sandbox": "/var/run/netns/x"}],
         "ips": [{"address": "192.0.2.10/24", "interface": 0}],
     }
-    assert json.loads((data / "c1-eth0").read_text()) == {"netns": "/var/run/netns/x", "address": "192.0.2.10/24"}
+    assert json.loads((data / "c1-eth0").read_text()) == {
+        "netns": "/var/run/netns/x",
+        "address": "192.0.2.10/24",
+        "previous": [],
+    }
 
     assert run(ledger, {**env, "CNI_COMMAND": "CHECK"}, config(data)) == (0, "", "")
     assert run(ledger, {**env, "CNI_COMMAND": "DEL"}, config(data)) == (0, "", "")

@@ -1,8 +1,9 @@
 """A small plugin with a typed configuration, used to test bundles end to end.
 
-ADD records the attachment in ``dataDir`` and returns an interface and the configured ``address``; CHECK fails
-unless the record exists; DEL removes it and succeeds when it is already gone. It reads its configuration through
-dataclasses-json, so a bundle of it must carry the whole model stack.
+ADD records the attachment in ``dataDir``. Chained after another plugin it passes ``prevResult`` through; alone it
+returns an interface and the configured ``address``. CHECK fails unless the record exists; DEL removes it and
+succeeds when it is already gone. It reads its configuration through dataclasses-json, so a bundle of it must carry
+the whole model stack.
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ class Ledger(CNIPlugin[LedgerConf]):
     def add(self, args: CmdArgs[LedgerConf]) -> Result:
         record = self._record(args)
         record.parent.mkdir(parents=True, exist_ok=True)
-        record.write_text(json.dumps({"netns": args.netns, "address": args.config.address}))
+        previous = [str(ip.address) for ip in args.prev_result.ips] if args.prev_result else []
+        record.write_text(json.dumps({"netns": args.netns, "address": args.config.address, "previous": previous}))
+        if args.prev_result is not None:
+            return args.prev_result
         return Result(
             interfaces=[Interface(name=args.ifname, sandbox=args.netns)],
             ips=[IPConfig(address=ip_interface(args.config.address), interface=0)],
