@@ -575,7 +575,7 @@ def _collect(plugin: _Plugin, target: _Target) -> _Contents:
                 to_scan.append(plugin_dir / f"{name}.py")
             elif name in owners:
                 roots.extend((_normalize(owner), frozenset()) for owner in owners[name])
-            elif importlib.util.find_spec(name) is not None:
+            elif _findable(name):
                 raise BundleError(
                     f"{source_path} imports {name!r}, which belongs to no installed distribution and is not "
                     "next to the plugin, so it cannot be bundled"
@@ -601,6 +601,13 @@ def _collect(plugin: _Plugin, target: _Target) -> _Contents:
         )
     contents.add(f"{plugin.module_name}.py", plugin.path, f"plugin {plugin.path}")
     return contents
+
+
+def _findable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 # --- writing the archive ---------------------------------------------------------------------------------------
