@@ -503,3 +503,16 @@ def test_warns_about_imports_that_are_not_installed(tmp_path: Path, capsys: pyte
     assert capsys.readouterr().err == (
         f"warning: {plugin} imports 'not_installed_rscni_opt', which is not installed; the bundle leaves it out\n"
     )
+
+
+def test_refuses_module_outside_any_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A module found on sys.path that no distribution owns and that is not next to the plugin cannot be vendored."""
+    _write(tmp_path / "elsewhere" / "stray_rscni_mod.py", "")
+    monkeypatch.syspath_prepend(str(tmp_path / "elsewhere"))
+    plugin = _write(tmp_path / "plug" / "stray.py", _plugin_source("Stray", head="\ndef _lazy():\n    import stray_rscni_mod\n"))
+    with pytest.raises(BundleError) as caught:
+        bundle(plugin, tmp_path / "out")
+    assert str(caught.value) == (
+        f"{plugin} imports 'stray_rscni_mod', which belongs to no installed distribution and is not next to the "
+        "plugin, so it cannot be bundled"
+    )
