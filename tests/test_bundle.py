@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import configparser
+import importlib.metadata
 import os
 import re
 import subprocess
@@ -516,3 +517,28 @@ def test_refuses_module_outside_any_distribution(tmp_path: Path, monkeypatch: py
         f"{plugin} imports 'stray_rscni_mod', which belongs to no installed distribution and is not next to the "
         "plugin, so it cannot be bundled"
     )
+
+
+def test_core_requirements_from_installed_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Installed rscni-py: its Requires-Dist decides, and the extras' requirements stay out."""
+    requires = {
+        "rscni-py": [
+            "dataclasses-json<0.7,>=0.6",
+            "typing-extensions>=4.12",
+            'pytest>=7; extra == "test"',
+            'pyroute2>=0.7; extra == "netlink"',
+            'tomli; python_version < "3.11"',
+        ]
+    }
+
+    def fake_requires(name: str) -> list[str] | None:
+        return requires.get(name)
+
+    monkeypatch.setattr(importlib.metadata, "requires", fake_requires)
+    target = bundle_module._Target(
+        shebang=PYTHON, executable=PYTHON, version=(3, 11, 7), stdlib=frozenset(), markers=ENV
+    )
+    assert bundle_module._core_requirements(target) == [
+        ("dataclasses-json", frozenset()),
+        ("typing-extensions", frozenset()),
+    ]
