@@ -11,6 +11,7 @@ import configparser
 import importlib.metadata
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -542,3 +543,39 @@ def test_core_requirements_from_installed_metadata(monkeypatch: pytest.MonkeyPat
         ("dataclasses-json", frozenset()),
         ("typing-extensions", frozenset()),
     ]
+
+
+IMPORTS: list[tuple[str, str, str | None, set[str]]] = [
+    ("plain", "import a.b, c", None, {"a.b", "c"}),
+    ("from-names-may-be-modules", "from a import b, c", None, {"a", "a.b", "a.c"}),
+    ("star", "from a import *", None, {"a"}),
+    ("inside-function", "def f():\n    import lazy", None, {"lazy"}),
+    ("relative-in-package", "from . import x\nfrom .y import z", "pkg.sub", {"pkg.sub", "pkg.sub.x", "pkg.sub.y", "pkg.sub.y.z"}),
+    ("relative-parent", "from ..up import w", "pkg.sub", {"pkg.up", "pkg.up.w"}),
+    ("relative-too-deep", "from ... import w", "pkg.sub", set()),
+    ("relative-at-top-level", "from . import x", None, set()),
+    ("type-checking-skipped", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import hidden\nelse:\n    import shown", None, {"typing", "typing.TYPE_CHECKING", "shown"}),
+    ("typing-dot-type-checking", "import typing\nif typing.TYPE_CHECKING:\n    import hidden", None, {"typing"}),
+]
+
+
+@pytest.mark.parametrize(("source", "package", "expected"), [c[1:] for c in IMPORTS], ids=[c[0] for c in IMPORTS])
+def test_imported_modules(source: str, package: str | None, expected: set[str]) -> None:
+    assert bundle_module._imported_modules(source, Path("m.py"), package) == expected
+
+
+def test_follows_imports_through_rscni_py(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A third-party module imported by a part of rscni_py the plugin uses is vendored; unused parts add nothing."""
+    package = tmp_path / "root" / "rscni_py"
+    shutil.copytree(Path(rscni_py.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
+    (package / "netlink_helpers.py").write_text("import sortedcontainers\n")
+    (package / "unused_helpers.py").write_text("import pyroute2\n")
+    monkeypatch.setattr(rscni_py, "__file__", str(package / "__init__.py"))
+    # Lazy, so that the build-time import does not need the module the real package lacks.
+    plugin = _write(
+        tmp_path / "uses.py", _plugin_source("Uses", head="\ndef _lazy():\n    from rscni_py import netlink_helpers\n")
+    )
+    _, names = _archive(bundle(plugin, tmp_path / "out"))
+    assert "sortedcontainers/__init__.pyc" in names
+    assert "rscni_py/unused_helpers.pyc" in names
+    assert not [name for name in names if name.startswith("pyroute2/")]

@@ -436,18 +436,44 @@ def _find_plugin_class(module: ModuleType, path: Path, class_name: str | None) -
     return candidates[0]
 
 
-def _imported_names(source: str, path: Path) -> set[str]:
-    """Top-level module names of every absolute import in ``source``, including imports inside functions."""
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _imported_modules(source: str, path: Path, package: str | None) -> set[str]:
+    """Dotted names of the modules ``source`` may import at run time, including imports inside functions.
+
+    Relative imports are resolved against ``package`` (None for a top-level module, whose relative imports cannot
+    work anyway). ``from X import y`` yields ``X`` and ``X.y``, since ``y`` may be a submodule. Imports under
+    ``if TYPE_CHECKING:`` never run and are left out.
+    """
     try:
         tree = ast.parse(source, filename=str(path))
     except SyntaxError as exc:
         raise BundleError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
     names: set[str] = set()
-    for node in ast.walk(tree):
+    pending: list[ast.AST] = [tree]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            pending.extend(node.orelse)
+            continue
         if isinstance(node, ast.Import):
-            names.update(alias.name.partition(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.partition(".")[0])
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                base = node.module or ""
+            elif package is not None and node.level <= package.count(".") + 1:
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{parent}.{node.module}" if node.module else parent
+            else:
+                continue
+            if base:
+                names.add(base)
+                names.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+        pending.extend(ast.iter_child_nodes(node))
     return names
 
 
@@ -543,6 +569,16 @@ def _core_requirements(target: _Target) -> list[tuple[str, frozenset[str]]]:
     return roots
 
 
+def _module_file(root: Path, name: str) -> tuple[Path, str | None] | None:
+    """The source file of dotted module ``name`` under ``root`` and the package its relative imports start from."""
+    base = root.joinpath(*name.split("."))
+    if (base / "__init__.py").is_file():
+        return base / "__init__.py", name
+    if base.parent.joinpath(base.name + ".py").is_file():
+        return base.parent / (base.name + ".py"), name.rpartition(".")[0] or None
+    return None
+
+
 def _collect(plugin: _Plugin, target: _Target) -> _Contents:
     import rscni_py
 
@@ -551,38 +587,51 @@ def _collect(plugin: _Plugin, target: _Target) -> _Contents:
     contents.add_tree(package_dir, _PACKAGE, f"the {_PACKAGE} package")
     roots = _core_requirements(target)
 
-    # Follow the plugin's imports: its sibling modules come along, installed distributions are vendored.
+    # Follow imports from the plugin through its sibling modules and the parts of rscni_py it uses: siblings come
+    # along, installed distributions are vendored with their requirements.
     plugin_dir = plugin.path.parent
-    to_scan = [plugin.path]
+    to_scan: list[tuple[Path, str | None]] = [(plugin.path, None)]
     scanned: set[Path] = set()
-    local: set[str] = set()
+    decided: set[str] = {plugin.module_name}
     owners = importlib.metadata.packages_distributions()
     while to_scan:
-        source_path = to_scan.pop()
+        source_path, package = to_scan.pop()
         if source_path in scanned:
             continue
         scanned.add(source_path)
-        for name in sorted(_imported_names(source_path.read_text(encoding="utf-8"), source_path)):
-            if name in target.stdlib or name == _PACKAGE or name == plugin.module_name or name in local:
+        for name in sorted(_imported_modules(source_path.read_text(encoding="utf-8"), source_path, package)):
+            top = name.partition(".")[0]
+            if top == _PACKAGE:
+                # Importing a.b.c runs a, a.b and a.b.c; names that are not modules (from a import Class) drop out.
+                parts = name.split(".")
+                for depth in range(1, len(parts) + 1):
+                    found = _module_file(package_dir.parent, ".".join(parts[:depth]))
+                    if found is not None:
+                        to_scan.append(found)
                 continue
-            if (plugin_dir / name / "__init__.py").is_file():
-                local.add(name)
-                contents.add_tree(plugin_dir / name, name, f"the plugin's package {name}")
-                to_scan.extend(sorted((plugin_dir / name).rglob("*.py")))
-            elif (plugin_dir / f"{name}.py").is_file():
-                local.add(name)
-                contents.add(f"{name}.py", plugin_dir / f"{name}.py", f"the plugin's module {name}")
-                to_scan.append(plugin_dir / f"{name}.py")
-            elif name in owners:
-                roots.extend((_normalize(owner), frozenset()) for owner in owners[name])
-            elif _findable(name):
+            if top in decided or top in target.stdlib:
+                continue
+            decided.add(top)
+            if (plugin_dir / top / "__init__.py").is_file():
+                contents.add_tree(plugin_dir / top, top, f"the plugin's package {top}")
+                for file in sorted((plugin_dir / top).rglob("*.py")):
+                    dotted = ".".join(file.relative_to(plugin_dir).with_suffix("").parts)
+                    found = _module_file(plugin_dir, dotted.removesuffix(".__init__"))
+                    if found is not None:
+                        to_scan.append(found)
+            elif (plugin_dir / f"{top}.py").is_file():
+                contents.add(f"{top}.py", plugin_dir / f"{top}.py", f"the plugin's module {top}")
+                to_scan.append((plugin_dir / f"{top}.py", None))
+            elif top in owners:
+                roots.extend((_normalize(owner), frozenset()) for owner in owners[top])
+            elif _findable(top):
                 raise BundleError(
-                    f"{source_path} imports {name!r}, which belongs to no installed distribution and is not "
+                    f"{source_path} imports {top!r}, which belongs to no installed distribution and is not "
                     "next to the plugin, so it cannot be bundled"
                 )
             else:
                 print(
-                    f"warning: {source_path} imports {name!r}, which is not installed; the bundle leaves it out",
+                    f"warning: {source_path} imports {top!r}, which is not installed; the bundle leaves it out",
                     file=sys.stderr,
                 )
     _collect_distributions(roots, target, contents)
