@@ -10,8 +10,6 @@ import abc
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Mapping, NoReturn, get_args, get_origin
 
-from typing_extensions import TypeVar
-
 from rscni_py._private.versions import ALL_VERSIONS, CURRENT_VERSION
 from rscni_py.types.args import CNIArgs, cni_args_keys
 from rscni_py.types.netconf import NetConf
@@ -21,8 +19,30 @@ if TYPE_CHECKING:
 
 __all__ = ["CNIPlugin", "CmdArgs", "PluginInfo"]
 
-ConfT = TypeVar("ConfT", bound=NetConf, default=NetConf)
-ArgsT = TypeVar("ArgsT", bound=CNIArgs, default=CNIArgs)
+if TYPE_CHECKING:
+    from typing_extensions import TypeVar
+
+    ConfT = TypeVar("ConfT", bound=NetConf, default=NetConf)
+    ArgsT = TypeVar("ArgsT", bound=CNIArgs, default=CNIArgs)
+else:
+    # At run time, plain TypeVars and a __class_getitem__ that fills in the defaults: typing_extensions' TypeVar
+    # would do the same on Python < 3.13, but importing it costs every plugin start a few milliseconds.
+    from typing import TypeVar
+
+    ConfT = TypeVar("ConfT", bound=NetConf)
+    ArgsT = TypeVar("ArgsT", bound=CNIArgs)
+
+#: What a missing generic parameter means: ``CNIPlugin[MyConf]`` is ``CNIPlugin[MyConf, CNIArgs]``.
+_PARAMETER_DEFAULTS: dict[object, type] = {ConfT: NetConf, ArgsT: CNIArgs}
+
+
+def _with_defaults(cls: type, params: object) -> object:
+    """The subscript of ``cls[params]`` with defaults appended for the trailing parameters left out."""
+    given = params if isinstance(params, tuple) else (params,)
+    expected: tuple[object, ...] = getattr(cls, "__parameters__", ())
+    if len(given) >= len(expected) or not all(p in _PARAMETER_DEFAULTS for p in expected[len(given) :]):
+        return params
+    return (*given, *(_PARAMETER_DEFAULTS[p] for p in expected[len(given) :]))
 
 
 @dataclass(frozen=True)
@@ -62,6 +82,11 @@ class CmdArgs(Generic[ConfT, ArgsT]):
         """The configuration's cniVersion; a missing one means 0.1.0 (spec)."""
         return self.config.cni_version or "0.1.0"
 
+    if not TYPE_CHECKING:
+
+        def __class_getitem__(cls, params):
+            return super().__class_getitem__(_with_defaults(cls, params))
+
 
 @dataclass(frozen=True)
 class PluginInfo:
@@ -96,6 +121,11 @@ class CNIPlugin(abc.ABC, Generic[ConfT, ArgsT]):
     config_class: ClassVar[type[NetConf]] = NetConf
     #: Derived from the generic parameters at class creation; do not set by hand.
     args_class: ClassVar[type[CNIArgs]] = CNIArgs
+
+    if not TYPE_CHECKING:
+
+        def __class_getitem__(cls, params):
+            return super().__class_getitem__(_with_defaults(cls, params))
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
