@@ -6,7 +6,7 @@ result may carry the 1.1.0 route fields, and conversion decides what survives.
 
 from dataclasses import dataclass
 
-from rscni_py._private.codec import IPAddress, IPInterface, MACAddress, json_field
+from rscni_py._private.fields import IPAddress, IPInterface, MACAddress, json_field
 
 __all__ = ["ConversionError", "DNS", "IPAddress", "IPInterface", "MACAddress", "Route"]
 

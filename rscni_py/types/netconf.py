@@ -9,7 +9,7 @@ selection.
 from dataclasses import dataclass
 from typing import Any
 
-from rscni_py._private.codec import FieldError, LooseBool, decode, extra_keys, json_field, raw_field
+from rscni_py._private.fields import FieldError, LooseBool, json_field, raw_field
 from rscni_py.types._family import CURRENT_VERSION, version_key
 from rscni_py.types.common import DNS
 from rscni_py.types.runtime_config import RuntimeConfig
@@ -28,6 +28,8 @@ class IPAMConf:
     @property
     def extra(self) -> dict[str, Any]:
         """The keys of the ``ipam`` object other than ``type``."""
+        from rscni_py._private.codec import extra_keys
+
         return extra_keys(self)
 
 
@@ -75,6 +77,8 @@ class NetConf:
     @property
     def extra(self) -> dict[str, Any]:
         """The keys of the configuration that no field of this class took, as received."""
+        from rscni_py._private.codec import extra_keys
+
         return extra_keys(self)
 
 
@@ -99,6 +103,8 @@ class NetConfList:
     @property
     def extra(self) -> dict[str, Any]:
         """The keys of the list that no field took, as received."""
+        from rscni_py._private.codec import extra_keys
+
         return extra_keys(self)
 
     @classmethod
@@ -112,6 +118,8 @@ class NetConfList:
 
         :raises FieldError: naming the offending key, e.g. ``plugins[1].type: required field missing``.
         """
+        from rscni_py._private.codec import decode
+
         conf = decode(cls, data)
         conf.cni_version = select_version(conf.cni_version, conf.cni_versions, "cniVersions" in conf.raw)
         if "plugins" not in conf.raw:

@@ -6,7 +6,7 @@
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from rscni_py._private.codec import IPAddress, IPInterface, encode, json_field
+from rscni_py._private.fields import IPAddress, IPInterface, json_field
 from rscni_py.types._family import FAMILY_VERSIONS
 from rscni_py.types.common import DNS, Route
 
@@ -48,6 +48,8 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         """The exact JSON object of this result for its version, ``cniVersion`` first."""
+        from rscni_py._private.codec import encode
+
         body = encode(self)
         del body["cniVersion"]
         return {"cniVersion": self.cni_version or IMPLEMENTED_SPEC_VERSION, **body}
