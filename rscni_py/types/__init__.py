@@ -10,19 +10,26 @@
   any model. Bad input raises :class:`FieldError` naming the JSON path. :func:`parse_cidr` and
   :func:`parse_ip` read addresses the way CNI writes them (``IPConfig(parse_cidr("10.1.2.3/24"))``).
 
-Importing this package does not import dataclasses-json; the codec loads it on first use.
+Importing this package does not import dataclasses-json; the codec loads it on first use. Each name is
+imported from its module when it is first used (``from rscni_py.types import Result`` loads the 1.x result
+model and not the older shapes, the conversions or the decoder), because every plugin start pays for what is
+imported.
 """
 
 from __future__ import annotations
 
-from rscni_py._private.codec import FieldError, decode, encode, json_field, parse_cidr, parse_ip
-from rscni_py.types._convert import AnyResult, convert_result
-from rscni_py.types._family import KNOWN_VERSIONS
-from rscni_py.types._parse import parse_prev_result, parse_result
-from rscni_py.types.common import DNS, ConversionError, IPAddress, IPInterface, MACAddress, Route
-from rscni_py.types.netconf import GCAttachment, IPAMConf, NetConf, NetConfList
-from rscni_py.types.runtime_config import Bandwidth, IPRange, PortMapping, RuntimeConfig, RuntimeDNS
-from rscni_py.types.v1_0 import Interface, IPConfig, Result
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rscni_py._private.codec import decode, encode, parse_cidr, parse_ip
+    from rscni_py._private.fields import FieldError, json_field
+    from rscni_py.types._convert import AnyResult, convert_result
+    from rscni_py.types._family import KNOWN_VERSIONS
+    from rscni_py.types._parse import parse_prev_result, parse_result
+    from rscni_py.types.common import DNS, ConversionError, IPAddress, IPInterface, MACAddress, Route
+    from rscni_py.types.netconf import GCAttachment, IPAMConf, NetConf, NetConfList
+    from rscni_py.types.runtime_config import Bandwidth, IPRange, PortMapping, RuntimeConfig, RuntimeDNS
+    from rscni_py.types.v1_0 import Interface, IPConfig, Result
 
 __all__ = [
     "AnyResult",
@@ -55,3 +62,52 @@ __all__ = [
     "parse_prev_result",
     "parse_result",
 ]
+
+# Where each public name lives; a name's module is imported when the name is first looked up.
+_HOMES: dict[str, str] = {
+    "AnyResult": "rscni_py.types._convert",
+    "Bandwidth": "rscni_py.types.runtime_config",
+    "ConversionError": "rscni_py.types.common",
+    "DNS": "rscni_py.types.common",
+    "FieldError": "rscni_py._private.fields",
+    "GCAttachment": "rscni_py.types.netconf",
+    "IPAMConf": "rscni_py.types.netconf",
+    "IPAddress": "rscni_py.types.common",
+    "IPConfig": "rscni_py.types.v1_0",
+    "IPInterface": "rscni_py.types.common",
+    "IPRange": "rscni_py.types.runtime_config",
+    "Interface": "rscni_py.types.v1_0",
+    "KNOWN_VERSIONS": "rscni_py.types._family",
+    "MACAddress": "rscni_py.types.common",
+    "NetConf": "rscni_py.types.netconf",
+    "NetConfList": "rscni_py.types.netconf",
+    "PortMapping": "rscni_py.types.runtime_config",
+    "Result": "rscni_py.types.v1_0",
+    "Route": "rscni_py.types.common",
+    "RuntimeConfig": "rscni_py.types.runtime_config",
+    "RuntimeDNS": "rscni_py.types.runtime_config",
+    "convert_result": "rscni_py.types._convert",
+    "decode": "rscni_py._private.codec",
+    "encode": "rscni_py._private.codec",
+    "json_field": "rscni_py._private.fields",
+    "parse_cidr": "rscni_py._private.codec",
+    "parse_ip": "rscni_py._private.codec",
+    "parse_prev_result": "rscni_py.types._parse",
+    "parse_result": "rscni_py.types._parse",
+}
+
+if not TYPE_CHECKING:
+    # Hidden from mypy, which would otherwise accept any name as an attribute of this package.
+
+    def __getattr__(name: str) -> object:
+        home = _HOMES.get(name)
+        if home is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from importlib import import_module
+
+        value = getattr(import_module(home), name)
+        globals()[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *__all__})
