@@ -11,8 +11,6 @@ own-netns guard -> typed configuration, prevResult, CNI_ARGS -> the plugin's met
 from __future__ import annotations
 
 import json
-import logging
-import traceback
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Final, Mapping, TextIO, get_args
 
 from rscni_py._private import env as envvars
@@ -42,8 +40,6 @@ __all__ = ["MAX_CONFIG_BYTES", "dispatch"]
 
 #: The largest network configuration read from stdin (16 MiB); a larger one is refused with code 5.
 MAX_CONFIG_BYTES: Final = 16 * 1024 * 1024
-
-_log = logging.getLogger("rscni_py")
 
 # Which plugin method serves which command: the one place where "DEL" becomes "delete".
 _METHODS: Final = {"ADD": "add", "DEL": "delete", "CHECK": "check", "GC": "gc", "STATUS": "status"}
@@ -80,14 +76,16 @@ def dispatch(
     try:
         output = _serve(plugin_cls, env, stdin, stderr, logs, signals, own_netns, request)
     except Interrupted as stop:
-        _log.warning("%s stopped: %s", request.command or "command", stop.reason)
+        logsetup.log(logsetup.WARNING, "%s stopped: %s", request.command or "command", stop.reason)
         output = json.dumps(TryAgainLaterError(stop.reason).to_dict(request.cni_version), indent=4)
         code = 1
     except CNIError as err:
-        _log.info("%s failed with code %d: %s", request.command or "command", err.code, err)
+        logsetup.log(logsetup.INFO, "%s failed with code %d: %s", request.command or "command", err.code, err)
         output = json.dumps(err.to_dict(request.cni_version), indent=4)
         code = 1
     except Exception as exc:  # noqa: BLE001 - every failure must become a CNI error (decision D-7)
+        import traceback  # only here: most runs never need it
+
         traceback.print_exception(exc, file=stderr)
         internal = InternalError(str(exc) or type(exc).__name__)
         output = json.dumps(internal.to_dict(request.cni_version), indent=4)
@@ -155,7 +153,7 @@ def _serve(
         raise InvalidNetNSError("plugin's netns and netns from CNI_NETNS should not be the same", q(netns))
 
     args = _build_args(plugin_cls, command, env, values, data, raw, override)
-    _log.debug("calling %s.%s", plugin_cls.__name__, _METHODS[command])
+    logsetup.log(logsetup.DEBUG, "calling %s.%s", plugin_cls.__name__, _METHODS[command])
     outcome = getattr(plugin, _METHODS[command])(args)
     if command != "ADD":
         return ""
@@ -244,7 +242,7 @@ def _configure_logging(logs: logsetup.LogControl, env: Mapping[str, str], raw: M
         level_text, level_source, level_error = _config_text(raw, logsetup.CONFIG_LOG_LEVEL), logsetup.CONFIG_LOG_LEVEL, InvalidNetworkConfigError
     if not file:
         file = _config_text(raw, logsetup.CONFIG_LOG_FILE)
-    level = logsetup.parse_level(level_text, level_source, level_error) if level_text else logging.WARNING
+    level = logsetup.parse_level(level_text, level_source, level_error) if level_text else logsetup.WARNING
     logs.configure(level, file or None)
 
 

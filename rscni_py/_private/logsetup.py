@@ -3,14 +3,21 @@
 Settings, strongest first: the environment variables ``RSCNI_LOG_LEVEL`` / ``RSCNI_LOG_FILE``, then the
 configuration keys ``logLevel`` / ``logFile``; the default is WARNING and up, on stderr only.  Logging never writes
 to stdout, which belongs to the one JSON document of the CNI protocol.
+
+The ``logging`` module itself (with ``traceback``, ``threading`` and ``string``) is imported only when something
+logs or the settings are applied: VERSION and the errors found before the configuration is read never need it, and
+they are the calls a runtime makes most often to a plugin that is not yet working.
 """
 
 from __future__ import annotations
 
-import logging
 import os
+import sys
 from contextvars import ContextVar
-from typing import Callable, Final, Protocol, TextIO
+from typing import TYPE_CHECKING, Callable, Final, Protocol, TextIO
+
+if TYPE_CHECKING:
+    import logging
 
 from rscni_py._private.quoting import q
 from rscni_py.errors import CNIError, IOFailureError
@@ -23,6 +30,9 @@ __all__ = [
     "LOG_FORMAT",
     "LogControl",
     "ProcessLogging",
+    "WARNING",
+    "get_logger",
+    "log",
     "parse_level",
     "set_context",
 ]
@@ -33,7 +43,12 @@ CONFIG_LOG_LEVEL: Final = "logLevel"
 CONFIG_LOG_FILE: Final = "logFile"
 LOG_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s [%(cni_command)s %(cni_container_id)s] %(message)s"
 
-_LEVELS: Final = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
+# The stdlib's level numbers, spelled out so that reading the settings does not import logging.
+DEBUG: Final = 10
+INFO: Final = 20
+WARNING: Final = 30
+ERROR: Final = 40
+_LEVELS: Final = {"DEBUG": DEBUG, "INFO": INFO, "WARNING": WARNING, "ERROR": ERROR}
 _context: ContextVar[tuple[str, str]] = ContextVar("rscni_py_log_context", default=("-", "-"))
 
 
@@ -57,32 +72,77 @@ class LogControl(Protocol):
         """Set the level and, when given, add a log file."""
 
 
-class _ContextFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.cni_command, record.cni_container_id = _context.get()
-        return True
+def _add_context(record: logging.LogRecord) -> bool:
+    # A handler filter: tags the record, never drops it.
+    record.cni_command, record.cni_container_id = _context.get()
+    return True
+
+
+# ProcessLogging objects created before the logging module was imported; they install on its first use here.
+_waiting: list[ProcessLogging] = []
+
+
+def get_logger(name: str = "rscni_py") -> logging.Logger:
+    """``logging.getLogger(name)``, importing logging and installing a waiting ``ProcessLogging`` first."""
+    import logging
+
+    while _waiting:
+        _waiting.pop().install()
+    return logging.getLogger(name)
+
+
+def log(level: int, message: str, *args: object) -> None:
+    """Log to the ``rscni_py`` logger without importing logging for a record nobody can see.
+
+    While logging is not imported, nothing has lowered the root logger's level from its default WARNING, so
+    DEBUG and INFO records would be dropped anyway.
+    """
+    if level < WARNING and "logging" not in sys.modules:
+        return
+    get_logger().log(level, message, *args)
 
 
 class ProcessLogging:
-    """Root-logger handlers for one plugin process (installed by ``run()`` only)."""
+    """Root-logger handlers for one plugin process (installed by ``run()`` only).
+
+    The handlers go in at once when the plugin already imported logging, else when the settings are applied or
+    the SDK first logs, whichever comes first; both happen before any plugin method but ``version()`` runs.
+    """
 
     def __init__(self, stderr: TextIO) -> None:
-        self._filter = _ContextFilter()
+        self._stderr = stderr
+        self._root: logging.Logger | None = None
+        if "logging" in sys.modules:
+            self.install()
+        else:
+            _waiting.append(self)
+
+    def install(self) -> logging.Logger:
+        """Put the stderr handler on the root logger at WARNING (once); return the root logger."""
+        if self._root is not None:
+            return self._root
+        import logging
+
+        if self in _waiting:
+            _waiting.remove(self)
         self._formatter = logging.Formatter(LOG_FORMAT)
         self._root = logging.getLogger()
-        handler = logging.StreamHandler(stderr)
-        self._add(handler)
-        self._root.setLevel(logging.WARNING)
+        self._add(logging.StreamHandler(self._stderr))
+        self._root.setLevel(WARNING)
+        return self._root
 
     def _add(self, handler: logging.Handler) -> None:
-        handler.addFilter(self._filter)
+        handler.addFilter(_add_context)
         handler.setFormatter(self._formatter)
-        self._root.addHandler(handler)
+        self.install().addHandler(handler)
 
     def configure(self, level: int, file: str | None) -> None:
-        self._root.setLevel(level)
+        root = self.install()
+        root.setLevel(level)
         if not file:
             return
+        import logging
+
         try:
             # Create it private first: logs may name containers and addresses.
             os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
