@@ -310,10 +310,14 @@ def _build_args(
 
 def _render_result(outcome: object, version: str) -> str:
     """The ADD result converted to the configuration's version, as the text for stdout (decision D-8)."""
-    from rscni_py.types import AnyResult, ConversionError
+    from rscni_py.types import ConversionError, Result
 
-    if not isinstance(outcome, get_args(AnyResult)):
-        raise InternalError(f"add() returned {type(outcome).__name__}, expected a result (rscni_py.types.Result)")
+    if not isinstance(outcome, Result):
+        # Only now the union of every shape: importing it loads the older ones, which most plugins never use.
+        from rscni_py.types import AnyResult
+
+        if not isinstance(outcome, get_args(AnyResult)):
+            raise InternalError(f"add() returned {type(outcome).__name__}, expected a result (rscni_py.types.Result)")
     try:
         converted = outcome.convert(version)
     except ConversionError as exc:

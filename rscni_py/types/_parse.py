@@ -4,21 +4,30 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any
 
 from rscni_py._private.codec import FieldError, decode, describe
-from rscni_py.types import v0_2, v0_4, v1_0
-from rscni_py.types._convert import AnyResult
+from rscni_py.types import v1_0
 from rscni_py.types._family import FAMILY_VERSIONS, Family, family_of
 from rscni_py.types.common import ConversionError
 
+if TYPE_CHECKING:
+    from rscni_py.types._convert import AnyResult
+
 __all__ = ["parse_prev_result", "parse_result"]
 
-_RESULT_CLASS: Final[dict[Family, type[AnyResult]]] = {
-    "0.2": v0_2.Result,
-    "0.4": v0_4.Result,
-    "1.0": v1_0.Result,
-}
+
+def _result_class(family: Family) -> type[AnyResult]:
+    """The model of a result shape; the 0.x shapes are imported only when a result of theirs is read."""
+    if family == "1.0":
+        return v1_0.Result
+    if family == "0.4":
+        from rscni_py.types import v0_4
+
+        return v0_4.Result
+    from rscni_py.types import v0_2
+
+    return v0_2.Result
 
 
 def _family_mismatch(family: Family, got: str) -> str:
@@ -46,7 +55,7 @@ def _parse(data: object, family: Family, own_version: str, path: str) -> AnyResu
     body = {**data, "cniVersion": own_version}
     if family == "0.4":
         body = _with_ip_versions(body)
-    return decode(_RESULT_CLASS[family], body, path=path)
+    return decode(_result_class(family), body, path=path)
 
 
 def _with_ip_versions(body: dict[str, Any]) -> dict[str, Any]:

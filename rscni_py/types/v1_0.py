@@ -4,6 +4,7 @@ This is the model plugins work with: ``rscni_py.types.Result`` is :class:`Result
 result of any other version converts to and from it with :meth:`Result.convert`.
 """
 
+import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -67,6 +68,14 @@ class Result:
 
         :raises ConversionError: unknown version, or 0.1.0/0.2.0 requested and no IP to keep.
         """
+        if version in SUPPORTED_VERSIONS and (self.cni_version or IMPLEMENTED_SPEC_VERSION) in SUPPORTED_VERSIONS:
+            # Inside the 1.x shape only cniVersion changes: convert_result's rule, done here so that the common
+            # case does not load the older result shapes and their converters.
+            if version == self.cni_version:
+                return self
+            converted = copy.deepcopy(self)
+            converted.cni_version = version
+            return converted
         from rscni_py.types._convert import convert_result
 
         return convert_result(self, version)
