@@ -9,9 +9,18 @@ reports code 11, "try again later".  ``Interrupted`` derives from ``BaseExceptio
 
 from __future__ import annotations
 
-import signal
 from types import FrameType
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    import signal
+else:
+    try:
+        # The C module behind ``signal``, with the same functions and numbers: ``signal`` itself builds three enums
+        # at import, a cost every plugin start would pay for handlers that rarely fire.
+        import _signal as signal
+    except ImportError:  # an interpreter without it
+        import signal
 
 __all__ = ["DEADLINE_CONFIG_KEY", "Interrupted", "ProcessSignals"]
 
@@ -29,7 +38,9 @@ class Interrupted(BaseException):
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
     del frame
-    raise Interrupted(f"interrupted by {signal.Signals(signum).name}")
+    from signal import Signals
+
+    raise Interrupted(f"interrupted by {Signals(signum).name}")
 
 
 class ProcessSignals:
