@@ -7,8 +7,7 @@ validation failure is reported at once; missing variables are collected and repo
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Callable, Final, Mapping
+from typing import Callable, Final, Mapping, NamedTuple
 
 from rscni_py.errors import InvalidEnvironmentVariablesError, InvalidNetworkConfigError
 
@@ -77,8 +76,7 @@ def _byte_length(value: str) -> int:
         return len(value.encode("utf-8", "surrogatepass"))
 
 
-@dataclass(frozen=True)
-class EnvVar:
+class EnvVar(NamedTuple):
     """One CNI_* variable: the commands that require it and the check its value must pass."""
 
     name: str
