@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 from collections.abc import Callable
-from typing import Annotated, Any, Final, Literal, TypeAlias
+from typing import Annotated, Any, Final, Literal, NamedTuple, TypeAlias
 
 __all__ = [
     "EXCLUDE",
@@ -87,9 +87,11 @@ class FieldError(ValueError):
         return (type(self), (self.path, self.reason))
 
 
-@dataclasses.dataclass(frozen=True)
-class FieldSpec:
-    """How one dataclass field maps to JSON (stored in the field metadata under ``"rscni_py"``)."""
+class FieldSpec(NamedTuple):
+    """How one dataclass field maps to JSON (stored in the field metadata under ``"rscni_py"``).
+
+    Immutable; a NamedTuple rather than a frozen dataclass, which would generate six methods at every start.
+    """
 
     key: str | None = None
     """JSON key; ``None`` means the Python field name."""
