@@ -79,7 +79,8 @@ class PluginFailedError(CNIError):
     the command first, as libcni does (``plugin type="bridge" failed (add): ...``)."""
 
     def __init__(self, command: str, plugin_type: str, cause: CNIError) -> None:
-        super().__init__(cause.code, f"plugin type={q(plugin_type)} failed ({command.lower()}): {cause.msg}", cause.details)
+        verb = "delete" if command == "DEL" else command.lower()  # libcni's wording: "failed (delete)"
+        super().__init__(cause.code, f"plugin type={q(plugin_type)} failed ({verb}): {cause.msg}", cause.details)
         #: The command that failed ("ADD", "CHECK", ...).
         self.command = command
         #: The failing plugin's ``type``.
