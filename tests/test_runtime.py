@@ -160,7 +160,7 @@ def test_runtime_config_only_from_declared_capabilities(env: Env) -> None:
 ], ids=["newest-known", "cniVersion-higher", "no-cniVersions"])
 def test_cni_versions_selection_reaches_every_plugin(env: Env, version: str, versions: list[str] | None,
                                                      selected: str) -> None:
-    extra = {"cniVersions": versions} if versions is not None else {}
+    extra: dict[str, Any] = {"cniVersions": versions} if versions is not None else {}
     netconf = env.load(conflist(version, [debug_plugin(env.out("a"))], **extra))
     assert netconf.cni_version == selected
     result = env.runtime.add(netconf, RT)
