@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ from rscni_py.runtime import (
 from rscni_py.types import GCAttachment
 from tests.runtime_support import (
     DEBIAN_CNI,
+    ROOT,
     RecordingExecutor,
     conflist,
     debug_plugin,
@@ -496,3 +500,61 @@ def test_cache_round_trip_and_listing(tmp_path: Path) -> None:
     cache.remove("n", "c-1", "eth0")
     assert cache.load("n", "c-1", "eth0") is None
     assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["garbage"]
+
+
+# --- the shipped kind example, as root: ptp + host-local in a real namespace, then the debug plugin ---------------
+
+needs_root_and_ptp = pytest.mark.skipif(
+    os.geteuid() != 0 or not (DEBIAN_CNI / "ptp").exists() or shutil.which("ip") is None,
+    reason="needs root, 'ip' and Debian's ptp and host-local plugins",
+)
+
+
+@needs_root_and_ptp
+@pytest.mark.parametrize("version", ["0.3.1", "1.0.0"])
+def test_kind_example_conflist_in_a_real_namespace(env: Env, version: str) -> None:
+    from tests.integration.harness import acquire_lease, create_netns, delete_netns
+
+    data = json.loads((ROOT / "examples" / "debug" / "netconf.conflist").read_text())
+    assert [p["type"] for p in data["plugins"]] == ["ptp", "rscni-debug"]
+    install_python_plugin(env.bin, "rscni-debug")
+    lease = acquire_lease()
+    ns = create_netns()
+    try:
+        data["cniVersion"] = version
+        ipam = data["plugins"][0]["ipam"]
+        ipam["dataDir"], ipam["ranges"] = str(env.tmp / "ipam"), [[{"subnet": lease.subnet}]]
+        data["plugins"][1]["cniOutput"] = str(env.out("debug"))
+        netconf = env.load(data)
+        rt = RuntimeConf(container_id=ns.name, netns=ns.path)
+        result = env.runtime.add(netconf, rt).to_dict()
+        # The debug plugin saw ptp's result as prevResult and passed it through unchanged.
+        record = read_record(env.out("debug") / f"{ns.name}-Add")
+        assert record.stdin["prevResult"] == result
+        ips = [{**ip, "version": "4"} if version == "0.3.1" else ip for ip in
+               [{"interface": 1, "address": f"{lease.host(2)}/24", "gateway": lease.gateway}]]
+        assert (result["cniVersion"], result["ips"]) == (version, ips)
+        assert result["interfaces"][1]["name"] == "eth0"
+        assert result["interfaces"][1]["sandbox"] == ns.path
+        assert ns.addresses("eth0") == [f"{lease.host(2)}/24"]
+        if version != "0.3.1":
+            env.runtime.check(netconf, rt)
+            assert read_record(env.out("debug") / f"{ns.name}-Check").stdin["prevResult"] == result
+        env.runtime.delete(netconf, rt)
+        assert not ns.has_link("eth0")
+        assert not (env.tmp / "ipam" / "kindnet" / lease.host(2)).exists()
+    finally:
+        delete_netns(ns)
+        lease.release()
+
+
+def test_demo_runs_the_debug_chain() -> None:
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "demo.py")], capture_output=True, text=True,
+                          check=False, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    for expected in ("== ADD", "== CHECK (prevResult comes from the runtime's cache)",
+                     "== DEL (plugins in reverse order, prevResult from the cache)", "  cache entry gone: True",
+                     "done; the temporary directory was removed."):
+        assert expected in lines
+    assert "    | CNI_COMMAND: Add" in lines
