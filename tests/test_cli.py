@@ -126,8 +126,12 @@ def test_container_id_is_required_for_attachment_commands(setup: Setup, capsys: 
         2, "", f"rscni-py exec: error: --container-id is required for {command}\n")
 
 
-@pytest.mark.parametrize("argv", [[], ["nope"], ["exec"], ["exec", "add"], ["exec", "frob", "x"]],
-                         ids=["nothing", "unknown-subcommand", "no-command", "no-conflist", "unknown-command"])
+@pytest.mark.parametrize("argv", [
+    [], ["nope"], ["exec"], ["exec", "add"], ["exec", "frob", "x"],
+    ["exec", "status", "x", "--timeout", "0"], ["exec", "status", "x", "--timeout", "inf"],
+    ["exec", "status", "x", "--timeout", "soon"],
+], ids=["nothing", "unknown-subcommand", "no-command", "no-conflist", "unknown-command", "zero-timeout",
+        "infinite-timeout", "timeout-not-a-number"])
 def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as caught:
         cli.main(argv)

@@ -211,6 +211,17 @@ def test_invalid_attachment_is_refused_before_any_plugin_runs(env: Env, rt: Runt
     assert env.executor.calls == []
 
 
+def test_a_plugin_that_hangs_is_killed_after_the_timeout(env: Env) -> None:
+    sleepy = env.bin / "sleepy"
+    sleepy.write_text("#!/bin/sh\nexec sleep 60\n")
+    sleepy.chmod(0o755)
+    runtime = Runtime(env.path, cache_dir=env.cache_dir, timeout=0.5)
+    with pytest.raises(PluginFailedError) as caught:
+        runtime.add(env.load(conflist("1.0.0", [{"type": "sleepy"}])), RT)
+    assert caught.value == CNIError(
+        11, f'plugin type="sleepy" failed (add): plugin "{sleepy}" did not finish within 0.5s and was killed')
+
+
 # --- CHECK and DEL ---------------------------------------------------------------------------------------------------
 
 @needs_debian

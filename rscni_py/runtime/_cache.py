@@ -156,7 +156,7 @@ class ResultCache:
             raise CacheError(f"cannot read {path}: {exc.strerror or exc}") from None
         try:
             return CachedAttachment.from_json(json.loads(data))
-        except (ValueError, CacheError) as exc:
+        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError and CacheError
             raise CacheError(f"{path}: {exc}") from None
 
     def remove(self, network: str, container_id: str, ifname: str) -> None:

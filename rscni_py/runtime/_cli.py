@@ -9,12 +9,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 import traceback
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from rscni_py.errors import CNIError, DecodingFailureError, InternalError, InvalidEnvironmentVariablesError
+
+if TYPE_CHECKING:
+    from rscni_py.types import GCAttachment
 
 __all__ = ["DEFAULT_CNI_PATH", "add_exec_arguments", "exec_main", "parse_cni_args"]
 
@@ -56,8 +60,18 @@ def add_exec_arguments(parser: argparse.ArgumentParser) -> None:
         help='gc: the attachments in use, [{"containerID": ..., "ifname": ...}] (default: every cached one)',
     )
     parser.add_argument("--cache-dir", default=None, metavar="DIR", help="result cache directory")
-    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="per-plugin time limit")
+    parser.add_argument("--timeout", type=_seconds, default=None, metavar="SECONDS", help="per-plugin time limit")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the runtime does on stderr")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text!r}")
+    return value
 
 
 def parse_cni_args(text: str) -> tuple[tuple[str, str], ...]:
@@ -89,7 +103,7 @@ def _json_option(option: str, text: str, kind: type) -> Any:
     return value
 
 
-def _valid_attachments(text: str) -> list[Any]:
+def _valid_attachments(text: str) -> list[GCAttachment]:
     from rscni_py.types import GCAttachment
 
     items = _json_option("--valid-attachments", text, list)
