@@ -569,3 +569,13 @@ def test_demo_runs_the_debug_chain() -> None:
                      "done; the temporary directory was removed."):
         assert expected in lines
     assert "    | CNI_COMMAND: Add" in lines
+
+
+def test_unwritable_cache_fails_add_with_code_5(env: Env) -> None:
+    (env.tmp / "afile").write_text("")
+    runtime = Runtime(env.path, cache_dir=env.tmp / "afile" / "cache")
+    with pytest.raises(CNIError) as caught:
+        runtime.add(env.load(conflist("1.0.0", [debug_plugin(env.out("a"))])), RT)
+    assert caught.value == CNIError(
+        5, 'failed to set network "testnet" cached result',
+        f"[Errno 20] Not a directory: '{env.tmp}/afile/cache/results'")

@@ -145,9 +145,7 @@ class Runtime:
         try:
             self.cache.save(entry)
         except OSError as exc:
-            raise IOFailureError(
-                f"failed to set network {q(netconf.name)} cached result", f"{exc.filename}: {exc.strerror}"
-            ) from None
+            raise IOFailureError(f"failed to set network {q(netconf.name)} cached result", str(exc)) from None
         return result
 
     def check(self, netconf: NetworkConfigList, rt: RuntimeConf) -> None:
@@ -221,10 +219,8 @@ class Runtime:
             try:
                 self.delete(netconf, stale)
             except CNIError as exc:
-                errors.append(
-                    CNIError(exc.code, f"failed to delete stale attachment {stale.container_id} {stale.ifname}: "
-                             f"{exc.msg}", exc.details)
-                )
+                what = f"failed to delete stale attachment {stale.container_id} {stale.ifname}"
+                errors.append(CNIError(exc.code, f"{what}: {exc.msg}", exc.details))
         if _at_least(netconf.cni_version, "1.1.0"):
             listed = [{"containerID": a.container_id, "ifname": a.ifname} for a in valid_attachments]
             for plugin in netconf.plugins:
