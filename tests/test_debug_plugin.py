@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from examples.debug.rscni_debug import DebugPlugin
+from examples.debug.rscni_debug import DebugPlugin, write_record
 from rscni_py._private.dispatch import dispatch
+from rscni_py.errors import CNIError
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "examples" / "debug" / "rscni_debug.py"
@@ -214,6 +215,17 @@ def test_invalid_container_id_writes_nothing(tmp_path: Path) -> None:
     assert (code, json.loads(out.getvalue())) == (
         1, _error(4, "invalid characters in containerID", "../escape", version="1.1.0"))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["../escape", "sub/file", "..", "."])
+def test_write_record_refuses_names_that_leave_the_directory(tmp_path: Path, name: str) -> None:
+    # The SDK's validation already keeps such names out; this is the plugin's own second line of defence.
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(CNIError) as caught:
+        write_record(out, name, b"record")
+    assert caught.value == CNIError(4, "record name is not a safe file name", name)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["out"]
 
 
 def test_unwritable_record_replaces_nothing(tmp_path: Path) -> None:

@@ -32,7 +32,17 @@ from rscni_py import (
 )
 from rscni_py.types import Result, json_field
 
-__all__ = ["COMMAND_NAMES", "DebugArgs", "DebugConf", "DebugPlugin", "format_record", "record_name", "write_record"]
+__all__ = [
+    "COMMAND_NAMES",
+    "SEPARATOR",
+    "DebugArgs",
+    "DebugConf",
+    "DebugPlugin",
+    "format_record",
+    "output_dir",
+    "record_name",
+    "write_record",
+]
 
 #: The command as it appears in the record and in the file name.
 COMMAND_NAMES: Final = {"ADD": "Add", "DEL": "Del", "CHECK": "Check", "GC": "GC", "STATUS": "Status"}
@@ -105,10 +115,10 @@ def output_dir(conf: DebugConf) -> Path:
 
 def write_record(directory: Path, name: str, record: bytes) -> Path:
     """Write ``record`` as ``directory/name``, atomically: readers see the old file or the whole new one."""
-    target = directory / name
-    # The name is a single safe component, so the target is directly inside the directory; assert it anyway.
-    if target.parent != directory:
+    # Only a single, ordinary path component stays inside the directory.
+    if name in ("", ".", "..") or "/" in name or "\0" in name:
         raise InvalidEnvironmentVariablesError("record name is not a safe file name", name)
+    target = directory / name
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
