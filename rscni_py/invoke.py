@@ -18,8 +18,9 @@ Plugin authors need one line per command::
     def delete(self, args):
         invoke.delegate_delete(args.config.ipam.type, args.stdin_data)
 
-The delegate's environment starts from ``os.environ``; a plugin run in-process by a test runner passes
-``env=invoke.args_env(args)`` instead, so the delegate sees the CNI_* values the plugin was given.
+The delegate's environment starts from ``os.environ``; pass ``env=args.env`` (the environment the command ran
+with) so that a plugin run in-process by a test runner, which never touches ``os.environ``, reaches the same
+delegates with the CNI_* values it was given.
 
 :func:`add_with_rollback` is the spec's "if ADD fails, run the delegate with DEL before returning failure": when the
 block raises anything (``KeyboardInterrupt`` and ``SystemExit`` included), the delegate's DEL runs once, a failure of
@@ -92,7 +93,6 @@ __all__ = [
     "Executor",
     "TRACE_CONTEXT_VARIABLES",
     "add_with_rollback",
-    "args_env",
     "delegate_add",
     "delegate_check",
     "delegate_delete",
@@ -393,29 +393,6 @@ def plugin_env(
     env["CNI_COMMAND"] = command
     if overrides:
         env.update(overrides)
-    return env
-
-
-def args_env(args: CmdArgs[Any, Any], base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment a plugin was run with, rebuilt from its ``CmdArgs`` on top of ``base`` (default: ``os.environ``).
-
-    In a real plugin process this equals ``os.environ``; it matters when the plugin runs in-process (a test runner
-    hands the dispatcher an environment without touching ``os.environ``): pass ``env=invoke.args_env(args)`` to the
-    ``delegate_*`` functions so the delegate sees the CNI_* values, ``CNI_PATH`` included, that the plugin saw.
-    """
-    env = dict(os.environ if base is None else base)
-    env.update(
-        {
-            "CNI_COMMAND": args.command,
-            "CNI_CONTAINERID": args.container_id,
-            "CNI_NETNS": args.netns,
-            "CNI_IFNAME": args.ifname,
-            "CNI_ARGS": args.args,
-            "CNI_PATH": os.pathsep.join(args.path),
-        }
-    )
-    if args.netns_override and env.get("CNI_NETNS_OVERRIDE", "").lower() not in ("1", "true"):
-        env["CNI_NETNS_OVERRIDE"] = "1"
     return env
 
 

@@ -595,7 +595,7 @@ class IpamUser(CNIPlugin[BridgeConf]):
     def add(self, args: CmdArgs[BridgeConf]) -> Result:
         assert args.config.ipam is not None
         with invoke.add_with_rollback(
-            args.config.ipam.type, args.stdin_data, env=invoke.args_env(args, {}), executor=self.executor
+            args.config.ipam.type, args.stdin_data, env=args.env, executor=self.executor
         ) as ipam_result:
             if self.fail_with is not None:
                 raise self.fail_with
@@ -603,7 +603,7 @@ class IpamUser(CNIPlugin[BridgeConf]):
 
     def delete(self, args: CmdArgs[BridgeConf]) -> None:
         assert args.config.ipam is not None
-        invoke.delegate_delete(args.config.ipam.type, args.stdin_data, env=invoke.args_env(args, {}), executor=self.executor)
+        invoke.delegate_delete(args.config.ipam.type, args.stdin_data, env=args.env, executor=self.executor)
 
     def check(self, args: CmdArgs[BridgeConf]) -> None:
         pass
@@ -645,15 +645,12 @@ def test_plugin_passes_delegate_error_through_to_the_runtime() -> None:
     assert IpamUser.executor.commands == [("fake-ipam", "ADD"), ("fake-ipam", "DEL")]
 
 
-def test_args_env_rebuilds_the_plugin_environment() -> None:
-    args = CmdArgs(
-        command="DEL", container_id="c1", netns="", ifname="eth1", args="A=1", path=["/p1", "/p2"],
-        stdin_data=b"{}", config=NetConf(), cni_args=CNIArgs(), netns_override=True,
-    )
-    assert invoke.args_env(args, {"PATH": "/bin", "CNI_PATH": "stale", **TRACE}) == {
-        "PATH": "/bin", **TRACE, "CNI_COMMAND": "DEL", "CNI_CONTAINERID": "c1", "CNI_NETNS": "", "CNI_IFNAME": "eth1",
-        "CNI_ARGS": "A=1", "CNI_PATH": "/p1:/p2", "CNI_NETNS_OVERRIDE": "1",
-    }
+def test_cmd_args_carry_the_dispatch_environment() -> None:
+    IpamUser.executor = ipam()
+    IpamUser.fail_with = None
+    env = {k: v for k, v in PLUGIN_ENV.items() if k.startswith("CNI_")}
+    run_plugin({**env, **TRACE}, CONF_100)
+    assert [call.env for call in IpamUser.executor.calls] == [{**env, **TRACE, "CNI_COMMAND": "ADD"}]
 
 
 # --- FakeExecutor ----------------------------------------------------------------------------------------------------

@@ -101,14 +101,19 @@ def test_unusable_stdout_gives_nonzero_exit_without_traceback(how: str) -> None:
     assert b"cannot write the ADD output to stdout" in proc.stderr
 
 
-@pytest.mark.parametrize("command", ["VERSION"])
-def test_version_does_not_load_the_model_library(command: str) -> None:
+@pytest.mark.parametrize(
+    "env",
+    [{"CNI_COMMAND": "VERSION"}, {}, {"CNI_COMMAND": "ADD"}, {"CNI_COMMAND": "ADD", **ATTACH, "CNI_IFNAME": "bad/name"}],
+    ids=["version", "about", "missing-env", "invalid-env"],
+)
+def test_fast_paths_do_not_load_the_model_library(env: dict[str, str]) -> None:
+    # dataclasses-json and marshmallow cost ~100 ms to import; only decoding a config or result may load them.
     code = (
-        "import sys, runpy; sys.argv=['noisy'];\n"
+        "import sys, runpy; sys.argv=['noisy']\n"
         "try:\n    runpy.run_path(%r, run_name='__main__')\n"
         "except SystemExit:\n    pass\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('dataclasses_json', 'marshmallow'))\n"
         "sys.stderr.write('LOADED:' + ','.join(bad))\n" % str(NOISY)
     )
-    proc = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(ROOT), "CNI_COMMAND": command}, capture_output=True, check=False, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(ROOT), **env}, input=CONFIG, capture_output=True, check=False, timeout=60)
     assert proc.stderr.decode().endswith("LOADED:"), proc.stderr

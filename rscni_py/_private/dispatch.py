@@ -20,6 +20,7 @@ from rscni_py._private import logsetup
 from rscni_py._private.netns import OWN_NETNS_PATH, is_override, is_own_netns
 from rscni_py._private.plugin import CmdArgs
 from rscni_py._private.quoting import q, q_list
+from rscni_py._private.signals import DEADLINE_CONFIG_KEY, Interrupted
 from rscni_py._private.versions import ALL_VERSIONS, MIN_VERSION_FOR_COMMAND, VersionError, at_least
 from rscni_py.errors import (
     CNIError,
@@ -30,10 +31,12 @@ from rscni_py.errors import (
     InvalidNetNSError,
     InvalidNetworkConfigError,
     IOFailureError,
+    TryAgainLaterError,
 )
 
 if TYPE_CHECKING:
     from rscni_py._private.plugin import CNIPlugin
+    from rscni_py._private.signals import ProcessSignals
 
 __all__ = ["MAX_CONFIG_BYTES", "dispatch"]
 
@@ -64,16 +67,22 @@ def dispatch(
     stderr: TextIO,
     *,
     logs: logsetup.LogControl | None = None,
+    signals: ProcessSignals | None = None,
     own_netns: str = OWN_NETNS_PATH,
 ) -> int:
     """Serve one CNI command for ``plugin_cls`` and return the exit code (0 success, 1 error).
 
     Writes at most one JSON document to ``stdout``: the ADD result, the VERSION answer, or the error.
-    Unexpected exceptions become code 999 with their traceback on ``stderr``.
+    Unexpected exceptions become code 999 with their traceback on ``stderr``.  With ``signals`` (given by
+    ``run()``), a deadline from the class or the configuration is armed, and a stop by signal or deadline is code 11.
     """
     request = _Request(plugin_cls)
     try:
-        output = _serve(plugin_cls, env, stdin, stderr, logs, own_netns, request)
+        output = _serve(plugin_cls, env, stdin, stderr, logs, signals, own_netns, request)
+    except Interrupted as stop:
+        _log.warning("%s stopped: %s", request.command or "command", stop.reason)
+        output = json.dumps(TryAgainLaterError(stop.reason).to_dict(request.cni_version), indent=4)
+        code = 1
     except CNIError as err:
         _log.info("%s failed with code %d: %s", request.command or "command", err.code, err)
         output = json.dumps(err.to_dict(request.cni_version), indent=4)
@@ -85,6 +94,8 @@ def dispatch(
         code = 1
     else:
         code = 0
+    if signals is not None:
+        signals.disarm()
     if output:
         # One write of a complete document: nothing half-written reaches the runtime.
         try:
@@ -102,6 +113,7 @@ def _serve(
     stdin: BinaryIO,
     stderr: TextIO,
     logs: logsetup.LogControl | None,
+    signals: ProcessSignals | None,
     own_netns: str,
     request: _Request,
 ) -> str:
@@ -133,13 +145,16 @@ def _serve(
     _check_version(command, version, plugin_cls.supported_versions)
     if logs is not None:
         _configure_logging(logs, env, raw)
+    deadline = _deadline(raw, plugin_cls.deadline)
+    if signals is not None and deadline is not None:
+        signals.arm_deadline(deadline)
 
     netns = values["CNI_NETNS"]
     override = is_override(values["CNI_NETNS_OVERRIDE"])
     if command in _NETNS_GUARDED and netns and not override and is_own_netns(netns, own_netns):
         raise InvalidNetNSError("plugin's netns and netns from CNI_NETNS should not be the same", q(netns))
 
-    args = _build_args(plugin_cls, command, values, data, raw, override)
+    args = _build_args(plugin_cls, command, env, values, data, raw, override)
     _log.debug("calling %s.%s", plugin_cls.__name__, _METHODS[command])
     outcome = getattr(plugin, _METHODS[command])(args)
     if command != "ADD":
@@ -233,6 +248,18 @@ def _configure_logging(logs: logsetup.LogControl, env: Mapping[str, str], raw: M
     logs.configure(level, file or None)
 
 
+def _deadline(raw: Mapping[str, Any], default: float | None) -> float | None:
+    """The command's deadline in seconds: the configuration's ``deadline`` key, else the class attribute."""
+    value = raw.get(DEADLINE_CONFIG_KEY, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 86400:
+        raise InvalidNetworkConfigError(
+            f"{DEADLINE_CONFIG_KEY}: expected a number of seconds between 0 and 86400, got {json.dumps(value)}"
+        )
+    return float(value)
+
+
 def _config_text(raw: Mapping[str, Any], key: str) -> str:
     value = raw.get(key)
     if value is None:
@@ -245,6 +272,7 @@ def _config_text(raw: Mapping[str, Any], key: str) -> str:
 def _build_args(
     plugin_cls: type[CNIPlugin[Any, Any]],
     command: str,
+    env: Mapping[str, str],
     values: Mapping[str, str],
     data: bytes,
     raw: dict[str, Any],
@@ -278,6 +306,7 @@ def _build_args(
         prev_result=prev_result,
         netns_override=override,
         raw_config=raw,
+        env=env,
     )
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from rscni_py._private.dispatch import dispatch
 from rscni_py._private.logsetup import ProcessLogging
+from rscni_py._private.signals import ProcessSignals
 
 if TYPE_CHECKING:
     from rscni_py._private.plugin import CNIPlugin
@@ -47,7 +48,7 @@ def main(plugin_cls: type[CNIPlugin[Any, Any]]) -> int:
     out = _private_stdout()
     sys.stdout = stderr
     stdin = sys.stdin.buffer if sys.stdin is not None else io.BytesIO(b"")
-    code = dispatch(plugin_cls, os.environ, stdin, out, stderr, logs=ProcessLogging(stderr))
+    code = dispatch(plugin_cls, os.environ, stdin, out, stderr, logs=ProcessLogging(stderr), signals=ProcessSignals())
     try:
         out.close()
     except OSError:

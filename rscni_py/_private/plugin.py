@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, NoReturn, get_args, get_origin
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Mapping, NoReturn, get_args, get_origin
 
 from typing_extensions import TypeVar
 
@@ -53,6 +53,9 @@ class CmdArgs(Generic[ConfT, ArgsT]):
     netns_override: bool = False
     #: The configuration as a plain JSON object, every key included.
     raw_config: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: The whole environment the command ran with (``os.environ`` under ``run()``); delegate with ``env=args.env``
+    #: so that in-process test runners, which never touch ``os.environ``, reach the same delegates.
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def cni_version(self) -> str:
@@ -77,7 +80,8 @@ class CNIPlugin(abc.ABC, Generic[ConfT, ArgsT]):
     Class attributes a plugin may set:
 
     * ``supported_versions``: the spec versions it accepts (default: all of 0.1.0 to 1.1.0);
-    * ``about``: one line printed on stderr when the plugin is run without CNI_COMMAND.
+    * ``about``: one line printed on stderr when the plugin is run without CNI_COMMAND;
+    * ``deadline``: seconds a command may take before it is stopped with code 11 (default: no limit).
 
     The configuration and CNI_ARGS classes come from the generic parameters:
     ``class MyPlugin(CNIPlugin[MyConf, K8sArgs])``; both default to the base classes.
@@ -85,6 +89,9 @@ class CNIPlugin(abc.ABC, Generic[ConfT, ArgsT]):
 
     supported_versions: ClassVar[tuple[str, ...]] = ALL_VERSIONS
     about: ClassVar[str] = ""
+    #: Seconds a command may run before it is stopped with code 11 and unwound (None: no limit). The network
+    #: configuration's ``deadline`` key overrides it. Only ``run()`` enforces it (it needs the process's signals).
+    deadline: ClassVar[float | None] = None
     #: Derived from the generic parameters at class creation; do not set by hand.
     config_class: ClassVar[type[NetConf]] = NetConf
     #: Derived from the generic parameters at class creation; do not set by hand.

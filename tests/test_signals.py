@@ -1,0 +1,76 @@
+"""Stopping a command: SIGTERM/SIGINT and the deadline unwind the plugin (cleanup runs) and report code 11."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rscni_py._private.dispatch import dispatch
+from tests.test_dispatch import Recorder, env_for
+
+ROOT = Path(__file__).resolve().parent.parent
+SLOW = ROOT / "tests" / "plugins" / "slow.py"
+ATTACH = {"CNI_COMMAND": "ADD", "CNI_CONTAINERID": "c1", "CNI_NETNS": "/var/run/netns/x", "CNI_IFNAME": "eth0", "CNI_PATH": "/opt/cni/bin"}
+
+
+def start(tmp_path: Path, extra: dict[str, Any]) -> tuple[subprocess.Popen[bytes], Path]:
+    marker = tmp_path / "marker"
+    config = {"cniVersion": "1.0.0", "name": "n", "type": "slow", "marker": str(marker), **extra}
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+    with config_file.open("rb") as stdin:
+        proc = subprocess.Popen(
+            [sys.executable, str(SLOW)],
+            env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), **ATTACH},
+            stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "started").exists():
+        assert time.monotonic() < deadline, "plugin did not start"
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else b""
+        time.sleep(0.02)
+    return proc, marker
+
+
+@pytest.mark.parametrize(("signum", "name"), [(signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "SIGINT")])
+def test_signal_unwinds_and_reports_try_again_later(tmp_path: Path, signum: int, name: str) -> None:
+    proc, marker = start(tmp_path, {})
+    proc.send_signal(signum)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert json.loads(stdout) == {"cniVersion": "1.0.0", "code": 11, "msg": f"interrupted by {name}"}
+    assert marker.read_text() == "cleaned up"
+    assert b"Traceback" not in stderr
+
+
+def test_deadline_from_config(tmp_path: Path) -> None:
+    proc, marker = start(tmp_path, {"deadline": 0.5})
+    stdout, _ = proc.communicate(timeout=30)
+    assert (proc.returncode, json.loads(stdout)) == (1, {"cniVersion": "1.0.0", "code": 11, "msg": "deadline of 0.5s exceeded"})
+    assert marker.read_text() == "cleaned up"
+
+
+@pytest.mark.parametrize(
+    "value", ["1", True, 0, -1, 100000, None], ids=["string", "bool", "zero", "negative", "too-long", "null"]
+)
+def test_bad_deadline_is_code_7(value: object) -> None:
+    config = {"cniVersion": "1.0.0", "name": "n", "type": "x", "deadline": value}
+    out = io.StringIO()
+    code = dispatch(Recorder, env_for("DEL"), io.BytesIO(json.dumps(config).encode()), out, io.StringIO())
+    if value is None:  # null means "no deadline", like a missing key
+        assert code == 0
+        return
+    assert (code, json.loads(out.getvalue())) == (1, {
+        "cniVersion": "1.0.0",
+        "code": 7,
+        "msg": f"deadline: expected a number of seconds between 0 and 86400, got {json.dumps(value)}",
+    })
