@@ -77,6 +77,13 @@ def test_gc_and_status(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None
     assert read_record(setup.out / "testnet-Status").env["CNI_COMMAND"] == "Status"
 
 
+def test_validate_prints_version_and_capabilities(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
+    plugins = [debug_plugin(setup.out, capabilities={"mac": True}), debug_plugin(setup.out, capabilities={"dns": True})]
+    conf = setup.write(conflist("1.1.0", plugins))
+    code, out, _ = run(setup.argv("validate", conf, attach=False), capsys)
+    assert (code, json.loads(out)) == (0, {"cniVersion": "1.1.0", "capabilities": ["dns", "mac"]})
+
+
 def test_cni_path_defaults_to_the_environment(setup: Setup, capsys: pytest.CaptureFixture[str],
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CNI_PATH", f"{setup.tmp}/none:{setup.bin}")

@@ -579,3 +579,29 @@ def test_unwritable_cache_fails_add_with_code_5(env: Env) -> None:
     assert caught.value == CNIError(
         5, 'failed to set network "testnet" cached result',
         f"[Errno 20] Not a directory: '{env.tmp}/afile/cache/results'")
+
+
+# --- validate (libcni's ValidateNetworkList) -------------------------------------------------------------------------
+
+@needs_debian
+def test_validate_returns_declared_capabilities(env: Env) -> None:
+    plugins = [debug_plugin(env.out("a"), capabilities={"portMappings": True, "mac": False}),
+               {"type": "static", "capabilities": {"ips": True}, "ipam": STATIC_IPAM}]
+    assert env.runtime.validate(env.load(conflist("1.0.0", plugins))) == ["ips", "portMappings"]
+    assert [c.command for c in env.executor.calls] == ["VERSION", "VERSION"]
+
+
+@needs_debian
+def test_validate_reports_every_problem(env: Env) -> None:
+    static_versions = "0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0"
+    netconf = env.load(conflist("1.1.0", [{"type": "static"}, debug_plugin(env.out("a"))]))
+    with pytest.raises(CNIError) as caught:
+        env.runtime.validate(netconf)
+    assert caught.value == CNIError(1, 'plugin static does not support config version "1.1.0"',
+                                    f"plugin supports {static_versions}")
+    netconf = env.load(conflist("1.1.0", [{"type": "missing"}, {"type": "static"}]))
+    with pytest.raises(CNIError) as caught:
+        env.runtime.validate(netconf)
+    assert caught.value == CNIError(
+        999, f'failed to find plugin "missing" in path [{" ".join(env.path)}]; '
+             'plugin static does not support config version "1.1.0"')

@@ -1,6 +1,7 @@
 """``rscni-py exec``: run a configuration's plugin chain from the command line, like libcni's ``cnitool``.
 
-Output: ADD prints the result JSON; CHECK, DEL, GC and STATUS print nothing. A failure prints the CNI error JSON
+Output: ADD prints the result JSON; CHECK, DEL, GC and STATUS print nothing; ``validate`` (every plugin is in the
+path and supports the list's version) prints the list's version and the capabilities its plugins declare. A failure prints the CNI error JSON
 on stdout (the failing plugin's code kept) and exits 1; a usage error exits 2.
 """
 
@@ -24,13 +25,13 @@ __all__ = ["DEFAULT_CNI_PATH", "add_exec_arguments", "exec_main", "parse_cni_arg
 
 #: Where plugins are looked up when neither ``--cni-path`` nor CNI_PATH says otherwise.
 DEFAULT_CNI_PATH: Final = "/opt/cni/bin"
-_COMMANDS: Final = ("add", "check", "del", "gc", "status")
+_COMMANDS: Final = ("add", "check", "del", "gc", "status", "validate")
 _NEEDS_ATTACHMENT: Final = frozenset({"add", "check", "del"})
 
 
 def add_exec_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``rscni-py exec``."""
-    parser.add_argument("command", choices=_COMMANDS, help="the CNI command to run over the chain")
+    parser.add_argument("command", choices=_COMMANDS, help="the CNI command to run over the chain, or validate")
     parser.add_argument(
         "conflist",
         metavar="CONFLIST",
@@ -145,6 +146,10 @@ def exec_main(ns: argparse.Namespace) -> int:
             return 0
         if ns.command == "status":
             runtime.status(netconf)
+            return 0
+        if ns.command == "validate":
+            sys.stdout.write(json.dumps({"cniVersion": netconf.cni_version, "capabilities": runtime.validate(netconf)})
+                             + "\n")
             return 0
         rt = RuntimeConf(
             container_id=ns.container_id,

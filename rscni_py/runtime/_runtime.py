@@ -34,7 +34,14 @@ from rscni_py.errors import (
     IOFailureError,
     UnknownContainerError,
 )
-from rscni_py.invoke import DefaultExecutor, Executor, exec_plugin_with_result, exec_plugin_without_result, plugin_env
+from rscni_py.invoke import (
+    DefaultExecutor,
+    Executor,
+    exec_plugin_with_result,
+    exec_plugin_without_result,
+    get_version_info,
+    plugin_env,
+)
 from rscni_py.runtime._cache import CacheError, CachedAttachment, ResultCache, default_cache_dir
 from rscni_py.runtime._config import NetworkConfigList
 from rscni_py.types import AnyResult, ConversionError, FieldError, GCAttachment, parse_result
@@ -248,6 +255,37 @@ class Runtime:
             config = self._plugin_config(netconf, plugin, None, {})
             self._run("STATUS", plugin, config, self._env_for("STATUS", None))
 
+    def validate(self, netconf: NetworkConfigList) -> list[str]:
+        """Check that every plugin of the list is in the path and supports the list's version (asking each one with
+        VERSION), as libcni's ``ValidateNetworkList`` does; return the capabilities the plugins declare, sorted.
+
+        :raises CNIError: a plugin is missing (999) or does not support the version (1); with several problems, the
+            first one's code and every message joined by ``"; "``.
+        """
+        version = netconf.cni_version or "0.1.0"
+        errors: list[CNIError] = []
+        capabilities: set[str] = set()
+        for plugin in netconf.plugins:
+            plugin_type = str(plugin.get("type", ""))
+            try:
+                path = self.executor.find_in_path(plugin_type, self.path)
+                info = get_version_info(self.executor, path, env=self._base_env(), timeout=self.timeout)
+                if version not in info.supported_versions:
+                    raise IncompatibleCNIVersionError(
+                        f"plugin {plugin_type} does not support config version {q(version)}",
+                        f"plugin supports {', '.join(info.supported_versions)}",
+                    )
+            except CNIError as exc:
+                errors.append(exc)
+            declared = plugin.get("capabilities")
+            if isinstance(declared, Mapping):
+                capabilities.update(name for name, enabled in declared.items() if enabled is True)
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            raise CNIError(errors[0].code, "; ".join(error.msg for error in errors))
+        return sorted(capabilities)
+
     # --- the cache -----------------------------------------------------------------------------------------------
 
     def cached_result(self, netconf: NetworkConfigList, rt: RuntimeConf) -> AnyResult | None:
@@ -303,9 +341,8 @@ class Runtime:
     def _env_for(self, command: str, rt: RuntimeConf | None) -> dict[str, str]:
         """All six CNI_* variables on top of the base environment (libcni's ``Args.AsEnv``); GC and STATUS are not
         about one attachment, so their container ID, netns, interface and args are empty."""
-        base = os.environ if self._env is None else self._env
         return plugin_env(
-            base,
+            self._base_env(),
             command,
             {
                 "CNI_CONTAINERID": rt.container_id if rt else "",
@@ -315,6 +352,9 @@ class Runtime:
                 "CNI_PATH": os.pathsep.join(self.path),
             },
         )
+
+    def _base_env(self) -> Mapping[str, str]:
+        return os.environ if self._env is None else self._env
 
     def _run_add(self, plugin: Mapping[str, Any], config: dict[str, Any], env: Mapping[str, str]) -> AnyResult:
         plugin_type = str(plugin.get("type", ""))
