@@ -197,6 +197,20 @@ def test_a_new_row_in_the_table_is_a_new_subcommand(monkeypatch: pytest.MonkeyPa
     capsys.readouterr()
 
 
+def test_a_row_without_its_module_is_left_out(monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    ghost = cli.Subcommand("ghost", "not installed", "rscni_py._private.no_such_module", "add", "main")
+    orphan = cli.Subcommand("orphan", "no package", "no_such_package.module", "add", "main")
+    monkeypatch.setattr(cli, "SUBCOMMANDS", (*cli.SUBCOMMANDS, ghost, orphan))
+    assert ghost not in cli.available_subcommands() and orphan not in cli.available_subcommands()
+    assert cli.available_subcommands()[0].name == "exec"
+    assert "ghost" not in cli.build_parser().format_help()
+    with pytest.raises(SystemExit) as caught:
+        cli.main(["ghost"])
+    assert caught.value.code == 2
+    assert "invalid choice: 'ghost'" in capsys.readouterr().err
+
+
 def test_console_script_is_declared() -> None:
     setup_cfg = configparser.ConfigParser()
     setup_cfg.read(ROOT / "setup.cfg")
