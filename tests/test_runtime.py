@@ -197,7 +197,7 @@ def test_missing_plugin(env: Env) -> None:
     (RuntimeConf(container_id=""), CNIError(3, "missing containerID")),
     (RuntimeConf(container_id="../x"), CNIError(4, "invalid characters in containerID", "../x")),
     (RuntimeConf(container_id="c1", ifname="a/b"),
-     CNIError(4, "interface name contains / or : or whitespace characters", '"a/b"')),
+     CNIError(4, "interface name contains / or : or whitespace characters", "a/b")),
     (RuntimeConf(container_id="c1", ifname="x" * 16),
      CNIError(4, "interface name is too long", "interface name should be less than 16 characters")),
 ], ids=["no-id", "bad-id", "slash-ifname", "long-ifname"])
