@@ -12,8 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rscni_py import cli
+from rscni_py.errors import CNIError
+from rscni_py.runtime import RuntimeConf
+from rscni_py.runtime._cli import parse_cni_args
 from tests.runtime_support import ROOT, conflist, debug_plugin, install_python_plugin, read_record
 
 
@@ -216,3 +221,24 @@ def test_console_script_is_declared() -> None:
     setup_cfg.read(ROOT / "setup.cfg")
     scripts = [line.strip() for line in setup_cfg["options.entry_points"]["console_scripts"].splitlines() if line]
     assert "rscni-py = rscni_py.cli:main" in scripts
+
+
+# --- CNI_ARGS parsing ------------------------------------------------------------------------------------------------
+
+_KEYS = st.text(alphabet=st.characters(blacklist_characters=";="), min_size=1)
+_VALUES = st.text(alphabet=st.characters(blacklist_characters=";"))
+
+
+@given(st.lists(st.tuples(_KEYS, _VALUES), min_size=1))
+def test_cni_args_round_trip(pairs: list[tuple[str, str]]) -> None:
+    text = ";".join(f"{key}={value}" for key, value in pairs)
+    assert parse_cni_args(text) == tuple(pairs)
+    assert RuntimeConf(container_id="c1", args=parse_cni_args(text)).args_string() == text
+
+
+@pytest.mark.parametrize(("text", "bad"), [("A", "A"), ("A=1;", ""), ("=1", "=1"), ("A=1;;B=2", "")],
+                         ids=["no-equals", "trailing-separator", "empty-key", "empty-pair"])
+def test_cni_args_bad_pairs(text: str, bad: str) -> None:
+    with pytest.raises(CNIError) as caught:
+        parse_cni_args(text)
+    assert caught.value == CNIError(4, f"invalid CNI_ARGS pair {json.dumps(bad)}", text)
