@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import traceback
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Final, Mapping, TextIO, get_args
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Final, Iterable, Mapping, TextIO, get_args
 
 from rscni_py._private import env as envvars
 from rscni_py._private import logsetup
@@ -38,10 +38,15 @@ if TYPE_CHECKING:
     from rscni_py._private.plugin import CNIPlugin
     from rscni_py._private.signals import ProcessSignals
 
-__all__ = ["MAX_CONFIG_BYTES", "dispatch"]
+__all__ = ["MAX_CONFIG_BYTES", "MAX_JSON_DEPTH", "dispatch"]
 
 #: The largest network configuration read from stdin (16 MiB); a larger one is refused with code 5.
 MAX_CONFIG_BYTES: Final = 16 * 1024 * 1024
+#: The deepest nesting of arrays and objects accepted in the configuration (the top-level object is level 1);
+#: deeper is code 6. Real configurations nest fewer than ten levels. A fixed bound, well below the interpreter's
+#: recursion limit, leaves room for the recursive walkers that run afterwards (the codec, ``copy.deepcopy``, the
+#: indenting JSON encoder, the plugin's own code) and does not depend on how deep the caller's stack already is.
+MAX_JSON_DEPTH: Final = 128
 
 _log = logging.getLogger("rscni_py")
 
@@ -185,12 +190,16 @@ def _load_config(data: bytes) -> dict[str, Any]:
     """Decode stdin as JSON (code 6) and validate the network name (code 7), as Go's skel does first."""
     if not data.strip():
         raise DecodingFailureError("error decoding network config: stdin is empty")
+    too_deep = DecodingFailureError(f"error decoding network config: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         raw = json.loads(data, parse_constant=_reject_constant)
     except RecursionError:
-        raise DecodingFailureError("error decoding network config: JSON nested too deeply") from None
+        raise too_deep from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
         raise DecodingFailureError(f"error decoding network config: {exc}") from None
+    # Nesting needs an opening bracket per level, so a document with few brackets needs no walk.
+    if data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH and _depth_exceeds(raw, MAX_JSON_DEPTH):
+        raise too_deep
     if raw is None:
         raw = {}  # Go decodes null into an empty object, so the name check below reports it
     if not isinstance(raw, dict):
@@ -204,6 +213,23 @@ def _load_config(data: bytes) -> dict[str, Any]:
         raise InvalidNetworkConfigError("missing network name")
     envvars.validate_network_name(name)
     return raw
+
+
+def _depth_exceeds(document: object, limit: int) -> bool:
+    """Whether arrays and objects nest more than ``limit`` levels in ``document`` (iterative: any depth is safe)."""
+    stack: list[tuple[object, int]] = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Iterable[object] = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _config_version(raw: Mapping[str, Any]) -> str:

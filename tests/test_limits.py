@@ -1,0 +1,155 @@
+"""Input limits (docs/protocol.md, "Limits"): oversized stdin, deep nesting, huge numbers and long CNI_ARGS are
+refused or handled with a clear error, bounded memory and no traceback."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from rscni_py import CmdArgs, CNIPlugin, K8sArgs, NetConf
+from rscni_py._private.dispatch import MAX_CONFIG_BYTES, MAX_JSON_DEPTH, dispatch
+from rscni_py.types import Result, encode, json_field
+from tests.test_dispatch import env_for, error
+
+ROOT = Path(__file__).resolve().parent.parent
+NOISY = ROOT / "tests" / "plugins" / "noisy.py"
+TOO_DEEP = error(6, f"error decoding network config: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+
+
+@dataclass(kw_only=True)
+class WalkedConf(NetConf):
+    """A typed configuration with a list of strings the codec checks entry by entry."""
+
+    names: list[str] = json_field(default_factory=list)
+
+
+class Walker(CNIPlugin[WalkedConf, K8sArgs]):
+    """Walks what it received with the recursive tools a plugin would use, and remembers its CNI_ARGS."""
+
+    seen: ClassVar[list[CmdArgs[WalkedConf, K8sArgs]]] = []
+
+    def add(self, args: CmdArgs[WalkedConf, K8sArgs]) -> Result:
+        type(self).seen.append(args)
+        # Each of these recurses once or more per level; the depth limit must leave them room.
+        encode(args.config)
+        copy.deepcopy(args.raw_config)
+        json.dumps(args.raw_config, indent=4)
+        return Result()
+
+    def delete(self, args: CmdArgs[WalkedConf, K8sArgs]) -> None:
+        type(self).seen.append(args)
+
+    def check(self, args: CmdArgs[WalkedConf, K8sArgs]) -> None:
+        pass
+
+
+@pytest.fixture(autouse=True)
+def _fresh_walker() -> None:
+    Walker.seen = []
+
+
+def serve(data: bytes, command: str = "ADD", *, stack_depth: int = 0, **env: str) -> tuple[int, Any, str]:
+    """Dispatch to ``Walker`` from ``stack_depth`` extra frames down; return exit code, stdout JSON (or None), stderr."""
+    out, err = io.StringIO(), io.StringIO()
+
+    def call(levels: int) -> int:
+        if levels:
+            return call(levels - 1)
+        return dispatch(Walker, env_for(command, **env), io.BytesIO(data), out, err)
+
+    code = call(stack_depth)
+    return code, json.loads(out.getvalue()) if out.getvalue() else None, err.getvalue()
+
+
+def nested(levels: int, kind: str, leaf: str = "1") -> str:
+    """``levels`` arrays (``[[1]]``) or objects (``{"k":{"k":1}}``) around ``leaf``."""
+    if kind == "array":
+        return "[" * levels + leaf + "]" * levels
+    return '{"k":' * levels + leaf + "}" * levels
+
+
+def config_with(key: str, value: str, version: str = "1.0.0") -> bytes:
+    return ('{"cniVersion":"%s","name":"n","type":"walker","%s":%s}' % (version, key, value)).encode()
+
+
+# --- nesting depth ----------------------------------------------------------------------------------------------------
+# The top-level object is level 1, so a value under a top-level key may itself nest MAX_JSON_DEPTH - 1 levels.
+
+DEPTH_PLACES = [
+    # (id, key under the configuration, levels the key's value adds besides the nested part, wrapper)
+    ("config-unknown-key", "x", 0, "{}"),
+    ("config-args", "args", 1, '{{"a":{}}}'),
+    ("ipam-settings", "ipam", 1, '{{"type":"host-local","ranges":{}}}'),
+    ("prevResult-unknown-key", "prevResult", 1, '{{"cniVersion":"1.0.0","x":{}}}'),
+    ("prevResult-ips", "prevResult", 1, '{{"cniVersion":"1.0.0","ips":{}}}'),
+    ("string-list-field", "names", 0, "{}"),
+]
+
+
+@pytest.mark.parametrize("kind", ["array", "object"])
+@pytest.mark.parametrize(("key", "extra", "wrapper"), [p[1:] for p in DEPTH_PLACES], ids=[p[0] for p in DEPTH_PLACES])
+def test_nesting_beyond_the_limit_is_refused(key: str, extra: int, wrapper: str, kind: str) -> None:
+    inner = nested(MAX_JSON_DEPTH - 1 - extra + 1, kind)  # one level too many
+    code, out, err = serve(config_with(key, wrapper.format(inner)))
+    assert (code, out, err) == (1, TOO_DEEP, "")
+    assert Walker.seen == []
+
+
+@pytest.mark.parametrize("kind", ["array", "object"])
+def test_nesting_at_the_limit_is_accepted_and_walkable_from_a_deep_stack(kind: str) -> None:
+    # 300 frames of caller stack plus the SDK's and the plugin's recursive walkers still fit.
+    code, out, err = serve(config_with("x", nested(MAX_JSON_DEPTH - 1, kind)), stack_depth=300)
+    assert (code, out, err) == (0, {"cniVersion": "1.0.0"}, "")
+    assert len(Walker.seen) == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "msg"),
+    [
+        # Within the limit, the codec reports the first entry that is not a string, by its path.
+        (nested(MAX_JSON_DEPTH - 2, "array", '"a"'), "invalid network config: names[0]: expected a string, got array"),
+        (nested(MAX_JSON_DEPTH - 2, "object"), "invalid network config: names: expected an array, got object"),
+    ],
+    ids=["array-in-array", "object"],
+)
+def test_deep_value_in_a_typed_field_names_the_field(value: str, msg: str) -> None:
+    code, out, _ = serve(config_with("names", value))
+    assert (code, out) == (1, error(7, msg, version="1.0.0"))
+
+
+@pytest.mark.parametrize("kind", ["array", "object"])
+def test_nesting_past_the_parsers_recursion_limit_is_the_same_error(kind: str) -> None:
+    code, out, err = serve(config_with("x", nested(200_000, kind)))
+    assert (code, out, err) == (1, TOO_DEEP, "")
+
+
+def test_a_top_level_array_is_measured_too() -> None:
+    code, out, _ = serve(nested(MAX_JSON_DEPTH + 1, "array").encode())
+    assert (code, out) == (1, TOO_DEEP)
+
+
+def test_many_brackets_without_depth_are_fine() -> None:
+    # Plenty of arrays and objects side by side: wide, not deep.
+    wide = "[" + ",".join(['{"a":[1]}'] * 1_000) + "]"
+    code, out, _ = serve(config_with("x", wide))
+    assert (code, out) == (0, {"cniVersion": "1.0.0"})
+
+
+@pytest.mark.parametrize("kind", ["array", "object"])
+def test_deep_nesting_through_run_leaves_no_traceback(kind: str) -> None:
+    stdin = config_with("x", nested(100_000, kind), "0.4.0")
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "CNI_COMMAND": "ADD", "CNI_CONTAINERID": "c1",
+           "CNI_NETNS": "/var/run/netns/x", "CNI_IFNAME": "eth0", "CNI_PATH": "/opt/cni/bin", "RSCNI_LOG_LEVEL": "DEBUG"}
+    proc = subprocess.run([sys.executable, str(NOISY)], input=stdin, env=env, capture_output=True, check=False, timeout=60)
+    assert (proc.returncode, json.loads(proc.stdout)) == (1, TOO_DEEP)
+    assert b"Traceback" not in proc.stderr
+    assert b"RecursionError" not in proc.stderr
