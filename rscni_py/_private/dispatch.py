@@ -93,8 +93,8 @@ def dispatch(
         output = json.dumps(err.to_dict(request.cni_version), indent=4)
         code = 1
     except Exception as exc:  # noqa: BLE001 - every failure must become a CNI error (decision D-7)
-        traceback.print_exception(exc, file=stderr)
-        internal = InternalError(str(exc) or type(exc).__name__)
+        _print_traceback(exc, stderr)
+        internal = InternalError(_describe_exception(exc))
         output = json.dumps(internal.to_dict(request.cni_version), indent=4)
         code = 1
     else:
@@ -107,9 +107,29 @@ def dispatch(
             stdout.write(output)
             stdout.flush()
         except (OSError, ValueError) as exc:  # the runtime closed our stdout: nobody is left to tell
-            stderr.write(f"rscni-py: cannot write the {request.command or 'command'} output to stdout: {exc}\n")
+            try:
+                stderr.write(f"rscni-py: cannot write the {request.command or 'command'} output to stdout: {exc}\n")
+            except (OSError, ValueError):
+                pass  # nor is stderr usable: the exit code is the last word
             return 1
     return code
+
+
+def _describe_exception(exc: BaseException) -> str:
+    """``str(exc)``, or the class name when that is empty or ``__str__`` itself fails."""
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not escape the dispatcher
+        text = ""
+    return text or type(exc).__name__
+
+
+def _print_traceback(exc: BaseException, stderr: TextIO) -> None:
+    # stderr is the log; when the runtime has closed it, the error JSON on stdout is all that is left to give.
+    try:
+        traceback.print_exception(exc, file=stderr)
+    except (OSError, ValueError):
+        pass
 
 
 def _serve(
