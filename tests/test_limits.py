@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from rscni_py import CmdArgs, CNIPlugin, K8sArgs, NetConf
+from rscni_py import CmdArgs, CNIArgs, CNIPlugin, K8sArgs, NetConf
 from rscni_py._private.dispatch import MAX_CONFIG_BYTES, MAX_JSON_DEPTH, dispatch
 from rscni_py.types import Result, encode, json_field
 from tests.test_dispatch import env_for, error
@@ -153,3 +153,29 @@ def test_deep_nesting_through_run_leaves_no_traceback(kind: str) -> None:
     assert (proc.returncode, json.loads(proc.stdout)) == (1, TOO_DEEP)
     assert b"Traceback" not in proc.stderr
     assert b"RecursionError" not in proc.stderr
+
+
+# --- huge numbers -----------------------------------------------------------------------------------------------------
+
+@dataclass(kw_only=True)
+class RatioConf(NetConf):
+    ratio: float = 1.0
+
+
+class Ratio(CNIPlugin[RatioConf]):
+    def add(self, args: CmdArgs[RatioConf, CNIArgs]) -> Result:
+        return Result()
+
+    def delete(self, args: CmdArgs[RatioConf, CNIArgs]) -> None:
+        pass
+
+    def check(self, args: CmdArgs[RatioConf, CNIArgs]) -> None:
+        pass
+
+
+def test_integer_too_large_for_a_float_field_names_the_field() -> None:
+    out = io.StringIO()
+    code = dispatch(Ratio, env_for("DEL"), io.BytesIO(config_with("ratio", "9" * 400)), out, io.StringIO())
+    assert (code, json.loads(out.getvalue())) == (
+        1, error(7, "invalid network config: ratio: number out of range: integer of 400 digits", version="1.0.0")
+    )
