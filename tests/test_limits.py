@@ -179,3 +179,34 @@ def test_integer_too_large_for_a_float_field_names_the_field() -> None:
     assert (code, json.loads(out.getvalue())) == (
         1, error(7, "invalid network config: ratio: number out of range: integer of 400 digits", version="1.0.0")
     )
+
+
+@pytest.mark.parametrize(
+    ("literal", "shown"),
+    [("1e400", "1e400"), ("-1e400", "-1e400"), ("1" * 400 + ".5", "1" * 37 + "...")],
+    ids=["exponent", "negative", "long-mantissa"],
+)
+def test_number_beyond_the_float_range_is_code_6(literal: str, shown: str) -> None:
+    # Python would read it as inf and later write it as Infinity, which is not JSON.
+    code, out, _ = serve(config_with("x", literal))
+    assert (code, out) == (1, error(6, f"error decoding network config: number {shown} is out of range"))
+
+
+def test_smallest_and_largest_finite_numbers_are_kept() -> None:
+    serve(config_with("x", "[1.7976931348623157e308, 5e-324, 1e-400]"))
+    assert Walker.seen[0].raw_config["x"] == [1.7976931348623157e308, 5e-324, 0.0]
+
+
+def test_integer_beyond_the_interpreters_digit_limit_is_code_6() -> None:
+    # Python refuses to convert integers of more than 4300 digits (sys.get_int_max_str_digits()); a clean code 6.
+    code, out, err = serve(config_with("x", "9" * 100_000))
+    assert (code, out, err) == (1, error(6, (
+        "error decoding network config: Exceeds the limit (4300 digits) for integer string conversion: "
+        "value has 100000 digits; use sys.set_int_max_str_digits() to increase the limit"
+    )), "")
+
+
+def test_integer_at_the_digit_limit_is_kept() -> None:
+    code, _, _ = serve(config_with("x", "9" * 4300))
+    assert code == 0
+    assert Walker.seen[0].raw_config["x"] == 10**4300 - 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import traceback
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Final, Iterable, Mapping, TextIO, get_args
 
@@ -206,13 +207,23 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"invalid JSON value {name}")
 
 
+def _parse_float(text: str) -> float:
+    # Python turns 1e400 into inf, which json.dumps would later write as the non-JSON Infinity (say, when the
+    # plugin passes its configuration on to a delegate); Go refuses such a number too.
+    value = float(text)
+    if math.isinf(value):
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise ValueError(f"number {shown} is out of range")
+    return value
+
+
 def _load_config(data: bytes) -> dict[str, Any]:
     """Decode stdin as JSON (code 6) and validate the network name (code 7), as Go's skel does first."""
     if not data.strip():
         raise DecodingFailureError("error decoding network config: stdin is empty")
     too_deep = DecodingFailureError(f"error decoding network config: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
-        raw = json.loads(data, parse_constant=_reject_constant)
+        raw = json.loads(data, parse_constant=_reject_constant, parse_float=_parse_float)
     except RecursionError:
         raise too_deep from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
