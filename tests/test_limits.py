@@ -210,3 +210,84 @@ def test_integer_at_the_digit_limit_is_kept() -> None:
     code, _, _ = serve(config_with("x", "9" * 4300))
     assert code == 0
     assert Walker.seen[0].raw_config["x"] == 10**4300 - 1
+
+
+# --- stdin size -------------------------------------------------------------------------------------------------------
+
+TOO_BIG = error(5, f"error reading from stdin: the network config is larger than {MAX_CONFIG_BYTES} bytes")
+
+
+class CountingStream(io.RawIOBase):
+    """A raw stream serving ``data`` (then ``filler`` forever, if given) at most ``chunk`` bytes per read."""
+
+    def __init__(self, data: bytes = b"", filler: bytes = b"", chunk: int = 65536) -> None:
+        self.data, self.filler, self.chunk, self.served = data, filler, chunk, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        size = min(len(buffer), self.chunk)
+        if self.served < len(self.data):
+            piece = self.data[self.served : self.served + size]
+        elif self.filler:
+            piece = (self.filler * (size // len(self.filler) + 1))[:size]
+        else:
+            piece = b""
+        buffer[: len(piece)] = piece
+        self.served += len(piece)
+        return len(piece)
+
+
+def dispatch_stream(stream: Any) -> tuple[int, Any]:
+    out = io.StringIO()
+    code = dispatch(Walker, env_for("ADD"), stream, out, io.StringIO())
+    return code, json.loads(out.getvalue())
+
+
+@pytest.mark.parametrize("buffered", [False, True], ids=["raw", "buffered"])
+def test_endless_stdin_is_refused_after_the_limit(buffered: bool) -> None:
+    endless = CountingStream(filler=b" ")
+    stream = io.BufferedReader(endless) if buffered else endless
+    assert dispatch_stream(stream) == (1, TOO_BIG)
+    # Only what the limit needs is read: one byte past it (plus a buffer's read-ahead when buffered).
+    slack = io.DEFAULT_BUFFER_SIZE if buffered else 0
+    assert MAX_CONFIG_BYTES + 1 <= endless.served <= MAX_CONFIG_BYTES + 1 + slack
+
+
+def test_config_of_exactly_the_limit_is_accepted() -> None:
+    config = config_with("x", "1")
+    stream = CountingStream(config + b" " * (MAX_CONFIG_BYTES - len(config)))
+    assert dispatch_stream(stream) == (0, {"cniVersion": "1.0.0"})
+    assert stream.served == MAX_CONFIG_BYTES
+
+
+def test_raw_stream_with_short_reads_is_read_to_its_end() -> None:
+    # An unbuffered pipe returns what is there, not what was asked for; one byte at a time is the worst case.
+    assert dispatch_stream(CountingStream(config_with("x", "[1, 2, 3]"), chunk=1)) == (0, {"cniVersion": "1.0.0"})
+    assert Walker.seen[0].raw_config["x"] == [1, 2, 3]
+
+
+def test_run_stops_reading_an_endless_stdin() -> None:
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "CNI_COMMAND": "ADD", "CNI_CONTAINERID": "c1",
+           "CNI_NETNS": "/var/run/netns/x", "CNI_IFNAME": "eth0", "CNI_PATH": "/opt/cni/bin"}
+    proc = subprocess.Popen([sys.executable, str(NOISY)], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    written, block = 0, b" " * 65536
+    try:
+        while written < 4 * MAX_CONFIG_BYTES:  # the writer gives up long after the plugin must have
+            proc.stdin.write(block)
+            written += len(block)
+    except BrokenPipeError:
+        pass
+    finally:
+        try:
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        proc.stdin = None  # closed: communicate() must not flush it again
+    stdout, stderr = proc.communicate(timeout=60)
+    assert (proc.returncode, json.loads(stdout)) == (1, TOO_BIG), stderr
+    assert written < 2 * MAX_CONFIG_BYTES  # the plugin quit reading (broken pipe) instead of draining it all
+    assert b"Traceback" not in stderr

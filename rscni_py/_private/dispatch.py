@@ -48,6 +48,7 @@ MAX_CONFIG_BYTES: Final = 16 * 1024 * 1024
 #: recursion limit, leaves room for the recursive walkers that run afterwards (the codec, ``copy.deepcopy``, the
 #: indenting JSON encoder, the plugin's own code) and does not depend on how deep the caller's stack already is.
 MAX_JSON_DEPTH: Final = 128
+_READ_CHUNK: Final = 1024 * 1024
 
 _log = logging.getLogger("rscni_py")
 
@@ -189,17 +190,29 @@ def _serve(
 
 
 def _read_stdin(stdin: BinaryIO) -> bytes:
+    """Read stdin to its end, but never more than ``MAX_CONFIG_BYTES + 1`` bytes (code 5 beyond the limit).
+
+    Loops because a raw (unbuffered) stream may return less than asked for before its end; asks for at most
+    ``_READ_CHUNK`` at a time because such a stream allocates a buffer of the size asked for on every call.
+    """
+    chunks: list[bytes] = []
+    size = 0
     try:
-        data = stdin.read(MAX_CONFIG_BYTES + 1)
+        while size <= MAX_CONFIG_BYTES:
+            chunk = stdin.read(min(_READ_CHUNK, MAX_CONFIG_BYTES + 1 - size))
+            if chunk is None:  # a non-blocking stream with nothing ready
+                raise IOFailureError("error reading from stdin: no data available")
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
     except (OSError, ValueError) as exc:
         raise IOFailureError(f"error reading from stdin: {exc}") from exc
-    if data is None:  # a non-blocking stream with nothing ready
-        raise IOFailureError("error reading from stdin: no data available")
-    if len(data) > MAX_CONFIG_BYTES:
+    if size > MAX_CONFIG_BYTES:
         raise IOFailureError(
             f"error reading from stdin: the network config is larger than {MAX_CONFIG_BYTES} bytes",
         )
-    return data
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _reject_constant(name: str) -> Any:
