@@ -291,3 +291,29 @@ def test_run_stops_reading_an_endless_stdin() -> None:
     assert (proc.returncode, json.loads(stdout)) == (1, TOO_BIG), stderr
     assert written < 2 * MAX_CONFIG_BYTES  # the plugin quit reading (broken pipe) instead of draining it all
     assert b"Traceback" not in stderr
+
+
+# --- CNI_ARGS size ----------------------------------------------------------------------------------------------------
+# Linux caps one environment string at 128 KiB (MAX_ARG_STRLEN), so a real process never sees more; dispatch() takes
+# any mapping, and parsing is linear, so no limit of our own is needed (timings: benchmarks/fuzz_dispatch.py).
+
+def test_one_mebibyte_cni_args_value_is_parsed_whole() -> None:
+    value = "p" * (1 << 20)
+    code, _, _ = serve(config_with("x", "1"), CNI_ARGS=f"IgnoreUnknown=1;K8S_POD_NAME={value}")
+    assert code == 0
+    assert Walker.seen[0].cni_args.pod_name == value
+
+
+def test_many_pairs_last_value_wins() -> None:
+    pairs = ";".join(f"K8S_POD_NAME=pod-{i}" for i in range(100_000))
+    code, _, _ = serve(config_with("x", "1"), CNI_ARGS=pairs)
+    assert code == 0
+    assert Walker.seen[0].cni_args.pod_name == "pod-99999"
+
+
+def test_many_unknown_pairs_under_a_strict_class_are_all_named() -> None:
+    unknown = [f"K{i}=v" for i in range(100_000)]
+    raw = "IgnoreUnknown=0;" + ";".join(unknown)
+    code, out, _ = serve(config_with("x", "1"), CNI_ARGS=raw)
+    listed = " ".join(f'"{pair}"' for pair in unknown)
+    assert (code, out) == (1, error(4, f"CNI_ARGS: unknown args [{listed}]", json.dumps(raw), version="1.0.0"))
