@@ -260,19 +260,24 @@ def _load_config(data: bytes) -> dict[str, Any]:
 
 
 def _depth_exceeds(document: object, limit: int) -> bool:
-    """Whether arrays and objects nest more than ``limit`` levels in ``document`` (iterative: any depth is safe)."""
-    stack: list[tuple[object, int]] = [(document, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: Iterable[object] = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
+    """Whether arrays and objects nest more than ``limit`` levels in ``document``.
+
+    Breadth first, one level at a time: no recursion, so any depth is safe. Costs about as much as parsing did,
+    and only runs when the document has more opening brackets than the limit.
+    """
+    level: list[Any] = [document] if isinstance(document, (dict, list)) else []
+    depth = 0
+    while level:
+        depth += 1
         if depth > limit:
             return True
-        stack.extend((child, depth + 1) for child in children)
+        below: list[Any] = []
+        keep = below.append
+        for node in level:
+            for child in node.values() if type(node) is dict else node:
+                if isinstance(child, (dict, list)):
+                    keep(child)
+        level = below
     return False
 
 
