@@ -92,8 +92,9 @@ def print_tally(title: str, tally: Tally, elapsed: float) -> None:
 
 def time_limits() -> None:
     """Time the dispatcher on inputs at and beyond each documented limit (the plugin itself does nothing)."""
+    from tests.test_dispatch import env_for
     from tests.test_fuzz_dispatch import CALLS, Plain
-    from tests.test_limits import config_with, env_for, nested
+    from tests.test_limits import config_with, nested
 
     def timed(title: str, make: Callable[[], tuple[dict[str, str], bytes]]) -> None:
         env, data = make()
