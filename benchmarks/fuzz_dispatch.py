@@ -1,11 +1,12 @@
 """Fuzz the CNI dispatcher with many generated cases and print what happened, then time the input limits.
 
 The cases, plugins and invariant checks are those of ``tests/test_fuzz_dispatch.py``; the test suite runs a small,
-derandomized budget, this script runs as many as asked (10 000 by default), split evenly over five kinds of input:
+derandomized budget, this script runs as many as asked (10 000 by default), split evenly over six kinds of input:
 
 * ``bytes``: random bytes and text on stdin, any environment;
 * ``json``: random JSON documents, any environment;
 * ``valid``: valid configurations of every version (prevResults of every version), a valid environment;
+* ``fitting``: the same, with a version the plugin supports and the command allows, so the plugin always runs;
 * ``mutated``: valid configurations mutated and damaged as text, any environment;
 * ``mutated-valid-env``: the same with a valid environment, so more of them reach the plugin.
 
@@ -34,12 +35,13 @@ from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from rscni_py._private.dispatch import MAX_CONFIG_BYTES, MAX_JSON_DEPTH, dispatch  # noqa: E402
-from tests.test_fuzz_dispatch import STDIN, Case, Observed, cases, check, run_case  # noqa: E402
+from tests.test_fuzz_dispatch import STDIN, Case, Observed, cases, check, fitting_cases, run_case  # noqa: E402
 
 KINDS: dict[str, st.SearchStrategy[Case]] = {
     "bytes": cases(STDIN["bytes"]),
     "json": cases(STDIN["json"]),
     "valid": cases(STDIN["valid"], valid_env=True),
+    "fitting": fitting_cases(),
     "mutated": cases(STDIN["mutated"]),
     "mutated-valid-env": cases(STDIN["mutated"], valid_env=True),
 }

@@ -513,6 +513,29 @@ def cases(draw: st.DrawFn, stdin: st.SearchStrategy[bytes] = any_stdin, valid_en
     return case
 
 
+@st.composite
+def fitting_cases(draw: st.DrawFn) -> Case:
+    """A valid environment and a valid configuration whose version the plugin supports and the command allows.
+
+    The prevResult, if any, is of the configuration's version family, so the plugin method is always called.
+    """
+    case = draw(cases(st.just(b""), valid_env=True))
+    if case.plugin is not Typed:
+        # The base CNIArgs class is strict (as Go's): it takes the Typed plugin's keys only with IgnoreUnknown.
+        case.env["CNI_ARGS"] = draw(st.sampled_from([v for v in _VALID_ENV["CNI_ARGS"] if "IgnoreUnknown" in v]))
+    command = case.env["CNI_COMMAND"]
+    minimum = MIN_VERSION_FOR_COMMAND.get(command, "0.1.0")
+    usable = [v for v in case.plugin.supported_versions if at_least(v, minimum)]
+    config = draw(valid_config)
+    if usable:
+        config["cniVersion"] = draw(st.sampled_from(usable))
+        if "prevResult" in config:
+            config["prevResult"] = draw(st.sampled_from(sorted(_family_versions(config["cniVersion"]))).flatmap(
+                lambda version: RESULTS[version]))
+    case.stdin = json.dumps(config).encode()
+    return case
+
+
 def run_case(case: Case) -> Observed:
     """Dispatch one case in-process; nothing may escape."""
     CALLS.made = []
@@ -664,10 +687,19 @@ def test_mutated_configs_valid_environment(case: Case) -> None:
 
 @FUZZ
 @given(cases(STDIN["valid"], valid_env=True))
-def test_valid_configs_reach_the_plugin(case: Case) -> None:
+def test_valid_configs_reach_the_plugin_when_versions_allow(case: Case) -> None:
     seen = run_case(case)
     check(case, seen)
     assert bool(seen.calls) == expected_to_call(case), (seen, case)
+
+
+@FUZZ
+@given(fitting_cases())
+def test_fitting_configs_always_reach_the_plugin(case: Case) -> None:
+    seen = run_case(case)
+    check(case, seen)
+    if case.env["CNI_COMMAND"] != "VERSION":
+        assert expected_to_call(case) and len(seen.calls) == 1, (seen, case)
 
 
 # --- found by fuzzing: regressions -------------------------------------------------------------------------------------
