@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rscni_py import CmdArgs, CNIArgs, CNIPlugin, K8sArgs, NetConf
-from rscni_py._private.dispatch import MAX_CONFIG_BYTES, MAX_JSON_DEPTH, dispatch
+from rscni_py._private.dispatch import MAX_CONFIG_BYTES, MAX_JSON_DEPTH, _depth_exceeds, _text_depth_exceeds, dispatch
 from rscni_py.types import Result, encode, json_field
 from tests.test_dispatch import env_for, error
 
@@ -142,6 +144,34 @@ def test_many_brackets_without_depth_are_fine() -> None:
     wide = "[" + ",".join(['{"a":[1]}'] * 1_000) + "]"
     code, out, _ = serve(config_with("x", wide))
     assert (code, out) == (0, {"cniVersion": "1.0.0"})
+
+
+def test_brackets_inside_strings_do_not_count() -> None:
+    text = json.dumps({"a": "[" * 300, "b": '\\"{' * 300, "c": ["]" * 300]})
+    code, out, _ = serve(config_with("x", text))
+    assert (code, out) == (0, {"cniVersion": "1.0.0"})
+    assert Walker.seen[0].raw_config["x"]["b"] == '\\"{' * 300
+
+
+@pytest.mark.parametrize(("levels", "refused"), [(MAX_JSON_DEPTH - 1, False), (MAX_JSON_DEPTH, True)])
+def test_utf16_configuration_is_measured_too(levels: int, refused: bool) -> None:
+    # json.loads also reads UTF-16; its brackets are not single bytes, so the parsed document is walked instead.
+    code, out, _ = serve(config_with("x", nested(levels, "array")).decode().encode("utf-16"))
+    assert (code, out) == ((1, TOO_DEEP) if refused else (0, {"cniVersion": "1.0.0"}))
+
+
+_json_trees = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(st.sampled_from('[]{}"\\a\u00e9\n\u2028')),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(st.sampled_from('[]{}"\\k')), inner, max_size=3),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=500, derandomize=True, database=None, deadline=None)
+@given(_json_trees, st.integers(0, 12), st.booleans(), st.sampled_from([None, 1]))
+def test_text_depth_check_agrees_with_walking_the_objects(tree: object, limit: int, ascii_only: bool, indent: int | None) -> None:
+    text = json.dumps(tree, ensure_ascii=ascii_only, indent=indent).encode()
+    assert _text_depth_exceeds(text, limit) == _depth_exceeds(tree, limit)
 
 
 @pytest.mark.parametrize("kind", ["array", "object"])

@@ -10,9 +10,11 @@ own-netns guard -> typed configuration, prevResult, CNI_ARGS -> the plugin's met
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
+import re
 import traceback
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Final, Iterable, Mapping, TextIO, get_args
 
@@ -241,8 +243,8 @@ def _load_config(data: bytes) -> dict[str, Any]:
         raise too_deep from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
         raise DecodingFailureError(f"error decoding network config: {exc}") from None
-    # Nesting needs an opening bracket per level, so a document with few brackets needs no walk.
-    if data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH and _depth_exceeds(raw, MAX_JSON_DEPTH):
+    # Nesting needs an opening bracket per level, so a document with few brackets needs no check.
+    if data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH and _too_deep(data, raw):
         raise too_deep
     if raw is None:
         raw = {}  # Go decodes null into an empty object, so the name check below reports it
@@ -259,11 +261,50 @@ def _load_config(data: bytes) -> dict[str, Any]:
     return raw
 
 
-def _depth_exceeds(document: object, limit: int) -> bool:
-    """Whether arrays and objects nest more than ``limit`` levels in ``document``.
+def _too_deep(data: bytes, document: object) -> bool:
+    """Whether the JSON text ``data`` (already parsed into ``document``) nests more than ``MAX_JSON_DEPTH`` levels."""
+    if b"\x00" in data or data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # UTF-16 or UTF-32, which json.loads also reads: brackets are not single bytes there, walk the objects.
+        return _depth_exceeds(document, MAX_JSON_DEPTH)
+    return _text_depth_exceeds(data, MAX_JSON_DEPTH)
 
-    Breadth first, one level at a time: no recursion, so any depth is safe. Costs about as much as parsing did,
-    and only runs when the document has more opening brackets than the limit.
+
+# A JSON string token; in valid UTF-8 JSON no byte of a multi-byte character is a quote or a backslash.
+_JSON_STRING: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS: Final = bytes(byte for byte in range(256) if byte not in b"[]{}")
+_ONE_BRACKET_KIND: Final = bytes.maketrans(b"{}", b"[]")
+# +1 for an opening bracket, -1 for a closing one, indexed by byte value.
+_STEP: Final = tuple(1 if byte == ord("[") else -1 if byte == ord("]") else 0 for byte in range(256))
+
+
+def _text_depth_exceeds(data: bytes, limit: int) -> bool:
+    """Depth check on the text of a valid UTF-8 JSON document, without building anything per array or object.
+
+    With the strings removed and objects written like arrays, only balanced brackets are left. Deleting every
+    empty pair ``[]`` removes the innermost level everywhere at once; that is repeated while it keeps halving the
+    text (wide documents vanish in a few passes). The depth of what is left is the highest running sum of +1 per
+    opening and -1 per closing bracket. Every step runs in C.
+    """
+    brackets = _JSON_STRING.sub(b"", data).translate(_ONE_BRACKET_KIND, _NOT_BRACKETS)
+    removed = 0
+    while brackets and removed < limit:
+        inner = brackets.replace(b"[]", b"")
+        removed += 1
+        halved = 2 * len(inner) <= len(brackets)
+        brackets = inner
+        if not halved:
+            break
+    if not brackets:
+        return False
+    if removed >= limit:
+        return True
+    return max(itertools.accumulate(map(_STEP.__getitem__, brackets))) > limit - removed
+
+
+def _depth_exceeds(document: object, limit: int) -> bool:
+    """Whether arrays and objects nest more than ``limit`` levels in the parsed ``document``.
+
+    Breadth first, one level at a time: no recursion, so any depth is safe; visits every array and object once.
     """
     level: list[Any] = [document] if isinstance(document, (dict, list)) else []
     depth = 0
