@@ -118,8 +118,11 @@ def time_limits() -> None:
     timed("stdin of MAX_CONFIG_BYTES + 1 spaces", lambda: (env_for("ADD"), b" " * (MAX_CONFIG_BYTES + 1)))
     timed("valid config padded to 16 MiB - 64 bytes", lambda: (env_for("ADD"), config_with("x", "1") + b" " * padding))
     timed("16 MiB array of small integers", lambda: (env_for("ADD"), config_with("x", "[" + "1," * (padding // 2 - 8) + "1]")))
-    timed("16 MiB of one-element arrays (depth walked)", lambda: (
+    timed("16 MiB of one-element arrays", lambda: (
         env_for("ADD"), config_with("x", "[" + "[1]," * (padding // 4 - 8) + "[1]]")))
+    chain = "[" * (MAX_JSON_DEPTH - 2) + "1" + "]" * (MAX_JSON_DEPTH - 2)
+    timed(f"16 MiB of arrays nested {MAX_JSON_DEPTH - 2} deep", lambda: (
+        env_for("ADD"), config_with("x", "[" + ",".join([chain] * (padding // (len(chain) + 1))) + "]")))
     timed(f"nesting at the limit ({MAX_JSON_DEPTH} levels)", lambda: (env_for("ADD"), config_with("x", nested(MAX_JSON_DEPTH - 1, "array"))))
     timed("nesting 1 000 000 levels", lambda: (env_for("ADD"), config_with("x", nested(1_000_000, "array"))))
     timed("integer of 100 000 digits", lambda: (env_for("ADD"), config_with("x", "9" * 100_000)))
