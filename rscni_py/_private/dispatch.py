@@ -14,9 +14,10 @@ import itertools
 import json
 import logging
 import math
+import os
 import re
 import traceback
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Final, Iterable, Mapping, TextIO, get_args
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Final, Mapping, TextIO, get_args
 
 from rscni_py._private import env as envvars
 from rscni_py._private import logsetup
@@ -86,6 +87,7 @@ def dispatch(
     ``run()``), a deadline from the class or the configuration is armed, and a stop by signal or deadline is code 11.
     """
     request = _Request(plugin_cls)
+    owner = os.getpid()
     try:
         output = _serve(plugin_cls, env, stdin, stderr, logs, signals, own_netns, request)
     except Interrupted as stop:
@@ -105,6 +107,9 @@ def dispatch(
         code = 0
     if signals is not None:
         signals.disarm()
+    if os.getpid() != owner:
+        # A child the plugin forked without exec unwound through here; only the process the runtime started answers.
+        return code
     if output:
         # One write of a complete document: nothing half-written reaches the runtime.
         try:
