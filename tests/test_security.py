@@ -520,6 +520,17 @@ def test_stdout_is_exactly_one_document_whatever_the_plugin_writes(env: dict[str
         assert leak in proc.stderr, leak  # the stray output went to the log instead
 
 
+def test_a_forked_child_never_writes_a_second_document() -> None:
+    # The child raises, unwinds through the dispatcher and would answer too; only the parent's result is printed.
+    config = json.dumps({"cniVersion": "1.0.0", "name": "n", "type": "forker", "mode": "child-raises"}).encode()
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "plugins" / "forker.py")], input=config, capture_output=True, check=False,
+        timeout=60, env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "CNI_COMMAND": "ADD", **ATTACH},
+    )
+    assert (proc.returncode, json.loads(proc.stdout)) == (0, {"cniVersion": "1.0.0"})
+    assert b"raised in the forked child" in proc.stderr  # the child did fail, on stderr only
+
+
 # --- 8. limits ----------------------------------------------------------------------------------------------------
 
 def test_documented_limits_are_the_enforced_ones() -> None:
