@@ -296,6 +296,24 @@ def test_no_shell_anywhere(module: Path) -> None:
     assert "shell=True" not in module.read_text()
 
 
+def test_a_delegate_name_with_shell_metacharacters_runs_that_file_and_nothing_else(tmp_path: Path) -> None:
+    from rscni_py.invoke import delegate_delete
+
+    name = "x;touch pwned $(touch pwned2) `touch pwned3`"
+    plugin = tmp_path / name
+    plugin.write_text("#!/bin/sh\necho ran > ran-marker\n")
+    plugin.chmod(0o755)
+    env = {"PATH": os.environ["PATH"], "CNI_PATH": str(tmp_path), "CNI_CONTAINERID": "c1", "CNI_NETNS": "/x",
+           "CNI_IFNAME": "eth0"}
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        delegate_delete(name, b'{"cniVersion": "1.0.0", "name": "n", "type": "x"}', env=env)
+    finally:
+        os.chdir(cwd)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, "ran-marker"])
+
+
 # --- 4. file modes --------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("umask", [0o000, 0o022])
