@@ -344,6 +344,35 @@ def test_state_files_and_directories_are_private_whatever_the_umask(tmp_path: Pa
         assert stat.S_IMODE(entry.stat().st_mode) == 0o600, entry
 
 
+def test_state_reads_refuse_a_planted_symlink(tmp_path: Path) -> None:
+    from rscni_py.state import UnsafePathError
+
+    store = AttachmentStore("net1", root=tmp_path / "state")
+    store.put("c1", "eth0", {"ip": "10.0.0.2"})
+    secret = tmp_path / "elsewhere.json"
+    secret.write_text('{"not": "ours"}')
+    path = store.path("c1", "eth0")
+    path.unlink()
+    path.symlink_to(secret)
+    with pytest.raises(UnsafePathError):
+        store.get("c1", "eth0")
+
+
+def test_state_lock_does_not_follow_a_planted_symlink(tmp_path: Path) -> None:
+    store = AttachmentStore("net1", root=tmp_path / "state")
+    store.put("c1", "eth0", {"ip": "10.0.0.2"})
+    target = tmp_path / "victim"
+    target.write_text("untouched")
+    target.chmod(0o644)
+    lock = tmp_path / "state" / "net1" / ".lock"
+    lock.unlink(missing_ok=True)
+    lock.symlink_to(target)
+    with pytest.raises(OSError):
+        with store.lock(timeout=0):
+            pass
+    assert (target.read_text(), stat.S_IMODE(target.stat().st_mode)) == ("untouched", 0o644)
+
+
 # --- 5. what is logged ---------------------------------------------------------------------------------------------------
 
 SECRET = "s3cr3t-Tok3n-9f8e7d"
@@ -363,7 +392,8 @@ class Conf(NetConf):
 class P(CNIPlugin[Conf]):
     def add(self, args):
         logging.getLogger("plugin").debug("adding %s", args.container_id)
-        if os.environ.get("FAIL"):
+        token = args.config.token  # a local holding the secret: tracebacks must not show it
+        if os.environ.get("FAIL") and token:
             raise RuntimeError("plugin failure")
         return Result(ips=[IPConfig(address=ip_interface("10.0.0.2/24"))])
     def delete(self, args):
