@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test typecheck unit integration bench clean
+.PHONY: venv demo test typecheck unit integration bench fuzz clean
 
 venv: $(STAMP)
 
@@ -33,6 +33,10 @@ integration: venv
 
 bench: venv
 	$(PY) benchmarks/run.py
+
+## 10 000 fuzzed invocations of the dispatcher, with counts per outcome.
+fuzz: venv
+	$(PY) benchmarks/fuzz_dispatch.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .pytest_cache .hypothesis tests/integration/.build

@@ -229,7 +229,7 @@ def test_bad_config(stdin: bytes, code: int, msg: str, details: str) -> None:
 
 def test_deep_nesting_is_refused_cleanly() -> None:
     out = run(env_for("ADD"), b'{"name": "n", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
-    assert (out.code, out.json) == (1, error(6, "error decoding network config: JSON nested too deeply"))
+    assert (out.code, out.json) == (1, error(6, "error decoding network config: JSON nested deeper than 128 levels"))
 
 
 def test_oversized_stdin_is_refused() -> None:

@@ -288,8 +288,13 @@ def _compile(hint: object) -> _Converter:
     if hint is float:
 
         def convert_float(value: object, path: str) -> Any:
-            if type(value) is float or type(value) is int:
-                return float(value)
+            if type(value) is float:
+                return value
+            if type(value) is int:
+                try:
+                    return float(value)
+                except OverflowError:  # JSON integers have no size limit; a float tops out near 1.8e308
+                    raise FieldError(path, f"number out of range: integer of {len(str(abs(value)))} digits") from None
             raise _mismatch(hint, value, path)
 
         return convert_float

@@ -10,7 +10,11 @@ own-netns guard -> typed configuration, prevResult, CNI_ARGS -> the plugin's met
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
+import os
+import re
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Final, Mapping, TextIO, get_args
 
 from rscni_py._private import env as envvars
@@ -36,10 +40,16 @@ if TYPE_CHECKING:
     from rscni_py._private.plugin import CNIPlugin
     from rscni_py._private.signals import ProcessSignals
 
-__all__ = ["MAX_CONFIG_BYTES", "dispatch"]
+__all__ = ["MAX_CONFIG_BYTES", "MAX_JSON_DEPTH", "dispatch"]
 
 #: The largest network configuration read from stdin (16 MiB); a larger one is refused with code 5.
 MAX_CONFIG_BYTES: Final = 16 * 1024 * 1024
+#: The deepest nesting of arrays and objects accepted in the configuration (the top-level object is level 1);
+#: deeper is code 6. Real configurations nest fewer than ten levels. A fixed bound, well below the interpreter's
+#: recursion limit, leaves room for the recursive walkers that run afterwards (the codec, ``copy.deepcopy``, the
+#: indenting JSON encoder, the plugin's own code) and does not depend on how deep the caller's stack already is.
+MAX_JSON_DEPTH: Final = 128
+_READ_CHUNK: Final = 1024 * 1024
 
 # Which plugin method serves which command: the one place where "DEL" becomes "delete".
 _METHODS: Final = {"ADD": "add", "DEL": "delete", "CHECK": "check", "GC": "gc", "STATUS": "status"}
@@ -73,6 +83,7 @@ def dispatch(
     ``run()``), a deadline from the class or the configuration is armed, and a stop by signal or deadline is code 11.
     """
     request = _Request(plugin_cls)
+    owner = os.getpid()
     try:
         output = _serve(plugin_cls, env, stdin, stderr, logs, signals, own_netns, request)
     except Interrupted as stop:
@@ -84,25 +95,48 @@ def dispatch(
         output = json.dumps(err.to_dict(request.cni_version), indent=4)
         code = 1
     except Exception as exc:  # noqa: BLE001 - every failure must become a CNI error (decision D-7)
-        import traceback  # only here: most runs never need it
-
-        traceback.print_exception(exc, file=stderr)
-        internal = InternalError(str(exc) or type(exc).__name__)
+        _print_traceback(exc, stderr)
+        internal = InternalError(_describe_exception(exc))
         output = json.dumps(internal.to_dict(request.cni_version), indent=4)
         code = 1
     else:
         code = 0
     if signals is not None:
         signals.disarm()
+    if os.getpid() != owner:
+        # A child the plugin forked without exec unwound through here; only the process the runtime started answers.
+        return code
     if output:
         # One write of a complete document: nothing half-written reaches the runtime.
         try:
             stdout.write(output)
             stdout.flush()
         except (OSError, ValueError) as exc:  # the runtime closed our stdout: nobody is left to tell
-            stderr.write(f"rscni-py: cannot write the {request.command or 'command'} output to stdout: {exc}\n")
+            try:
+                stderr.write(f"rscni-py: cannot write the {request.command or 'command'} output to stdout: {exc}\n")
+            except (OSError, ValueError):
+                pass  # nor is stderr usable: the exit code is the last word
             return 1
     return code
+
+
+def _describe_exception(exc: BaseException) -> str:
+    """``str(exc)``, or the class name when that is empty or ``__str__`` itself fails."""
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not escape the dispatcher
+        text = ""
+    return text or type(exc).__name__
+
+
+def _print_traceback(exc: BaseException, stderr: TextIO) -> None:
+    # stderr is the log; when the runtime has closed it, the error JSON on stdout is all that is left to give.
+    import traceback  # only here: most runs never need it
+
+    try:
+        traceback.print_exception(exc, file=stderr)
+    except (OSError, ValueError):
+        pass
 
 
 def _serve(
@@ -161,17 +195,29 @@ def _serve(
 
 
 def _read_stdin(stdin: BinaryIO) -> bytes:
+    """Read stdin to its end, but never more than ``MAX_CONFIG_BYTES + 1`` bytes (code 5 beyond the limit).
+
+    Loops because a raw (unbuffered) stream may return less than asked for before its end; asks for at most
+    ``_READ_CHUNK`` at a time because such a stream allocates a buffer of the size asked for on every call.
+    """
+    chunks: list[bytes] = []
+    size = 0
     try:
-        data = stdin.read(MAX_CONFIG_BYTES + 1)
+        while size <= MAX_CONFIG_BYTES:
+            chunk = stdin.read(min(_READ_CHUNK, MAX_CONFIG_BYTES + 1 - size))
+            if chunk is None:  # a non-blocking stream with nothing ready
+                raise IOFailureError("error reading from stdin: no data available")
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
     except (OSError, ValueError) as exc:
         raise IOFailureError(f"error reading from stdin: {exc}") from exc
-    if data is None:  # a non-blocking stream with nothing ready
-        raise IOFailureError("error reading from stdin: no data available")
-    if len(data) > MAX_CONFIG_BYTES:
+    if size > MAX_CONFIG_BYTES:
         raise IOFailureError(
             f"error reading from stdin: the network config is larger than {MAX_CONFIG_BYTES} bytes",
         )
-    return data
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _reject_constant(name: str) -> Any:
@@ -179,16 +225,30 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"invalid JSON value {name}")
 
 
+def _parse_float(text: str) -> float:
+    # Python turns 1e400 into inf, which json.dumps would later write as the non-JSON Infinity (say, when the
+    # plugin passes its configuration on to a delegate); Go refuses such a number too.
+    value = float(text)
+    if math.isinf(value):
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise ValueError(f"number {shown} is out of range")
+    return value
+
+
 def _load_config(data: bytes) -> dict[str, Any]:
     """Decode stdin as JSON (code 6) and validate the network name (code 7), as Go's skel does first."""
     if not data.strip():
         raise DecodingFailureError("error decoding network config: stdin is empty")
+    too_deep = DecodingFailureError(f"error decoding network config: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
-        raw = json.loads(data, parse_constant=_reject_constant)
+        raw = json.loads(data, parse_constant=_reject_constant, parse_float=_parse_float)
     except RecursionError:
-        raise DecodingFailureError("error decoding network config: JSON nested too deeply") from None
+        raise too_deep from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
         raise DecodingFailureError(f"error decoding network config: {exc}") from None
+    # Nesting needs an opening bracket per level, so a document with few brackets needs no check.
+    if data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH and _too_deep(data, raw):
+        raise too_deep
     if raw is None:
         raw = {}  # Go decodes null into an empty object, so the name check below reports it
     if not isinstance(raw, dict):
@@ -202,6 +262,67 @@ def _load_config(data: bytes) -> dict[str, Any]:
         raise InvalidNetworkConfigError("missing network name")
     envvars.validate_network_name(name)
     return raw
+
+
+def _too_deep(data: bytes, document: object) -> bool:
+    """Whether the JSON text ``data`` (already parsed into ``document``) nests more than ``MAX_JSON_DEPTH`` levels."""
+    if b"\x00" in data or data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # UTF-16 or UTF-32, which json.loads also reads: brackets are not single bytes there, walk the objects.
+        return _depth_exceeds(document, MAX_JSON_DEPTH)
+    return _text_depth_exceeds(data, MAX_JSON_DEPTH)
+
+
+# A JSON string token; in valid UTF-8 JSON no byte of a multi-byte character is a quote or a backslash.
+_JSON_STRING: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS: Final = bytes(byte for byte in range(256) if byte not in b"[]{}")
+_ONE_BRACKET_KIND: Final = bytes.maketrans(b"{}", b"[]")
+# +1 for an opening bracket, -1 for a closing one, indexed by byte value.
+_STEP: Final = tuple(1 if byte == ord("[") else -1 if byte == ord("]") else 0 for byte in range(256))
+
+
+def _text_depth_exceeds(data: bytes, limit: int) -> bool:
+    """Depth check on the text of a valid UTF-8 JSON document, without building anything per array or object.
+
+    With the strings removed and objects written like arrays, only balanced brackets are left. Deleting every
+    empty pair ``[]`` removes the innermost level everywhere at once; that is repeated while it keeps halving the
+    text (wide documents vanish in a few passes). The depth of what is left is the highest running sum of +1 per
+    opening and -1 per closing bracket. Every step runs in C.
+    """
+    brackets = _JSON_STRING.sub(b"", data).translate(_ONE_BRACKET_KIND, _NOT_BRACKETS)
+    removed = 0
+    while brackets and removed < limit:
+        inner = brackets.replace(b"[]", b"")
+        removed += 1
+        halved = 2 * len(inner) <= len(brackets)
+        brackets = inner
+        if not halved:
+            break
+    if not brackets:
+        return False
+    if removed >= limit:
+        return True
+    return max(itertools.accumulate(map(_STEP.__getitem__, brackets))) > limit - removed
+
+
+def _depth_exceeds(document: object, limit: int) -> bool:
+    """Whether arrays and objects nest more than ``limit`` levels in the parsed ``document``.
+
+    Breadth first, one level at a time: no recursion, so any depth is safe; visits every array and object once.
+    """
+    level: list[Any] = [document] if isinstance(document, (dict, list)) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        below: list[Any] = []
+        keep = below.append
+        for node in level:
+            for child in node.values() if type(node) is dict else node:
+                if isinstance(child, (dict, list)):
+                    keep(child)
+        level = below
+    return False
 
 
 def _config_version(raw: Mapping[str, Any]) -> str:

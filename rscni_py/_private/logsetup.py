@@ -146,7 +146,9 @@ class ProcessLogging:
         try:
             # Create it private first: logs may name containers and addresses.
             os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
-            handler = logging.FileHandler(file, encoding="utf-8")
+            # A message may quote input with lone surrogates (a JSON "\ud800" escape, undecodable environment
+            # bytes); write them escaped instead of failing with a "--- Logging error ---" traceback.
+            handler = logging.FileHandler(file, encoding="utf-8", errors="backslashreplace")
         except (OSError, ValueError) as exc:
             raise IOFailureError(f"cannot open log file {q(file)}", str(exc)) from exc
         self._add(handler)
