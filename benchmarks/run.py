@@ -1,19 +1,26 @@
 #!/usr/bin/env python3
-"""Cost of one plugin invocation: wall time and peak RSS, against Python floors and a Go reference plugin.
+"""Cost of one plugin invocation: wall time, CPU time and peak RSS, against Python floors and a Go reference plugin.
 
-Each case is a whole process, started the way a runtime starts a plugin, run many times after a warm-up; the
-figures are the median and the min-max of wall time (ms) and of the child's peak RSS (MiB, from ``wait4``).
+Each case is a whole process, started the way a runtime starts a plugin (fresh environment, stdin from a file,
+stdout and stderr discarded). The cases are run round-robin, one run of each per round after warm-up rounds, so
+that a change in the machine's load during the run touches every case alike. The figures are the median and the
+min-max of wall time (ms) and of CPU time (user + system, ms, from ``wait4``), and the peak RSS (MiB) from separate
+rounds under GNU ``time`` (``/usr/bin/time -f %M``): a child forked from this process would report this process's
+own size as its peak, since Linux counts the memory a process had before ``exec``.
+
 Cases:
 
 * floors: ``python -I -c pass``; ``python -I -c "import dataclasses, typing, json"`` (what any typed plugin module
-  costs before our code); ``python -I -c "import dataclasses_json"`` (the model library);
-* the debug plugin (examples/debug) as a script in the virtual environment and as a one-file bundle: VERSION,
-  ADD with a 1.0.0 prevResult, DEL;
+  costs before our code: the typed floor); ``python -I -c "import dataclasses_json"`` (the model library);
+* the debug plugin (examples/debug/rscni_debug.py) as a script run by the virtual environment's interpreter and as
+  a one-file bundle: VERSION, ADD with a 1.0.0 prevResult, DEL;
+* a minimal typed plugin (tests/plugins/typed.py), as a script: VERSION and ADD, i.e. the SDK without the debug
+  plugin's own imports (tempfile, pathlib);
 * Go's host-local from /usr/lib/cni: VERSION;
-* as root, with the libcni driver built: a bridge + host-local chain ADD+DEL through libcni, with and without our
-  debug plugin appended.
+* as root, with the libcni driver (tests/integration/build_driver.sh; built here when missing): a bridge +
+  host-local chain ADD+DEL through libcni, without and with the debug plugin's bundle appended.
 
-Targets are printed as ratios; nothing here asserts them.  Usage: ``python benchmarks/run.py [--runs N]``.
+Targets are printed as ratios of medians; nothing here asserts them. Usage: ``python benchmarks/run.py [--runs N]``.
 """
 
 from __future__ import annotations
@@ -28,17 +35,23 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's rscni_py, for building the bundle
+
 DEBUG_PLUGIN = ROOT / "examples" / "debug" / "rscni_debug.py"
+TYPED_PLUGIN = ROOT / "tests" / "plugins" / "typed.py"
 GO_PLUGIN_DIR = Path("/usr/lib/cni")
 DRIVER = ROOT / "tests" / "integration" / ".build" / "cni-driver"
-ATTACH = {"CNI_CONTAINERID": "bench1", "CNI_NETNS": "/var/run/netns/bench", "CNI_IFNAME": "eth0", "CNI_PATH": str(GO_PLUGIN_DIR)}
+BUILD_DRIVER = ROOT / "tests" / "integration" / "build_driver.sh"
+GNU_TIME = "/usr/bin/time"
+NETNS = "rscni-bench"
+ATTACH = {"CNI_CONTAINERID": "bench1", "CNI_NETNS": f"/var/run/netns/{NETNS}", "CNI_IFNAME": "eth0"}
 PREV_RESULT = {
     "cniVersion": "1.0.0",
-    "interfaces": [{"name": "eth0", "mac": "aa:bb:cc:dd:ee:ff", "sandbox": "/var/run/netns/bench"}],
+    "interfaces": [{"name": "eth0", "mac": "aa:bb:cc:dd:ee:ff", "sandbox": f"/var/run/netns/{NETNS}"}],
     "ips": [{"interface": 0, "address": "10.10.0.5/24", "gateway": "10.10.0.1"}],
     "routes": [{"dst": "0.0.0.0/0", "gw": "10.10.0.1"}],
     "dns": {"nameservers": ["10.10.0.1"]},
@@ -46,132 +59,231 @@ PREV_RESULT = {
 
 
 @dataclass
-class Stats:
+class Case:
+    """One command line to time, with its environment and stdin, and the figures collected for it."""
+
     name: str
-    wall_ms: list[float]
-    rss_mib: list[float]
+    argv: list[str]
+    env: dict[str, str]
+    stdin: bytes = b""
+    wall_ms: list[float] = field(default_factory=list)
+    cpu_ms: list[float] = field(default_factory=list)
+    rss_mib: list[float] = field(default_factory=list)
+
+    def run(self, feed: int, keep: bool) -> None:
+        """Start the process once, wait for it, and (when ``keep``) record its wall and CPU time."""
+        os.lseek(feed, 0, os.SEEK_SET)
+        start = time.perf_counter()
+        proc = subprocess.Popen(self.argv, env=self.env, stdin=feed, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = (time.perf_counter() - start) * 1000
+        self._check(os.waitstatus_to_exitcode(status))
+        if keep:
+            self.wall_ms.append(elapsed)
+            self.cpu_ms.append((usage.ru_utime + usage.ru_stime) * 1000)
+
+    def run_for_rss(self, feed: int, report: Path) -> None:
+        """Start the process once under GNU time and record its peak RSS."""
+        os.lseek(feed, 0, os.SEEK_SET)
+        argv = [GNU_TIME, "-f", "%M", "-o", str(report), *self.argv]
+        code = subprocess.run(argv, env=self.env, stdin=feed, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False).returncode
+        self._check(code)
+        self.rss_mib.append(int(report.read_text().split()[-1]) / 1024)
+
+    def _check(self, code: int) -> None:
+        if code != 0:
+            raise SystemExit(f"{self.name}: exited with {code}: {' '.join(self.argv)}")
 
     @property
-    def median_ms(self) -> float:
+    def wall(self) -> float:
         return statistics.median(self.wall_ms)
 
+    @property
+    def cpu(self) -> float:
+        return statistics.median(self.cpu_ms)
+
     def row(self) -> str:
-        return (
-            f"| {self.name} | {self.median_ms:.1f} | {min(self.wall_ms):.1f}-{max(self.wall_ms):.1f} "
-            f"| {statistics.median(self.rss_mib):.1f} | {min(self.rss_mib):.1f}-{max(self.rss_mib):.1f} |"
-        )
+        def cell(values: list[float]) -> str:
+            return f"{statistics.median(values):.1f} | {min(values):.1f}-{max(values):.1f}"
+
+        rss = cell(self.rss_mib) if self.rss_mib else "n/a | n/a"
+        return f"| {self.name} | {cell(self.wall_ms)} | {cell(self.cpu_ms)} | {rss} |"
 
 
-def measure(name: str, argv: list[str], *, env: dict[str, str], stdin: bytes, runs: int, warmup: int) -> Stats:
-    """Run ``argv`` ``warmup + runs`` times; keep wall time and peak RSS of the measured runs."""
-    with tempfile.TemporaryFile() as feed:
-        feed.write(stdin)
-        wall: list[float] = []
-        rss: list[float] = []
+def run_round_robin(cases: list[Case], runs: int, warmup: int, rss_runs: int) -> None:
+    """``warmup`` rounds, then ``runs`` measured rounds, then ``rss_runs`` rounds under GNU time; each round runs
+    every case once, in a fixed order."""
+    feeds: list[int] = []
+    try:
+        for case in cases:
+            fd, path = tempfile.mkstemp()
+            os.unlink(path)
+            os.write(fd, case.stdin)
+            feeds.append(fd)
         for index in range(warmup + runs):
-            feed.seek(0)
-            start = time.perf_counter()
-            proc = subprocess.Popen(argv, env=env, stdin=feed, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            _, status, usage = os.wait4(proc.pid, 0)
-            elapsed = (time.perf_counter() - start) * 1000
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            if proc.returncode not in (0, 1):
-                raise SystemExit(f"{name}: exited with {proc.returncode}: {argv}")
-            if index >= warmup:
-                wall.append(elapsed)
-                rss.append(usage.ru_maxrss / 1024)
-    return Stats(name, wall, rss)
+            for case, feed in zip(cases, feeds, strict=True):
+                case.run(feed, keep=index >= warmup)
+        if not os.access(GNU_TIME, os.X_OK):
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            for _ in range(rss_runs):
+                for case, feed in zip(cases, feeds, strict=True):
+                    case.run_for_rss(feed, Path(tmp) / "rss")
+    finally:
+        for fd in feeds:
+            os.close(fd)
 
 
-def build_bundle(python: str, workdir: Path) -> Path:
-    from rscni_py._private.bundle import bundle
+def script_command(python: str, plugin: Path) -> tuple[list[str], dict[str, str]]:
+    """How the venv runs a plugin script: ``python -I`` when this checkout is what it imports, else via PYTHONPATH."""
+    probe = subprocess.run(
+        [python, "-I", "-c", "import rscni_py; print(rscni_py.__file__)"], capture_output=True, text=True, check=False
+    )
+    if probe.returncode == 0 and Path(probe.stdout.strip()).resolve().is_relative_to(ROOT):
+        return [python, "-I", str(plugin)], {}
+    # Not installed from this checkout (or not at all): put it first on the path; -s still skips the user site.
+    return [python, "-s", str(plugin)], {"PYTHONPATH": str(ROOT)}
 
-    return bundle(DEBUG_PLUGIN, workdir / "rscni-debug.pyz", python=python)
+
+def build_driver() -> bool:
+    if DRIVER.exists():
+        return True
+    proc = subprocess.run(["sh", str(BUILD_DRIVER)], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        print(f"(cannot build the libcni driver, skipping the chain: {proc.stderr.strip()})")
+    return proc.returncode == 0
 
 
-def chain_cases(workdir: Path, python: str, runs: int, warmup: int) -> list[Stats]:
-    """libcni (our Go driver) running bridge + host-local, with and without the debug plugin after them."""
-    if os.geteuid() != 0 or not DRIVER.exists():
-        print(f"(skipping the libcni chain: needs root and {DRIVER}; build it with tests/integration/build_driver.sh)")
+def chain_cases(workdir: Path, plugin_bundle: Path, plain: dict[str, str]) -> list[Case]:
+    """libcni (our Go driver) running bridge + host-local, without and with the debug plugin's bundle after them."""
+    if os.geteuid() != 0:
+        print("(skipping the libcni chain: it needs root)")
+        return []
+    if not build_driver():
         return []
     plugin_dir = workdir / "bin"
     plugin_dir.mkdir()
-    wrapper = plugin_dir / "rscni-debug"
-    wrapper.write_text(f"#!/bin/sh\nexec {python} -I {DEBUG_PLUGIN} \"$@\"\n")
-    wrapper.chmod(0o755)
-    netns = "rscni-bench"
-    subprocess.run(["ip", "netns", "add", netns], check=True)
-    out: list[Stats] = []
-    try:
-        base = [
-            {"type": "bridge", "bridge": "rscni-bench0", "isGateway": True,
-             "ipam": {"type": "host-local", "subnet": "10.247.0.0/24", "dataDir": str(workdir / "ipam")}},
-        ]
-        for label, plugins in (("chain without our plugin", base), ("chain with the debug plugin", [*base, {"type": "rscni-debug", "cniOutput": str(workdir / "out")}])):
-            (workdir / "out").mkdir(exist_ok=True)
-            conflist = workdir / f"{len(plugins)}.conflist"
-            conflist.write_text(json.dumps({"cniVersion": "1.0.0", "name": "bench", "plugins": plugins}))
-            script = workdir / f"cycle{len(plugins)}.sh"
-            common = f"--cache-dir {workdir / 'cache'} --netns /var/run/netns/{netns} --ifname eth0 --container-id bench1 --cni-path {plugin_dir}:{GO_PLUGIN_DIR}"
-            script.write_text(f"#!/bin/sh\n{DRIVER} add {conflist} {common} >/dev/null && {DRIVER} del {conflist} {common} >/dev/null\n")
-            script.chmod(0o755)
-            out.append(measure(f"libcni {label}: ADD+DEL", [str(script)], env={"PATH": os.environ["PATH"]}, stdin=b"", runs=runs, warmup=warmup))
-    finally:
-        subprocess.run(["ip", "netns", "del", netns], check=False)
-        subprocess.run(["ip", "link", "del", "rscni-bench0"], check=False, stderr=subprocess.DEVNULL)
+    (plugin_dir / "rscni-debug").symlink_to(plugin_bundle)
+    base = [
+        {
+            "type": "bridge",
+            "bridge": "rscni-bench0",
+            "isGateway": True,
+            "ipam": {"type": "host-local", "subnet": "10.247.0.0/24", "dataDir": str(workdir / "ipam")},
+        },
+    ]
+    debug = {"type": "rscni-debug", "cniOutput": str(workdir / "chain-records")}
+    out: list[Case] = []
+    for label, plugins in (("bridge + host-local", base), ("bridge + host-local + debug bundle", [*base, debug])):
+        conflist = workdir / f"chain{len(plugins)}.conflist"
+        conflist.write_text(json.dumps({"cniVersion": "1.0.0", "name": "bench", "plugins": plugins}))
+        flags = (
+            f"--cache-dir {workdir / 'cache'} --netns /var/run/netns/{NETNS} --ifname eth0 --container-id bench1 "
+            f"--cni-path {plugin_dir}:{GO_PLUGIN_DIR}"
+        )
+        script = f"{DRIVER} add {conflist} {flags} >/dev/null && {DRIVER} del {conflist} {flags} >/dev/null"
+        out.append(Case(f"libcni chain ADD+DEL: {label}", ["/bin/sh", "-c", script], plain))
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=40)
-    parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--python", default=sys.executable, help="the venv interpreter the plugin runs with")
-    ns = parser.parse_args()
-    python = ns.python
-    runs, warmup = ns.runs, ns.warmup
-    plain = {"PATH": os.environ["PATH"]}
-    config_add = {"cniVersion": "1.0.0", "name": "bench", "type": "rscni-debug", "prevResult": PREV_RESULT}
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        config_add["cniOutput"] = str(workdir / "records")
-        (workdir / "records").mkdir()
-        add_stdin = json.dumps(config_add).encode()
-        bundle_file = build_bundle(python, workdir)
+def ratio(text: str, value: float, target: str = "") -> str:
+    return f"  {text:<58} {value:5.2f}" + (f"  [target {target}]" if target else "")
 
-        def plugin_cases(label: str, argv: list[str]) -> list[Stats]:
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--runs", type=int, default=40, help="measured runs per case (default 40)")
+    parser.add_argument("--warmup", type=int, default=5, help="warm-up runs per case (default 5)")
+    parser.add_argument("--chain-runs", type=int, default=15, help="measured runs per libcni chain case (default 15)")
+    parser.add_argument("--rss-runs", type=int, default=5, help="runs per case under GNU time for the peak RSS (default 5)")
+    parser.add_argument("--python", default=sys.executable, help="the venv interpreter the plugin scripts run with")
+    ns = parser.parse_args()
+    python: str = ns.python
+    plain = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
+    attach = {**plain, **ATTACH, "CNI_PATH": str(GO_PLUGIN_DIR)}
+
+    from rscni_py._private.bundle import bundle
+
+    netns_made = False
+    with tempfile.TemporaryDirectory(prefix="rscni-bench-") as tmp:
+        workdir = Path(tmp)
+        config = {"cniVersion": "1.0.0", "name": "bench", "type": "rscni-debug", "prevResult": PREV_RESULT}
+        config["cniOutput"] = str(workdir / "records")
+        stdin = json.dumps(config).encode()
+        bundle_file = bundle(DEBUG_PLUGIN, workdir / "rscni-debug")
+        with bundle_file.open("rb") as head:
+            shebang = head.readline().decode().strip()
+        debug_argv, debug_env = script_command(python, DEBUG_PLUGIN)
+        typed_argv, typed_env = script_command(python, TYPED_PLUGIN)
+
+        def plugin_cases(label: str, argv: list[str], extra: dict[str, str], commands: tuple[str, ...]) -> list[Case]:
+            names = {"VERSION": "VERSION", "ADD": "ADD (1.0.0 prevResult)", "DEL": "DEL"}
             return [
-                measure(f"{label}: VERSION", argv, env={**plain, "CNI_COMMAND": "VERSION"}, stdin=b"", runs=runs, warmup=warmup),
-                measure(f"{label}: ADD (1.0.0 prevResult)", argv, env={**plain, **ATTACH, "CNI_COMMAND": "ADD"}, stdin=add_stdin, runs=runs, warmup=warmup),
-                measure(f"{label}: DEL", argv, env={**plain, **ATTACH, "CNI_COMMAND": "DEL"}, stdin=add_stdin, runs=runs, warmup=warmup),
+                Case(
+                    f"{label}: {names[command]}",
+                    argv,
+                    {**(plain if command == "VERSION" else attach), **extra, "CNI_COMMAND": command},
+                    b"" if command == "VERSION" else stdin,
+                )
+                for command in commands
             ]
 
         floors = [
-            measure("floor: python -I -c pass", [python, "-I", "-c", "pass"], env=plain, stdin=b"", runs=runs, warmup=warmup),
-            measure("typed floor: import dataclasses, typing, json", [python, "-I", "-c", "import dataclasses, typing, json"], env=plain, stdin=b"", runs=runs, warmup=warmup),
-            measure("model floor: import dataclasses_json", [python, "-I", "-c", "import dataclasses_json"], env=plain, stdin=b"", runs=runs, warmup=warmup),
+            Case("floor: python -I -c pass", [python, "-I", "-c", "pass"], plain),
+            Case("typed floor: import dataclasses, typing, json", [python, "-I", "-c", "import dataclasses, typing, json"], plain),
+            Case("model floor: import dataclasses_json", [python, "-I", "-c", "import dataclasses_json"], plain),
         ]
-        script = plugin_cases("venv script", [python, "-I", str(DEBUG_PLUGIN)])
-        bundled = plugin_cases("bundle", [str(bundle_file)])
-        go = [measure("Go host-local: VERSION", [str(GO_PLUGIN_DIR / "host-local")], env={**plain, "CNI_COMMAND": "VERSION"}, stdin=b"", runs=runs, warmup=warmup)] if (GO_PLUGIN_DIR / "host-local").exists() else []
-        chains = chain_cases(workdir, python, max(5, runs // 4), 2)
+        typed = plugin_cases("typed plugin, venv script", typed_argv, typed_env, ("VERSION", "ADD"))
+        script = plugin_cases("debug plugin, venv script", debug_argv, debug_env, ("VERSION", "ADD", "DEL"))
+        bundled = plugin_cases("debug plugin, bundle", [str(bundle_file)], {}, ("VERSION", "ADD", "DEL"))
+        host_local = GO_PLUGIN_DIR / "host-local"
+        go = [Case("Go host-local: VERSION", [str(host_local)], {**plain, "CNI_COMMAND": "VERSION"})] if host_local.exists() else []
+        cases = [*floors, *typed, *script, *bundled, *go]
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}")
-    print(f"date: {datetime.date.today().isoformat()}, runs per case: {runs} after {warmup} warm-up runs\n")
-    print("| case | wall median (ms) | wall min-max (ms) | peak RSS median (MiB) | RSS min-max (MiB) |")
-    print("|---|---|---|---|---|")
-    for stats in [*floors, *script, *bundled, *go, *chains]:
-        print(stats.row())
-    typed_floor, model_floor = floors[1].median_ms, floors[2].median_ms
-    print("\nratios (targets in brackets):")
-    print(f"  VERSION, venv script / typed floor = {script[0].median_ms / typed_floor:.2f}  [<= 1.20]")
-    print(f"  ADD, venv script / model floor    = {script[1].median_ms / model_floor:.2f}  [<= 1.15]")
-    for index, what in enumerate(("VERSION", "ADD", "DEL")):
-        print(f"  {what}, bundle / venv script{' ' * (8 - len(what))} = {bundled[index].median_ms / script[index].median_ms:.2f}  [<= 1.00]")
+        if os.geteuid() == 0:
+            netns_made = subprocess.run(["ip", "netns", "add", NETNS], check=False).returncode == 0
+        try:
+            run_round_robin(cases, ns.runs, ns.warmup, ns.rss_runs)
+            chains = chain_cases(workdir, bundle_file, plain) if netns_made else []
+            if chains:
+                run_round_robin(chains, ns.chain_runs, 2, min(ns.rss_runs, 3))
+        finally:
+            if netns_made:
+                subprocess.run(["ip", "netns", "del", NETNS], check=False)
+                subprocess.run(["ip", "link", "del", "rscni-bench0"], check=False, stderr=subprocess.DEVNULL)
+
+    load = os.getloadavg()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}")
+    print(f"date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+    print(
+        f"runs per case: {ns.runs} after {ns.warmup} warm-up runs, round-robin (chain: {ns.chain_runs} after 2); "
+        f"peak RSS from {ns.rss_runs} more under GNU time"
+    )
+    print(f"venv script: {' '.join(debug_argv[:2])} PLUGIN{' with PYTHONPATH=' + str(ROOT) if debug_env else ''}")
+    print(f"bundle: {shebang}\n")
+    print("| case | wall median (ms) | wall min-max (ms) | CPU median (ms) | CPU min-max (ms) | peak RSS median (MiB) | RSS min-max (MiB) |")
+    print("|---|---|---|---|---|---|---|")
+    for case in [*cases, *chains]:
+        print(case.row())
+
+    typed_floor, model_floor = floors[1], floors[2]
+    print("\nratios of medians, wall time (CPU time):")
+    for text, num, den, target in (
+        ("VERSION, typed plugin / typed floor", typed[0], typed_floor, "<= 1.20"),
+        ("VERSION, debug plugin script / typed floor", script[0], typed_floor, "<= 1.20"),
+        ("ADD, typed plugin / model floor", typed[1], model_floor, "<= 1.15"),
+        ("ADD, debug plugin script / model floor", script[1], model_floor, "<= 1.15"),
+        ("VERSION, debug bundle / debug script", bundled[0], script[0], "<= 1.00"),
+        ("ADD, debug bundle / debug script", bundled[1], script[1], "<= 1.00"),
+        ("DEL, debug bundle / debug script", bundled[2], script[2], "<= 1.00"),
+    ):
+        print(f"{ratio(text, num.wall / den.wall, target)}   ({num.cpu / den.cpu:.2f})")
     if go:
-        print(f"  VERSION, venv script / Go host-local = {script[0].median_ms / go[0].median_ms:.2f}")
+        print(f"{ratio('VERSION, debug bundle / Go host-local', bundled[0].wall / go[0].wall)}   ({bundled[0].cpu / go[0].cpu:.2f})")
     if len(chains) == 2:
-        print(f"  libcni chain ADD+DEL with / without our plugin = {chains[1].median_ms / chains[0].median_ms:.2f}")
+        extra = chains[1].wall - chains[0].wall
+        print(f"{ratio('libcni chain ADD+DEL, with / without the debug bundle', chains[1].wall / chains[0].wall)}"
+              f"   (+{extra:.1f} ms wall)")
 
 
 if __name__ == "__main__":
