@@ -20,6 +20,10 @@ Cases:
 * as root, with the libcni driver (tests/integration/build_driver.sh; built here when missing): a bridge +
   host-local chain ADD+DEL through libcni, without and with the debug plugin's bundle appended.
 
+With ``--instructions``, every case but the chain also runs once under valgrind (``cachegrind``, cache simulation
+off) and its instruction count is printed: unlike time, it barely changes with the machine's load, so it is the
+figure to compare between two versions of the code on a shared machine.
+
 Targets are printed as ratios of medians; nothing here asserts them. Usage: ``python benchmarks/run.py [--runs N]``.
 """
 
@@ -67,6 +71,7 @@ class Case:
     env: dict[str, str]
     stdin: bytes = b""
     wall_ms: list[float] = field(default_factory=list)
+    instructions: float | None = None  # millions, from valgrind
     cpu_ms: list[float] = field(default_factory=list)
     rss_mib: list[float] = field(default_factory=list)
 
@@ -90,6 +95,16 @@ class Case:
         self._check(code)
         self.rss_mib.append(int(report.read_text().split()[-1]) / 1024)
 
+    def count_instructions(self, feed: int) -> None:
+        """Run the process once under valgrind and keep its instruction count (millions)."""
+        os.lseek(feed, 0, os.SEEK_SET)
+        argv = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", *self.argv]
+        proc = subprocess.run(argv, env=self.env, stdin=feed, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+        self._check(proc.returncode)
+        for line in proc.stderr.decode(errors="replace").splitlines():
+            if "I   refs:" in line:
+                self.instructions = int(line.rpartition(":")[2].replace(",", "")) / 1e6
+
     def _check(self, code: int) -> None:
         if code != 0:
             raise SystemExit(f"{self.name}: exited with {code}: {' '.join(self.argv)}")
@@ -110,9 +125,9 @@ class Case:
         return f"| {self.name} | {cell(self.wall_ms)} | {cell(self.cpu_ms)} | {rss} |"
 
 
-def run_round_robin(cases: list[Case], runs: int, warmup: int, rss_runs: int) -> None:
-    """``warmup`` rounds, then ``runs`` measured rounds, then ``rss_runs`` rounds under GNU time; each round runs
-    every case once, in a fixed order."""
+def run_round_robin(cases: list[Case], runs: int, warmup: int, rss_runs: int, instructions: bool = False) -> None:
+    """``warmup`` rounds, then ``runs`` measured rounds, then ``rss_runs`` rounds under GNU time (and one under
+    valgrind when ``instructions``); each round runs every case once, in a fixed order."""
     feeds: list[int] = []
     try:
         for case in cases:
@@ -123,12 +138,14 @@ def run_round_robin(cases: list[Case], runs: int, warmup: int, rss_runs: int) ->
         for index in range(warmup + runs):
             for case, feed in zip(cases, feeds, strict=True):
                 case.run(feed, keep=index >= warmup)
-        if not os.access(GNU_TIME, os.X_OK):
-            return
-        with tempfile.TemporaryDirectory() as tmp:
-            for _ in range(rss_runs):
-                for case, feed in zip(cases, feeds, strict=True):
-                    case.run_for_rss(feed, Path(tmp) / "rss")
+        if os.access(GNU_TIME, os.X_OK):
+            with tempfile.TemporaryDirectory() as tmp:
+                for _ in range(rss_runs):
+                    for case, feed in zip(cases, feeds, strict=True):
+                        case.run_for_rss(feed, Path(tmp) / "rss")
+        if instructions:
+            for case, feed in zip(cases, feeds, strict=True):
+                case.count_instructions(feed)
     finally:
         for fd in feeds:
             os.close(fd)
@@ -196,6 +213,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5, help="warm-up runs per case (default 5)")
     parser.add_argument("--chain-runs", type=int, default=15, help="measured runs per libcni chain case (default 15)")
     parser.add_argument("--rss-runs", type=int, default=5, help="runs per case under GNU time for the peak RSS (default 5)")
+    parser.add_argument("--instructions", action="store_true", help="also count instructions under valgrind")
     parser.add_argument("--python", default=sys.executable, help="the venv interpreter the plugin scripts run with")
     ns = parser.parse_args()
     python: str = ns.python
@@ -243,7 +261,7 @@ def main() -> None:
         if os.geteuid() == 0:
             netns_made = subprocess.run(["ip", "netns", "add", NETNS], check=False).returncode == 0
         try:
-            run_round_robin(cases, ns.runs, ns.warmup, ns.rss_runs)
+            run_round_robin(cases, ns.runs, ns.warmup, ns.rss_runs, ns.instructions)
             chains = chain_cases(workdir, bundle_file, plain) if netns_made else []
             if chains:
                 run_round_robin(chains, ns.chain_runs, 2, min(ns.rss_runs, 3))
@@ -284,6 +302,21 @@ def main() -> None:
         extra = chains[1].wall - chains[0].wall
         print(f"{ratio('libcni chain ADD+DEL, with / without the debug bundle', chains[1].wall / chains[0].wall)}"
               f"   (+{extra:.1f} ms wall)")
+    counted = [case for case in cases if case.instructions is not None]
+    if counted:
+        print("\ninstructions (millions, valgrind), and ratios by instructions:")
+        for case in counted:
+            print(f"  {case.name:<58} {case.instructions:8.1f}")
+        for text, num, den in (
+            ("VERSION, typed plugin / typed floor", typed[0], typed_floor),
+            ("VERSION, debug plugin script / typed floor", script[0], typed_floor),
+            ("ADD, typed plugin / model floor", typed[1], model_floor),
+            ("ADD, debug plugin script / model floor", script[1], model_floor),
+            ("VERSION, debug bundle / debug script", bundled[0], script[0]),
+            ("ADD, debug bundle / debug script", bundled[1], script[1]),
+        ):
+            if num.instructions and den.instructions:
+                print(ratio(text, num.instructions / den.instructions))
 
 
 if __name__ == "__main__":
