@@ -1,0 +1,641 @@
+"""Delegation: running another CNI plugin from inside a plugin (SPEC.md §4 "Plugin Delegation"), Go's ``pkg/invoke``.
+
+A plugin that leaves part of its work to another plugin (typically IP address management) looks that plugin up in
+``CNI_PATH``, runs it with its own environment where only ``CNI_COMMAND`` changes, feeds it the complete network
+configuration it received on stdin, and lets the delegate's stderr reach its own stderr.  The delegate's result
+comes back typed; its failure comes back as a :class:`~rscni_py.CNIError` that keeps the delegate's code, so
+raising it from ``add()`` hands the runtime the delegate's own error.
+
+Plugin authors need one line per command::
+
+    from rscni_py import invoke
+
+    def add(self, args):
+        with invoke.add_with_rollback(args.config.ipam.type, args.stdin_data) as ipam:
+            ...  # configure the interface with ipam.ips; if this raises, the delegate's DEL runs
+            return result
+
+    def delete(self, args):
+        invoke.delegate_delete(args.config.ipam.type, args.stdin_data)
+
+:func:`add_with_rollback` is the spec's "if ADD fails, run the delegate with DEL before returning failure": when the
+block raises anything (``KeyboardInterrupt`` and ``SystemExit`` included), the delegate's DEL runs once, a failure of
+that DEL is logged (never raised over the original error), and the original exception propagates.  The same
+happens when the delegate's own ADD fails after it was started, since it may have allocated something first.
+
+Layers, from the bottom:
+
+* :class:`Executor` (protocol) and :class:`DefaultExecutor`: find a plugin in a list of directories and run it
+  (subprocess, never a shell, own process group, timeout, "text file busy" retries, Go's failure mapping).
+  ``rscni_py.testing.FakeExecutor`` replaces it in tests.
+* :func:`plugin_env`, :func:`exec_plugin_with_result`, :func:`exec_plugin_without_result`: what a runtime needs to
+  run one plugin with a given environment (Go's ``ExecPluginWithResult``, with its result-version fixup).
+* :func:`delegate_add`, :func:`delegate_check`, :func:`delegate_delete`, :func:`delegate_gc`,
+  :func:`delegate_status` and :func:`add_with_rollback`: what a plugin needs (Go's ``DelegateAdd`` and friends).
+
+How a failing delegate is reported (Go's ``RawExec.pluginErr``; ``code`` 0 is Go's "unclassified"):
+
+============================================  ===========================================================
+the delegate ...                              the error raised
+============================================  ===========================================================
+exits non-zero with an error object on stdout  that error, code/msg/details kept (e.g. IPAM's code 7)
+exits non-zero, stdout and stderr empty        ``{0, "netplugin failed with no error message: exit status 1"}``
+exits non-zero, stdout empty, stderr not       ``{0, "netplugin failed: \\"<stderr>\\": exit status 1"}``
+exits non-zero, stdout not an error object     ``{0, "netplugin failed but error parsing its diagnostic ..."}``
+is killed by a signal                          as above, with ``signal: killed`` in place of the exit status
+cannot be executed                             ``{0, "netplugin failed with no error message: fork/exec <path>: ..."}``
+runs longer than ``timeout``                   ``TryAgainLaterError`` (11), its process group killed
+is not in CNI_PATH                             ``InternalError`` (999) with Go's ``FindInPath`` message
+succeeds with output that is not a result      ``DecodingFailureError`` (6); unknown result version: code 1
+============================================  ===========================================================
+
+Two JSON documents on stdout (a result followed by an error, say) are not one valid document, so they fall under
+"not an error object" or "not a result".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Final, Protocol, TextIO, runtime_checkable
+
+from rscni_py._private.env import COMMANDS, split_path
+from rscni_py._private.quoting import q
+from rscni_py.errors import (
+    CNIError,
+    DecodingFailureError,
+    IncompatibleCNIVersionError,
+    InternalError,
+    TryAgainLaterError,
+)
+from rscni_py.types import AnyResult, ConversionError, FieldError, Result, parse_result
+
+__all__ = [
+    "DefaultExecutor",
+    "Executor",
+    "TRACE_CONTEXT_VARIABLES",
+    "add_with_rollback",
+    "delegate_add",
+    "delegate_check",
+    "delegate_delete",
+    "delegate_gc",
+    "delegate_status",
+    "exec_plugin_with_result",
+    "exec_plugin_without_result",
+    "find_in_path",
+    "plugin_env",
+    "plugin_error",
+]
+
+_log = logging.getLogger("rscni_py.invoke")
+
+#: OpenTelemetry's environment carriers; they reach delegates unchanged because the whole environment does.
+TRACE_CONTEXT_VARIABLES: Final = ("TRACEPARENT", "TRACESTATE", "BAGGAGE")
+
+# How much of a delegate's output an error's details quote at most.
+_MAX_QUOTED: Final = 4096
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """The process layer of delegation (Go's ``invoke.Exec``): find a plugin binary and run it.
+
+    :class:`DefaultExecutor` runs real processes; ``rscni_py.testing.FakeExecutor`` answers from memory.
+    """
+
+    def exec_plugin(
+        self, path: str, stdin: bytes, env: Mapping[str, str], *, timeout: float | None = None
+    ) -> bytes:
+        """Run the plugin at ``path`` with exactly ``env`` and ``stdin``; return its stdout when it exits 0.
+
+        :raises CNIError: the plugin failed, could not be run, or ran out of time (see the module's table).
+        """
+        ...
+
+    def find_in_path(self, name: str, paths: Sequence[str]) -> str:
+        """The path of plugin ``name`` in the first of ``paths`` that has it as a regular file.
+
+        :raises CNIError: code 999 with Go's ``FindInPath`` messages.
+        """
+        ...
+
+
+def find_in_path(name: str, paths: Sequence[str]) -> str:
+    """Look a plugin up the way Go's ``invoke.FindInPath`` does.
+
+    The name must be non-empty and hold no path separator; each directory is tried in order and the first *regular
+    file* of that name wins (the execute bit is not checked: running it reports that).  A directory given as ""
+    means the current directory, as Go's ``filepath.Join`` makes it.
+
+    :raises InternalError: ``no plugin name provided``, ``invalid plugin name: <name>``, ``no paths provided``, or
+        ``failed to find plugin "<name>" in path [<dir> <dir>]``.  Go returns these as plain errors, which its skel
+        reports with code 999; so do we.
+    """
+    _check_lookup(name, paths)
+    for directory in paths:
+        candidate = os.path.join(directory, name)
+        try:
+            if os.path.isfile(candidate):
+                return candidate
+        except (OSError, ValueError):  # e.g. a NUL byte in CNI_PATH: not found there
+            continue
+    raise _not_found_error(name, paths)
+
+
+def _check_lookup(name: str, paths: Sequence[str]) -> None:
+    """The argument checks of :func:`find_in_path`, in Go's order; shared with ``FakeExecutor``.
+
+    :raises InternalError: ``no plugin name provided``, ``invalid plugin name: <name>`` or ``no paths provided``.
+    """
+    if name == "":
+        raise InternalError("no plugin name provided")
+    if os.sep in name or (os.altsep is not None and os.altsep in name):
+        raise InternalError(f"invalid plugin name: {name}")
+    if not paths:
+        raise InternalError("no paths provided")
+
+
+def _not_found_error(name: str, paths: Sequence[str]) -> InternalError:
+    """Go's ``FindInPath`` message for a plugin in none of ``paths`` (directories printed as Go prints a slice)."""
+    return InternalError(f"failed to find plugin {q(name)} in path [{' '.join(paths)}]")
+
+
+class DefaultExecutor:
+    """Runs plugins as child processes, the way Go's ``RawExec`` does, plus a timeout.
+
+    * No shell: the path is executed directly, with exactly the given environment and stdin.
+    * The child gets its own session (process group), so a timeout (or an interrupt of the caller while it waits)
+      kills the child *and* anything it started.
+    * An exec that fails with "text file busy" (the binary is still open for writing, e.g. being installed) is
+      retried ``busy_retries`` times with a growing short sleep (``busy_delay``, doubled each time).
+    * On success the child's stderr is copied to ``stderr`` (default: ``sys.stderr`` at the time of the call), as
+      the spec asks ("the delegated plugin's stderr must reach the caller's stderr").  On failure it is part of the
+      error instead, as in Go.
+    """
+
+    def __init__(
+        self,
+        *,
+        stderr: TextIO | None = None,
+        busy_retries: int = 5,
+        busy_delay: float = 0.05,
+        kill_grace: float = 2.0,
+    ) -> None:
+        """
+        :param stderr: where a successful delegate's stderr goes; ``None`` means ``sys.stderr`` when it runs.
+        :param busy_retries: how many times to retry an exec that failed with "text file busy" (Go: 5).
+        :param busy_delay: the first sleep before such a retry, in seconds; doubled for each further retry.
+        :param kill_grace: after a timeout kill, how long to wait for the child's pipes to close before giving up
+            on its remaining output (a grandchild that left the process group may still hold them).
+        """
+        if busy_retries < 0 or busy_delay < 0 or kill_grace < 0:
+            raise ValueError("busy_retries, busy_delay and kill_grace must not be negative")
+        self._stderr = stderr
+        self.busy_retries = busy_retries
+        self.busy_delay = busy_delay
+        self.kill_grace = kill_grace
+
+    def find_in_path(self, name: str, paths: Sequence[str]) -> str:
+        """See :func:`find_in_path`."""
+        return find_in_path(name, paths)
+
+    def exec_plugin(
+        self, path: str, stdin: bytes, env: Mapping[str, str], *, timeout: float | None = None
+    ) -> bytes:
+        """Run the plugin at ``path``; return its stdout when it exits 0, else raise the mapped ``CNIError``."""
+        if timeout is not None and timeout <= 0:
+            raise ValueError(f"timeout must be positive, got {timeout!r}")
+        proc = self._start(path, env)
+        stdout, stderr = self._communicate(proc, path, stdin, timeout)
+        if proc.returncode != 0:
+            raise plugin_error(_exit_text(proc.returncode), stdout, stderr)
+        if stderr:
+            self._forward(stderr)
+        return stdout
+
+    def _start(self, path: str, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+        # A bare name would make the OS search PATH; the caller meant a file relative to the current directory.
+        executable = path if os.sep in path else os.path.join(os.curdir, path)
+        attempt = 0
+        while True:
+            try:
+                return subprocess.Popen(
+                    [executable],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    env=dict(env),
+                    close_fds=True,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                if exc.errno == errno.ETXTBSY and attempt < self.busy_retries:
+                    # Someone still has the binary open for writing; it is most likely being installed right now.
+                    _log.debug("plugin %s is busy (text file busy), retrying", path)
+                    time.sleep(self.busy_delay * (2**attempt))
+                    attempt += 1
+                    continue
+                # Go reports this through the same path as a silent failure: "fork/exec <path>: <errno text>".
+                raise plugin_error(f"fork/exec {path}: {_errno_text(exc)}", b"", b"") from None
+
+    def _communicate(
+        self, proc: subprocess.Popen[bytes], path: str, stdin: bytes, timeout: float | None
+    ) -> tuple[bytes, bytes]:
+        try:
+            return proc.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            _, stderr = self._drain(proc)
+            assert timeout is not None
+            raise TryAgainLaterError(
+                f"plugin {q(path)} did not finish within {timeout:g}s and was killed",
+                _quoted(stderr) if stderr else "",
+            ) from None
+        except BaseException:
+            # Interrupted while waiting (KeyboardInterrupt, SystemExit from a signal handler): leave nothing behind.
+            _kill_group(proc)
+            self._drain(proc)
+            raise
+
+    def _drain(self, proc: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
+        try:
+            return proc.communicate(timeout=self.kill_grace)
+        except subprocess.TimeoutExpired:
+            for stream in (proc.stdout, proc.stderr):
+                if stream is not None:
+                    stream.close()
+            proc.wait()
+            return b"", b""
+
+    def _forward(self, data: bytes) -> None:
+        target = self._stderr if self._stderr is not None else sys.stderr
+        try:
+            target.write(data.decode("utf-8", "replace"))
+            target.flush()
+        except (OSError, ValueError):  # stderr is informational: losing it must not fail the call (as in Go)
+            pass
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+
+
+def _errno_text(exc: OSError) -> str:
+    # Go prints errno texts in lower case ("no such file or directory"); so does this.
+    text = os.strerror(exc.errno) if exc.errno is not None else str(exc)
+    return text[:1].lower() + text[1:]
+
+
+def _exit_text(returncode: int) -> str:
+    """How Go's ``exec.ExitError`` reads: ``exit status 1`` or ``signal: killed``."""
+    if returncode >= 0:
+        return f"exit status {returncode}"
+    number = -returncode
+    try:
+        name = signal.strsignal(number) or f"signal {number}"
+    except ValueError:
+        name = f"signal {number}"
+    return f"signal: {name[:1].lower()}{name[1:]}"
+
+
+def _quoted(data: bytes) -> str:
+    text = data.decode("utf-8", "replace")
+    if len(text) > _MAX_QUOTED:
+        text = text[:_MAX_QUOTED] + "..."
+    return q(text)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"invalid JSON value {name}")
+
+
+def _loads(data: bytes) -> Any:
+    """Strict JSON: exactly one document, no NaN/Infinity (Go's decoder refuses both too)."""
+    return json.loads(data, parse_constant=_reject_constant)
+
+
+def plugin_error(exit_text: str, stdout: bytes, stderr: bytes) -> CNIError:
+    """The error for a plugin that failed, from its outputs (Go's ``RawExec.pluginErr``).
+
+    ``exit_text`` says how it failed (``exit status 1``, ``signal: killed``, ``fork/exec <path>: ...``).  An error
+    object on stdout is returned as it is, code included; anything else becomes code 0 quoting what the plugin said.
+    Public so that other executors (e.g. one running plugins remotely) map failures identically.
+    """
+    if not stdout:
+        if not stderr:
+            return CNIError(0, f"netplugin failed with no error message: {exit_text}")
+        return CNIError(0, f"netplugin failed: {_quoted(stderr)}: {exit_text}")
+    try:
+        data = _loads(stdout)
+        if not isinstance(data, dict):
+            raise ValueError(f"expected an error object, got {_json_kind(data)}")
+        if "code" not in data and "msg" not in data:
+            raise ValueError("the object has neither code nor msg")
+        # Go decodes a missing code as 0; keep that.
+        return CNIError.from_dict({"code": 0, **data})
+    except (ValueError, RecursionError) as exc:
+        return CNIError(
+            0, f"netplugin failed but error parsing its diagnostic message {_quoted(stdout)}: {exc}"
+        )
+
+
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def plugin_env(
+    base: Mapping[str, str], command: str, overrides: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The environment a delegate runs with: ``base`` (ours) with ``CNI_COMMAND`` set to ``command``.
+
+    Everything else passes through unchanged, as the spec asks: the other CNI_* variables, and the trace context
+    (``TRACEPARENT``, ``TRACESTATE``, ``BAGGAGE``) so a delegate's spans join the caller's trace.  ``overrides``
+    sets further variables (a runtime running a plugin sets all of CNI_CONTAINERID, CNI_NETNS, ... this way).
+
+    :raises ValueError: ``command`` is not a CNI command.
+    """
+    if command not in COMMANDS:
+        raise ValueError(f"unknown CNI command {command!r}; expected one of {sorted(COMMANDS)}")
+    env = dict(base)
+    env["CNI_COMMAND"] = command
+    if overrides:
+        env.update(overrides)
+    return env
+
+
+def _config_version(netconf: bytes) -> str:
+    """The configuration's cniVersion as Go's ``ConfigDecoder`` reads it: missing or "" is 0.1.0."""
+    try:
+        data = _loads(netconf)
+    except (ValueError, RecursionError) as exc:
+        raise DecodingFailureError(f"decoding version from network config: {exc}") from None
+    version = data.get("cniVersion") if isinstance(data, dict) else None
+    if version is not None and not isinstance(version, str):
+        raise DecodingFailureError(
+            f"decoding version from network config: cniVersion: expected a string, got {_json_kind(version)}"
+        )
+    return version or "0.1.0"
+
+
+def exec_plugin_with_result(
+    executor: Executor,
+    path: str,
+    netconf: bytes,
+    env: Mapping[str, str],
+    *,
+    timeout: float | None = None,
+) -> AnyResult:
+    """Run a plugin that answers with a result (ADD) and return that result, typed, in the version it printed.
+
+    A result without ``cniVersion`` (or with an empty one) is read at the configuration's version, and a
+    configuration without one means 0.1.0: Go's ``fixupResultVersion``, kept for plugins that forget the key
+    (containernetworking/cni#895).
+
+    :raises CNIError: the plugin failed (see the module's table); ``DecodingFailureError`` (6) when its output is
+        not one JSON object or does not fit the result shape of its version (the message names the field);
+        ``IncompatibleCNIVersionError`` (1) when it printed a version nobody knows.
+    """
+    stdout = executor.exec_plugin(path, netconf, env, timeout=timeout)
+    config_version = _config_version(netconf)
+    try:
+        data = _loads(stdout)
+    except (ValueError, RecursionError) as exc:
+        raise DecodingFailureError(
+            f"failed to unmarshal raw result of plugin {q(path)}: {exc}", _quoted(stdout)
+        ) from None
+    if data is None:
+        data = {}  # Go decodes "null" into an empty map and goes on
+    if not isinstance(data, dict):
+        raise DecodingFailureError(
+            f"failed to unmarshal raw result of plugin {q(path)}: expected an object, got {_json_kind(data)}",
+            _quoted(stdout),
+        )
+    version = data.get("cniVersion")
+    if not isinstance(version, str) or version == "":
+        version = config_version
+        data["cniVersion"] = version
+    try:
+        return parse_result(data, version)
+    except ConversionError as exc:
+        raise IncompatibleCNIVersionError(f"result of plugin {q(path)}: {exc}") from None
+    except FieldError as exc:
+        raise DecodingFailureError(f"invalid result from plugin {q(path)}: {exc}", _quoted(stdout)) from None
+
+
+def exec_plugin_without_result(
+    executor: Executor,
+    path: str,
+    netconf: bytes,
+    env: Mapping[str, str],
+    *,
+    timeout: float | None = None,
+) -> None:
+    """Run a plugin for a command without a result (DEL, CHECK, GC, STATUS); its stdout is ignored on success.
+
+    :raises CNIError: the plugin failed (see the module's table).
+    """
+    executor.exec_plugin(path, netconf, env, timeout=timeout)
+
+
+# --- The plugin-author API -------------------------------------------------------------------------------------------
+
+
+def _prepare(
+    plugin_type: str,
+    netconf: bytes | Mapping[str, Any],
+    command: str,
+    env: Mapping[str, str] | None,
+    executor: Executor | None,
+) -> tuple[Executor, str, bytes, dict[str, str]]:
+    base = os.environ if env is None else env
+    runner: Executor = DefaultExecutor() if executor is None else executor
+    path = runner.find_in_path(plugin_type, split_path(base.get("CNI_PATH", "")))
+    data = netconf if isinstance(netconf, bytes) else json.dumps(netconf).encode()
+    return runner, path, data, plugin_env(base, command)
+
+
+def delegate_add(
+    plugin_type: str,
+    netconf: bytes | Mapping[str, Any],
+    *,
+    env: Mapping[str, str] | None = None,
+    executor: Executor | None = None,
+    timeout: float | None = None,
+) -> Result:
+    """Run plugin ``plugin_type`` with ADD and return its result as the 1.x model (Go's ``DelegateAdd``).
+
+    :param plugin_type: the delegate's name, looked up in ``CNI_PATH`` (typically ``args.config.ipam.type``).
+    :param netconf: the configuration to pass, normally ``args.stdin_data`` unchanged (the spec wants the complete
+        configuration the caller received); a mapping is sent as JSON.
+    :param env: the environment to start from (default: ``os.environ``); only ``CNI_COMMAND`` is changed.
+    :param executor: the process layer (default: a :class:`DefaultExecutor`).
+    :param timeout: seconds before the delegate is killed and ``TryAgainLaterError`` (11) raised; None waits.
+
+    A 0.x result is converted to 1.1.0; a 1.x result keeps its version.  Remember to undo it when the rest of ADD
+    fails: :func:`add_with_rollback` does that for you.
+
+    :raises CNIError: the delegate is not found (999), failed (its own error), timed out (11) or printed something
+        that is not a result (6).
+    """
+    runner, path, data, delegate_env = _prepare(plugin_type, netconf, "ADD", env, executor)
+    result = exec_plugin_with_result(runner, path, data, delegate_env, timeout=timeout)
+    return _as_current(result, path)
+
+
+def _as_current(result: AnyResult, path: str) -> Result:
+    if isinstance(result, Result):
+        return result
+    try:
+        converted = result.convert("1.1.0")
+    except ConversionError as exc:  # pragma: no cover - up-conversion cannot fail for a parsed result
+        raise DecodingFailureError(f"result of plugin {q(path)}: {exc}") from None
+    assert isinstance(converted, Result)
+    return converted
+
+
+def _delegate_without_result(
+    command: str,
+    plugin_type: str,
+    netconf: bytes | Mapping[str, Any],
+    env: Mapping[str, str] | None,
+    executor: Executor | None,
+    timeout: float | None,
+) -> None:
+    runner, path, data, delegate_env = _prepare(plugin_type, netconf, command, env, executor)
+    exec_plugin_without_result(runner, path, data, delegate_env, timeout=timeout)
+
+
+def delegate_delete(
+    plugin_type: str,
+    netconf: bytes | Mapping[str, Any],
+    *,
+    env: Mapping[str, str] | None = None,
+    executor: Executor | None = None,
+    timeout: float | None = None,
+) -> None:
+    """Run plugin ``plugin_type`` with DEL (Go's ``DelegateDel``); parameters as in :func:`delegate_add`.
+
+    The spec requires a plugin to delegate DEL whenever it delegated ADD, and to return the delegate's error.
+    """
+    _delegate_without_result("DEL", plugin_type, netconf, env, executor, timeout)
+
+
+def delegate_check(
+    plugin_type: str,
+    netconf: bytes | Mapping[str, Any],
+    *,
+    env: Mapping[str, str] | None = None,
+    executor: Executor | None = None,
+    timeout: float | None = None,
+) -> None:
+    """Run plugin ``plugin_type`` with CHECK (Go's ``DelegateCheck``); parameters as in :func:`delegate_add`."""
+    _delegate_without_result("CHECK", plugin_type, netconf, env, executor, timeout)
+
+
+def delegate_gc(
+    plugin_type: str,
+    netconf: bytes | Mapping[str, Any],
+    *,
+    env: Mapping[str, str] | None = None,
+    executor: Executor | None = None,
+    timeout: float | None = None,
+) -> None:
+    """Run plugin ``plugin_type`` with GC (Go's ``DelegateGC``); parameters as in :func:`delegate_add`.
+
+    The configuration carries ``cni.dev/valid-attachments``; pass it unchanged so the delegate sees the same list.
+    """
+    _delegate_without_result("GC", plugin_type, netconf, env, executor, timeout)
+
+
+def delegate_status(
+    plugin_type: str,
+    netconf: bytes | Mapping[str, Any],
+    *,
+    env: Mapping[str, str] | None = None,
+    executor: Executor | None = None,
+    timeout: float | None = None,
+) -> None:
+    """Run plugin ``plugin_type`` with STATUS (Go's ``DelegateStatus``); parameters as in :func:`delegate_add`.
+
+    The spec: a plugin must delegate STATUS to any delegate it needs for ADD; the delegate's 50/51 come back as
+    ``PluginNotAvailableError``/``LimitedConnectivityError``.
+    """
+    _delegate_without_result("STATUS", plugin_type, netconf, env, executor, timeout)
+
+
+@contextlib.contextmanager
+def add_with_rollback(
+    plugin_type: str,
+    netconf: bytes | Mapping[str, Any],
+    *,
+    env: Mapping[str, str] | None = None,
+    executor: Executor | None = None,
+    timeout: float | None = None,
+) -> Iterator[Result]:
+    """Delegate ADD and undo it with the delegate's DEL if anything fails before the block ends.
+
+    ::
+
+        with invoke.add_with_rollback(args.config.ipam.type, args.stdin_data) as ipam:
+            ...  # use ipam.ips, ipam.routes, ipam.dns; raising here releases the address again
+            return result
+
+    * The block raises (any ``BaseException``: an error, ``KeyboardInterrupt``, ``SystemExit`` from a signal
+      handler): the delegate's DEL runs once with the same configuration, environment and timeout, then the original
+      exception propagates unchanged.
+    * The delegate's ADD itself fails after the delegate was started (its own error, a crash, a timeout, output
+      that is not a result): DEL runs too, since the delegate may have allocated before failing (SPEC.md §4), and
+      the ADD error propagates.  A delegate that cannot be found is not run at all, so nothing is undone.
+    * A failing DEL is logged on the ``rscni_py.invoke`` logger and added as a note to the original exception; it
+      never replaces that exception.
+    * The block ends normally: nothing else happens.
+
+    Parameters as in :func:`delegate_add`.
+    """
+    runner, path, data, add_env = _prepare(plugin_type, netconf, "ADD", env, executor)
+    del_env = plugin_env(add_env, "DEL")
+    try:
+        result = _as_current(exec_plugin_with_result(runner, path, data, add_env, timeout=timeout), path)
+        yield result
+    except BaseException as exc:
+        _rollback(runner, path, data, del_env, timeout, exc)
+        raise
+
+
+def _rollback(
+    runner: Executor,
+    path: str,
+    data: bytes,
+    env: Mapping[str, str],
+    timeout: float | None,
+    original: BaseException,
+) -> None:
+    try:
+        exec_plugin_without_result(runner, path, data, env, timeout=timeout)
+    except Exception as exc:  # noqa: BLE001 - the original failure is what the caller must see
+        _log.warning("rollback: DEL of delegated plugin %s failed: %s", path, exc)
+        original.add_note(f"rollback: DEL of delegated plugin {path} failed too: {exc}")
+    else:
+        _log.info("rollback: ran DEL of delegated plugin %s after: %s", path, original)
