@@ -1,0 +1,268 @@
+#!/usr/bin/env python3
+"""rscni-veth: a point-to-point CNI plugin in pure Python on rscni-py (the topology of the reference ``ptp``).
+
+It is an *interface* plugin, the first in a chain: ADD creates a veth pair between the host and the container's
+network namespace (``CNI_NETNS``), names the container end ``CNI_IFNAME``, asks the configured IPAM plugin
+(``ipam.type``, e.g. ``host-local``) for addresses, puts them and the IPAM routes into the namespace, and adds a
+host route to each container address.  CHECK compares the attachment with the cached result (``prevResult``),
+DEL removes the pair and always releases the IPAM allocation, STATUS and GC are forwarded to IPAM.
+
+The kernel work is in :mod:`netops` (next to this file); this module is the CNI side: configuration, delegation
+with rollback, the result, and the mapping of failures to CNI error codes (see README.md, "Errors").
+
+Run it as ``python examples/veth/rscni_veth.py`` (a runtime runs it through a small wrapper named after its
+``type``, see README.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from rscni_py import (
+    CmdArgs,
+    CNIError,
+    CNIPlugin,
+    InvalidEnvironmentVariablesError,
+    InvalidNetNSError,
+    InvalidNetworkConfigError,
+    NetConf,
+    UnknownContainerError,
+    invoke,
+)
+from rscni_py.types import DNS, Interface, IPAMConf, IPConfig, Result, Route, json_field
+
+try:  # imported as part of the repository (tests, a runtime with the repository on PYTHONPATH)
+    from examples.veth import netops
+except ImportError:  # run as a script next to netops.py: the script's directory is on sys.path
+    import netops  # type: ignore[import-not-found,no-redef]
+
+__all__ = [
+    "CHECK_FAILED",
+    "KERNEL_ERROR",
+    "LINK_EXISTS",
+    "VethConf",
+    "VethPlugin",
+    "cni_error",
+]
+
+_log = logging.getLogger("rscni_veth")
+
+#: Plugin-specific CNI error codes (the spec leaves 100 and up to plugins); README.md, "Errors", lists them all.
+LINK_EXISTS: Final = 100
+"""ADD: the host end's name or ``CNI_IFNAME`` inside the namespace is already taken (nothing was created)."""
+KERNEL_ERROR: Final = 101
+"""The kernel refused a netlink request, or a namespace could not be used; ``details`` has the errno."""
+CHECK_FAILED: Final = 102
+"""CHECK: the attachment differs from the cached result; the message lists every difference."""
+
+# netops names the CNI_* inputs by its own parameter names; an invalid one is the runtime's fault (code 4).
+_ENV_FIELDS: Final[Mapping[str, str]] = {
+    "container_id": "CNI_CONTAINERID",
+    "ifname": "CNI_IFNAME",
+    "netns": "CNI_NETNS",
+}
+
+
+@dataclass(kw_only=True)
+class VethConf(NetConf):
+    """The plugin's network configuration: the well-known keys plus ``mtu``; ``ipam`` is required.
+
+    ``ipam`` is handed unchanged to the IPAM plugin named by ``ipam.type`` (the whole configuration is, as the
+    spec asks for delegation).  ``mtu`` sets both ends of the pair (default: the kernel's 1500).  ``dns`` is the
+    well-known key; it is returned when the IPAM result has no DNS settings of its own.
+    """
+
+    ipam: IPAMConf = json_field()
+    mtu: int | None = json_field(default=None, omit="none")
+
+    def validate(self) -> None:
+        """The checks the codec cannot express; each names its key (code 7)."""
+        if not self.ipam.type:
+            raise InvalidNetworkConfigError("invalid network config: ipam.type: required field missing")
+        if self.mtu is not None and not netops.MIN_MTU <= self.mtu <= netops.MAX_MTU:
+            raise InvalidNetworkConfigError(
+                f"invalid network config: mtu: {self.mtu} is outside {netops.MIN_MTU}..{netops.MAX_MTU}"
+            )
+
+
+def cni_error(exc: netops.NetOpsError, *, command: str) -> CNIError:
+    """The CNI error for a failure of the netlink layer (the table in README.md, "Errors").
+
+    * invalid input: a CNI_* value (``container_id``, ``ifname``, ``netns``) is code 4, anything else (the MTU,
+      an IPAM result netops cannot build, e.g. two routes to one destination with different gateways) code 7;
+    * the namespace does not exist: code 3 (unknown container); the path is not a network namespace: code 8;
+    * an interface name is taken: :data:`LINK_EXISTS`; CHECK differences: :data:`CHECK_FAILED`;
+    * the kernel refused a request (or anything else netops reports): :data:`KERNEL_ERROR`.
+    """
+    if isinstance(exc, netops.InvalidArgument):
+        name, _, _rest = str(exc).partition(":")
+        variable = _ENV_FIELDS.get(name)
+        if variable is not None:
+            return InvalidEnvironmentVariablesError(f"{variable}{str(exc)[len(name):]}")
+        return InvalidNetworkConfigError(f"invalid network config: {exc}")
+    if isinstance(exc, netops.NetnsNotFound):
+        return UnknownContainerError(str(exc), exc.netns)
+    if isinstance(exc, netops.NotANetns):
+        return InvalidNetNSError(str(exc), exc.netns)
+    if isinstance(exc, netops.LinkExists):
+        return CNIError(LINK_EXISTS, str(exc), f"{command} needs interface {exc.ifname}; it is in use in {exc.where}")
+    if isinstance(exc, netops.CheckFailed):
+        return CNIError(CHECK_FAILED, f"attachment differs from the cached result: {exc}")
+    if isinstance(exc, netops.NetlinkOperationFailed):
+        return CNIError(KERNEL_ERROR, str(exc), f"errno {exc.errno}")
+    return CNIError(KERNEL_ERROR, str(exc))
+
+
+def _delegate_env(args: CmdArgs[VethConf]) -> dict[str, str]:
+    """The environment for the IPAM plugin: ours, with the CNI_* values this command was given.
+
+    The dispatcher may have been handed an environment other than ``os.environ`` (in-process tests do that), so
+    the CNI_* variables are rebuilt from ``args``; ``invoke`` then sets ``CNI_COMMAND``.
+    """
+    env = dict(os.environ)
+    env.update(
+        CNI_COMMAND=args.command,
+        CNI_CONTAINERID=args.container_id,
+        CNI_NETNS=args.netns,
+        CNI_IFNAME=args.ifname,
+        CNI_ARGS=args.args,
+        CNI_PATH=os.pathsep.join(args.path),
+    )
+    return env
+
+
+def _veth_config(
+    args: CmdArgs[VethConf],
+    ips: list[IPConfig],
+    routes: list[Route],
+) -> netops.VethConfig:
+    """What netops needs, from the CNI_* values, the configuration and an IPAM result (or a cached result)."""
+    return netops.VethConfig(
+        container_id=args.container_id,
+        ifname=args.ifname,
+        netns=args.netns,
+        addresses=tuple(netops.AddressSpec(ip.address, ip.gateway) for ip in ips),
+        # Only dst and gw are applied; the 1.1.0 route attributes (mtu, table, scope, ...) are not supported.
+        routes=tuple(netops.RouteSpec(route.dst.network, route.gw) for route in routes),
+        mtu=args.config.mtu,
+    )
+
+
+class VethPlugin(CNIPlugin[VethConf]):
+    """The point-to-point plugin: a veth pair per attachment, addresses from the configured IPAM plugin."""
+
+    about = "rscni-veth: point-to-point veth plugin on rscni-py"
+
+    def add(self, args: CmdArgs[VethConf]) -> Result:
+        """ADD: allocate through IPAM, then build the pair; any failure after IPAM releases the allocation."""
+        config = args.config
+        config.validate()
+        env = _delegate_env(args)
+        with invoke.add_with_rollback(config.ipam.type, args.stdin_data, env=env) as ipam:
+            if not ipam.ips:
+                raise InvalidNetworkConfigError(
+                    f"IPAM plugin {config.ipam.type} returned no IP addresses", "ipam: the result has no ips"
+                )
+            try:
+                attachment = netops.setup(_veth_config(args, ipam.ips, ipam.routes))
+            except netops.NetOpsError as exc:
+                raise cni_error(exc, command="ADD") from exc
+            _log.info("attached %s in %s to host end %s", args.ifname, args.netns, attachment.host.name)
+            return Result(
+                interfaces=[
+                    Interface(name=attachment.host.name, mac=attachment.host.mac),
+                    Interface(
+                        name=attachment.container.name,
+                        mac=attachment.container.mac,
+                        mtu=attachment.mtu,
+                        sandbox=args.netns,
+                    ),
+                ],
+                # Index 1 is the container end: the addresses live there, not on the host end.
+                ips=[IPConfig(address=ip.address, gateway=ip.gateway, interface=1) for ip in ipam.ips],
+                routes=_result_routes(attachment, ipam.routes),
+                dns=ipam.dns if not ipam.dns.is_empty() else (config.dns or DNS()),
+            )
+
+    def delete(self, args: CmdArgs[VethConf]) -> None:
+        """DEL: remove the pair if it is there, then always release the IPAM allocation.
+
+        Nothing found (namespace or pair already gone, ADD never ran) is success.  A teardown failure does not
+        stop the IPAM DEL: the address is released either way, and every error is reported.
+        """
+        config = args.config
+        config.validate()
+        teardown_error: CNIError | None = None
+        try:
+            removed = netops.teardown(args.container_id, args.ifname)
+            _log.info("DEL %s: veth pair %s", args.ifname, "removed" if removed else "already gone")
+        except netops.NetOpsError as exc:
+            teardown_error = cni_error(exc, command="DEL")
+        try:
+            invoke.delegate_delete(config.ipam.type, args.stdin_data, env=_delegate_env(args))
+        except CNIError as ipam_error:
+            if teardown_error is None:
+                raise
+            raise CNIError(
+                teardown_error.code,
+                teardown_error.msg,
+                f"IPAM plugin {config.ipam.type} DEL failed too: {ipam_error}",
+            ) from ipam_error
+        if teardown_error is not None:
+            raise teardown_error
+
+    def check(self, args: CmdArgs[VethConf]) -> None:
+        """CHECK: IPAM's CHECK, then the pair, addresses and routes against the cached result (``prevResult``)."""
+        config = args.config
+        config.validate()
+        prev = args.prev_result
+        if prev is None:
+            raise InvalidNetworkConfigError("invalid network config: prevResult: required for CHECK")
+        index, mac = _container_interface(prev, args)
+        invoke.delegate_check(config.ipam.type, args.stdin_data, env=_delegate_env(args))
+        ips = [ip for ip in prev.ips if ip.interface == index]
+        try:
+            netops.check(_veth_config(args, ips, prev.routes), container_mac=mac or None)
+        except netops.NetOpsError as exc:
+            raise cni_error(exc, command="CHECK") from exc
+
+    def status(self, args: CmdArgs[VethConf]) -> None:
+        """STATUS: this plugin is ready whenever its IPAM plugin is; IPAM's 50/51 are passed on."""
+        args.config.validate()
+        invoke.delegate_status(args.config.ipam.type, args.stdin_data, env=_delegate_env(args))
+
+    def gc(self, args: CmdArgs[VethConf]) -> None:
+        """GC: forwarded to IPAM, which releases the allocations not in ``cni.dev/valid-attachments``."""
+        args.config.validate()
+        invoke.delegate_gc(args.config.ipam.type, args.stdin_data, env=_delegate_env(args))
+
+
+def _result_routes(attachment: netops.VethAttachment, requested: list[Route]) -> list[Route]:
+    """The IPAM routes as installed: each with the gateway netops resolved for it (same order, same dst)."""
+    return [
+        Route(dst=route.dst, gw=spec.gateway)
+        for route, spec in zip(requested, attachment.routes, strict=True)
+    ]
+
+
+def _container_interface(prev: Result, args: CmdArgs[VethConf]) -> tuple[int, str]:
+    """Index and MAC of this attachment's container interface in the cached result.
+
+    :raises CNIError: :data:`CHECK_FAILED` when the cached result has no interface ``CNI_IFNAME`` in ``CNI_NETNS``.
+    """
+    for index, interface in enumerate(prev.interfaces):
+        if interface.name == args.ifname and interface.sandbox == args.netns:
+            return index, interface.mac
+    raise CNIError(
+        CHECK_FAILED,
+        f"prevResult has no interface {args.ifname} in {args.netns}",
+        "CHECK compares the attachment with the cached result of its ADD",
+    )
+
+
+if __name__ == "__main__":
+    VethPlugin.run()
