@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -637,3 +638,51 @@ def test_del_reports_ipam_failure(fake_ipam: Path) -> None:
 
     assert (out.code, out.output) == (1, {"cniVersion": "1.1.0", "code": 11, "msg": "store locked"})
     assert [command for command, _ in _calls(fake_ipam)] == ["DEL"]
+
+
+# --------------------------------------------------------------------------------------------
+# As a process: run() with its signal handlers, as a runtime executes it
+# --------------------------------------------------------------------------------------------
+
+SCRIPT = Path(__file__).resolve().parent.parent / "examples" / "veth" / "rscni_veth.py"
+
+
+def run_script(command: str, conf: Mapping[str, Any], env: Env, *, cwd: Path) -> tuple[int, str]:
+    """Run the plugin script in a fresh interpreter; return its exit status and stdout."""
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT)],
+        input=json.dumps(conf).encode(),
+        capture_output=True,
+        cwd=cwd,
+        timeout=60,
+        check=False,
+        env={
+            **os.environ,
+            # rscni_py is not installed in the test environment: the repository root provides it.
+            "PYTHONPATH": str(SCRIPT.parent.parent.parent),
+            "CNI_COMMAND": command,
+            "CNI_CONTAINERID": env.container_id,
+            "CNI_NETNS": env.ns.path,
+            "CNI_IFNAME": "eth0",
+            "CNI_PATH": str(HOST_LOCAL_DIR),
+        },
+    )
+    return proc.returncode, proc.stdout.decode()
+
+
+def test_cycles_as_a_process_print_one_answer_each(world: Env, tmp_path: Path) -> None:
+    # pyroute2 opens the namespace socket from a forked child and stops it with SIGTERM; run() handles SIGTERM.
+    # The child must not inherit that handler, or it would run the rest of the command and print a second answer.
+    conf = world.conf()
+    for _ in range(3):
+        code, stdout = run_script("ADD", conf, world, cwd=tmp_path)
+        assert code == 0, stdout
+        result = json.loads(stdout)  # exactly one JSON document
+        assert result == expected_result("1.0.0", world)
+        code, stdout = run_script("CHECK", {**conf, "prevResult": result}, world, cwd=tmp_path)
+        assert (code, stdout) == (0, "")
+        code, stdout = run_script("DEL", {**conf, "prevResult": result}, world, cwd=tmp_path)
+        assert (code, stdout) == (0, "")
+        assert world.allocated() == []
+        # host-local hands out the next address each time; start over so the expected result stays the same.
+        shutil.rmtree(world.ipam_dir)
