@@ -251,6 +251,29 @@ def test_add_dual_stack(world: Env) -> None:
     assert world.allocated() == []
 
 
+def test_dns_from_config_when_ipam_has_none(world: Env) -> None:
+    dns = {"nameservers": ["10.250.0.53"], "search": ["svc.local"]}
+
+    out = world.call("ADD", world.conf(dns=dns))
+
+    assert (out.code, out.output) == (0, {**expected_result("1.0.0", world), "dns": dns})
+
+
+def test_dns_from_ipam_wins(world: Env, tmp_path: Path) -> None:
+    # host-local reads a resolv.conf-style file when given "resolvConf"; its DNS settings replace the config's.
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text("nameserver 10.250.0.99\nsearch example.test\n")
+    conf = world.conf(dns={"nameservers": ["10.250.0.53"]})
+    conf["ipam"]["resolvConf"] = str(resolv)
+
+    out = world.call("ADD", conf)
+
+    assert (out.code, out.output) == (
+        0,
+        {**expected_result("1.0.0", world), "dns": {"nameservers": ["10.250.0.99"], "search": ["example.test"]}},
+    )
+
+
 def test_check_passes_after_add(world: Env) -> None:
     conf = world.conf()
     added = world.call("ADD", conf)
@@ -493,6 +516,16 @@ def test_netns_missing_on_add(world: Env) -> None:
         },
     )
     assert host_link(world.host_ifname) is None
+    assert world.allocated() == []
+
+
+def test_relative_netns_is_an_environment_error(world: Env) -> None:
+    out = world.call("ADD", world.conf(), netns="run/netns/x")
+
+    assert (out.code, out.output) == (
+        1,
+        {"cniVersion": "1.0.0", "code": 4, "msg": "CNI_NETNS: 'run/netns/x' is not an absolute path"},
+    )
     assert world.allocated() == []
 
 

@@ -252,3 +252,25 @@ def test_validation_rejects_a_version_we_do_not_support(
         "error": {"code": -1, "msg": msg, "details": ""},
         "message": msg,
     }
+
+
+def test_shipped_conflist(
+    cni: CNIRuntime, veth: None, netns: NetNS, network_lease: NetworkLease, host_links: HostLinks
+) -> None:
+    """examples/veth/netconf.conflist as shipped (veth, then loopback), with only the subnet and IPAM dir moved."""
+    conflist = json.loads((VETH.parent / "netconf.conflist").read_text())
+    ipam = conflist["plugins"][0]["ipam"]
+    ipam["ranges"] = [[{"subnet": network_lease.subnet}]]
+    ipam["dataDir"] = str(cni.ipam_dir)
+    conf = cni.write_config(conflist)
+    host_links.track(netops.host_ifname(cni.container_id, "eth0"))
+
+    result = expect_ok(cni.add(conf, netns=netns))
+    assert result["dns"] == {"nameservers": ["10.250.0.1"]}
+    assert result["ips"] == [{"interface": 1, "address": f"{network_lease.host(2)}/24",
+                              "gateway": network_lease.gateway}]
+    assert "UP" in json.loads(netns.ip("-j", "link", "show", "dev", "lo"))[0]["flags"]
+    assert ping(network_lease.host(2)).returncode == 0
+    assert cni.check(conf, netns=netns) == {"ok": True}
+    assert cni.delete(conf, netns=netns) == {"ok": True}
+    assert cni.allocated(conflist["name"]) == []
