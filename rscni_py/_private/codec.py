@@ -321,16 +321,16 @@ def _expected_name(hint: object) -> str:
     if origin is Annotated:
         return _expected_name(typing.get_args(hint)[0])
     if origin in (Union, types.UnionType):
-        return " or ".join(_expected_name(arm) for arm in typing.get_args(hint) if arm is not type(None))
+        arms = tuple(arm for arm in typing.get_args(hint) if arm is not type(None))
+        address = _ADDRESS_NAMES.get(frozenset(arms))
+        if address is not None:
+            return address
+        return " or ".join(dict.fromkeys(_expected_name(arm) for arm in arms))
     if origin is not None:
         return _NAMES.get(origin, str(hint))
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return "an object"
-    if hint in (ipaddress.IPv4Interface, ipaddress.IPv6Interface):
-        return "a CIDR"
-    if hint in (ipaddress.IPv4Address, ipaddress.IPv6Address):
-        return "an IP address"
-    return _NAMES.get(hint, str(hint))
+    return _ADDRESS_NAMES.get(frozenset({hint})) or _NAMES.get(hint, str(hint))
 
 
 def _mismatch(hint: object, value: object, path: str) -> FieldError:
@@ -388,16 +388,29 @@ def _only(parse: Callable[[str], Any], version: int, what: str) -> Callable[[str
     return parse_family
 
 
+_V4_CIDR: Final = frozenset({ipaddress.IPv4Interface})
+_V6_CIDR: Final = frozenset({ipaddress.IPv6Interface})
+_V4_IP: Final = frozenset({ipaddress.IPv4Address})
+_V6_IP: Final = frozenset({ipaddress.IPv6Address})
+
+_ADDRESS_NAMES: Final[dict[frozenset[object], str]] = {
+    _V4_CIDR | _V6_CIDR: "a CIDR string",
+    _V4_IP | _V6_IP: "an IP address string",
+    _V4_CIDR | _V6_CIDR | _V4_IP | _V6_IP: "an IP address or CIDR string",
+    _V4_CIDR: "an IPv4 CIDR string",
+    _V6_CIDR: "an IPv6 CIDR string",
+    _V4_IP: "an IPv4 address string",
+    _V6_IP: "an IPv6 address string",
+}
+
 _ADDRESS_PARSERS: Final[dict[frozenset[object], Callable[[str], Any]]] = {
-    frozenset({ipaddress.IPv4Interface, ipaddress.IPv6Interface}): parse_cidr,
-    frozenset({ipaddress.IPv4Address, ipaddress.IPv6Address}): parse_ip,
-    frozenset(
-        {ipaddress.IPv4Interface, ipaddress.IPv6Interface, ipaddress.IPv4Address, ipaddress.IPv6Address}
-    ): _parse_ip_or_cidr,
-    frozenset({ipaddress.IPv4Interface}): _only(parse_cidr, 4, "IPv4 CIDR"),
-    frozenset({ipaddress.IPv6Interface}): _only(parse_cidr, 6, "IPv6 CIDR"),
-    frozenset({ipaddress.IPv4Address}): _only(parse_ip, 4, "IPv4 address"),
-    frozenset({ipaddress.IPv6Address}): _only(parse_ip, 6, "IPv6 address"),
+    _V4_CIDR | _V6_CIDR: parse_cidr,
+    _V4_IP | _V6_IP: parse_ip,
+    _V4_CIDR | _V6_CIDR | _V4_IP | _V6_IP: _parse_ip_or_cidr,
+    _V4_CIDR: _only(parse_cidr, 4, "IPv4 CIDR"),
+    _V6_CIDR: _only(parse_cidr, 6, "IPv6 CIDR"),
+    _V4_IP: _only(parse_ip, 4, "IPv4 address"),
+    _V6_IP: _only(parse_ip, 6, "IPv6 address"),
 }
 
 

@@ -154,7 +154,7 @@ def _serve(
     if command in _NETNS_GUARDED and netns and not override and is_own_netns(netns, own_netns):
         raise InvalidNetNSError("plugin's netns and netns from CNI_NETNS should not be the same", q(netns))
 
-    args = _build_args(plugin_cls, command, values, data, raw, override)
+    args = _build_args(plugin_cls, command, env, values, data, raw, override)
     _log.debug("calling %s.%s", plugin_cls.__name__, _METHODS[command])
     outcome = getattr(plugin, _METHODS[command])(args)
     if command != "ADD":
@@ -272,6 +272,7 @@ def _config_text(raw: Mapping[str, Any], key: str) -> str:
 def _build_args(
     plugin_cls: type[CNIPlugin[Any, Any]],
     command: str,
+    env: Mapping[str, str],
     values: Mapping[str, str],
     data: bytes,
     raw: dict[str, Any],
@@ -305,6 +306,7 @@ def _build_args(
         prev_result=prev_result,
         netns_override=override,
         raw_config=raw,
+        env=env,
     )
 
 

@@ -10,11 +10,12 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Final, Mapping
 
-from rscni_py._private.quoting import q
 from rscni_py.errors import InvalidEnvironmentVariablesError, InvalidNetworkConfigError
 
 __all__ = [
     "COMMANDS",
+    "GO_SPACES",
+    "MAX_IFNAME_BYTES",
     "ENV_VARS",
     "EnvVar",
     "read_env",
@@ -30,8 +31,13 @@ COMMANDS: Final = frozenset({"ADD", "DEL", "CHECK", "GC", "STATUS", "VERSION"})
 # Container IDs and network names become file names in runtimes and plugins, so only a safe ASCII set is allowed.
 # fullmatch, because "$" in a Python regex also matches before a trailing newline.
 _SAFE_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.\-]*")
-# Linux IFNAMSIZ is 16 bytes including the terminating NUL.
-_MAX_IFNAME_BYTES: Final = 15
+#: Linux IFNAMSIZ is 16 bytes including the terminating NUL.
+MAX_IFNAME_BYTES: Final = 15
+#: Go's ``unicode.IsSpace`` set, which the interface-name rule uses (``str.isspace`` also accepts U+001C..U+001F).
+GO_SPACES: Final = frozenset(
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
 
 
 def validate_container_id(value: str) -> None:
@@ -47,19 +53,28 @@ def validate_network_name(value: str) -> None:
 
 
 def validate_ifname(value: str) -> None:
-    """Apply the kernel's rules for interface names (Go's ``ValidateInterfaceName``), in Go's order (code 4)."""
+    """Apply the kernel's rules for interface names (Go's ``ValidateInterfaceName``), in Go's order (code 4).
+
+    The details name the offending value, except for the length rule, whose details say the limit.
+    """
     if value == "":
         raise InvalidEnvironmentVariablesError("interface name is empty")
-    if len(value.encode("utf-8", "surrogateescape")) > _MAX_IFNAME_BYTES:
+    if _byte_length(value) > MAX_IFNAME_BYTES:
         raise InvalidEnvironmentVariablesError(
-            "interface name is too long", "interface name should be less than 16 characters"
+            "interface name is too long", f"interface name should be less than {MAX_IFNAME_BYTES + 1} characters"
         )
     if value in (".", ".."):
-        raise InvalidEnvironmentVariablesError("interface name is . or ..")
-    if any(ch in "/:" or ch.isspace() for ch in value):
-        raise InvalidEnvironmentVariablesError(
-            "interface name contains / or : or whitespace characters", q(value)
-        )
+        raise InvalidEnvironmentVariablesError("interface name is . or ..", value)
+    if any(ch in "/:" or ch in GO_SPACES for ch in value):
+        raise InvalidEnvironmentVariablesError("interface name contains / or : or whitespace characters", value)
+
+
+def _byte_length(value: str) -> int:
+    """Length in bytes as the kernel sees it; os.environ keeps non-UTF-8 bytes as lone surrogates."""
+    try:
+        return len(value.encode("utf-8", "surrogateescape"))
+    except UnicodeEncodeError:  # a surrogate that no environment can produce; count it as the 3 bytes it takes
+        return len(value.encode("utf-8", "surrogatepass"))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, NoReturn, get_args, get_origin
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Mapping, NoReturn, get_args, get_origin
 
 from typing_extensions import TypeVar
 
@@ -53,6 +53,9 @@ class CmdArgs(Generic[ConfT, ArgsT]):
     netns_override: bool = False
     #: The configuration as a plain JSON object, every key included.
     raw_config: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: The whole environment the command ran with (``os.environ`` under ``run()``); delegate with ``env=args.env``
+    #: so that in-process test runners, which never touch ``os.environ``, reach the same delegates.
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def cni_version(self) -> str:

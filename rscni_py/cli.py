@@ -1,0 +1,83 @@
+"""The ``rscni-py`` console script (also ``python -m rscni_py``): a table of subcommands.
+
+Each subcommand lives in its own module, which provides ``add_<name>_arguments(parser)`` and ``<name>_main(ns) ->
+int``. A module is imported only when its subcommand runs (or its ``--help`` is asked for), so ``rscni-py exec``
+never pays for the others and a subcommand with optional dependencies cannot break the rest. To add a
+subcommand, add a row to :data:`SUBCOMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = ["SUBCOMMANDS", "Subcommand", "build_parser", "main"]
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """One row of the subcommand table."""
+
+    #: The word on the command line.
+    name: str
+    #: One line for ``rscni-py --help``.
+    help: str
+    #: The module that implements it, imported on use.
+    module: str
+    #: Name of the function in ``module`` that adds the subcommand's arguments to its parser.
+    add_arguments: str
+    #: Name of the function in ``module`` that runs it with the parsed arguments and returns the exit code.
+    main: str
+
+    def load(self) -> tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]:
+        """Import the module and return its two functions."""
+        module = importlib.import_module(self.module)
+        add: Callable[[argparse.ArgumentParser], None] = getattr(module, self.add_arguments)
+        run: Callable[[argparse.Namespace], int] = getattr(module, self.main)
+        return add, run
+
+
+#: Every subcommand, in the order ``--help`` lists them.
+SUBCOMMANDS: Final[tuple[Subcommand, ...]] = (
+    Subcommand(
+        "exec",
+        "run a network configuration's plugin chain: add, check, del, gc or status (a local libcni)",
+        "rscni_py.runtime._cli",
+        "add_exec_arguments",
+        "exec_main",
+    ),
+)
+
+
+def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; only the ``selected`` subcommand's module is imported to add its arguments."""
+    from rscni_py import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="rscni-py",
+        description="Tools around rscni-py, the Python SDK for CNI plugins.",
+    )
+    parser.add_argument("--version", action="version", version=f"rscni-py {__version__}")
+    commands = parser.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)
+    for entry in SUBCOMMANDS:
+        sub = commands.add_parser(entry.name, help=entry.help, description=entry.help)
+        if entry.name == selected:
+            add, _ = entry.load()
+            add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the console script; return the exit code (0 success, 1 failure, 2 usage error)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    names = {entry.name: entry for entry in SUBCOMMANDS}
+    # Top-level options take no values, so the first word that is not an option is the subcommand.
+    selected = next((word for word in args if not word.startswith("-")), None)
+    parser = build_parser(selected if selected in names else None)
+    ns = parser.parse_args(args)
+    _, run = names[ns.subcommand].load()
+    return run(ns)
