@@ -734,6 +734,13 @@ def teardown(container_id: str, ifname: str) -> bool:
         index = _lookup(host, name)
         if index is None:
             return False
-        if _link(host, index).get(("linkinfo", "kind")) != "veth":
+        try:
+            kind = _link(host, index).get(("linkinfo", "kind"))
+        except NetlinkError as err:
+            # The namespace was just deleted: the kernel removes the pair while we look at it.
+            if err.code == errno.ENODEV:
+                return False
+            raise NetlinkOperationFailed(f"reading interface {name} on the host", err) from err
+        if kind != "veth":
             return False
         return _delete_link(host, name)

@@ -7,14 +7,15 @@
 * Configuration: :class:`NetConf` (subclass it for plugin keys, declared with :func:`json_field`),
   :class:`IPAMConf`, :class:`RuntimeConfig`, :class:`GCAttachment`, :class:`NetConfList`.
 * Reading: :func:`parse_result`, :func:`parse_prev_result`, and :func:`decode` / :func:`encode` for
-  any model. Bad input raises :class:`FieldError` naming the JSON path.
+  any model. Bad input raises :class:`FieldError` naming the JSON path. :func:`parse_cidr` and
+  :func:`parse_ip` read addresses the way CNI writes them (``IPConfig(parse_cidr("10.1.2.3/24"))``).
 
 Importing this package does not import dataclasses-json; the codec loads it on first use.
 """
 
 from __future__ import annotations
 
-from rscni_py._private.codec import FieldError, decode, encode, json_field
+from rscni_py._private.codec import FieldError, decode, encode, json_field, parse_cidr, parse_ip
 from rscni_py.types._convert import AnyResult, convert_result
 from rscni_py.types._family import KNOWN_VERSIONS
 from rscni_py.types._parse import parse_prev_result, parse_result
@@ -49,6 +50,8 @@ __all__ = [
     "decode",
     "encode",
     "json_field",
+    "parse_cidr",
+    "parse_ip",
     "parse_prev_result",
     "parse_result",
 ]

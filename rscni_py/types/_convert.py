@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Callable
-from typing import Any, Final, Literal, TypeAlias, Union
+from typing import Any, Final, Literal, TypeAlias
 
 from rscni_py._private.codec import IPInterface
 from rscni_py.types import v0_2, v0_4, v1_0
@@ -28,7 +28,7 @@ from rscni_py.types.common import DNS, ConversionError, Route
 
 __all__ = ["AnyResult", "convert_result", "family_of_result"]
 
-AnyResult: TypeAlias = Union[v0_2.Result, v0_4.Result, v1_0.Result]
+AnyResult: TypeAlias = v0_2.Result | v0_4.Result | v1_0.Result
 """A result of any CNI version: one of the three result shapes."""
 
 _RESULT_CLASSES: Final[tuple[tuple[type[Any], Family], ...]] = (

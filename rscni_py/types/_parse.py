@@ -43,7 +43,29 @@ def _parse(data: object, family: Family, own_version: str, path: str) -> AnyResu
     if own_version not in versions:
         raise FieldError(f"{path}.cniVersion" if path else "cniVersion", _family_mismatch(family, own_version))
     assert isinstance(data, Mapping)
-    return decode(_RESULT_CLASS[family], {**data, "cniVersion": own_version}, path=path)
+    body = {**data, "cniVersion": own_version}
+    if family == "0.4":
+        body = _with_ip_versions(body)
+    return decode(_RESULT_CLASS[family], body, path=path)
+
+
+def _with_ip_versions(body: dict[str, Any]) -> dict[str, Any]:
+    """Fill in a missing ``ips[].version`` of a 0.3/0.4 result from the address family.
+
+    Go reads such a result without complaint, and some plugins write it (Go's own loopback omits ``version``), so a
+    plugin chained after them must accept it.  Anything that is not a plain address string is left for the decoder
+    to report.
+    """
+    ips = body.get("ips")
+    if not isinstance(ips, list) or all(not isinstance(ip, Mapping) or "version" in ip for ip in ips):
+        return body
+    filled = []
+    for ip in ips:
+        address = ip.get("address") if isinstance(ip, Mapping) else None
+        if isinstance(ip, Mapping) and "version" not in ip and isinstance(address, str):
+            ip = {**ip, "version": "6" if ":" in address else "4"}
+        filled.append(ip)
+    return {**body, "ips": filled}
 
 
 def parse_result(data: object, version: str | None = None) -> AnyResult:

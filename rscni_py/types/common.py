@@ -4,8 +4,6 @@
 result may carry the 1.1.0 route fields, and conversion decides what survives.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 
 from rscni_py._private.codec import IPAddress, IPInterface, MACAddress, json_field

@@ -6,8 +6,6 @@ is kept: the whole object stays in :attr:`NetConf.raw` and the keys no field too
 selection.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +14,7 @@ from rscni_py.types._family import CURRENT_VERSION, version_key
 from rscni_py.types.common import DNS
 from rscni_py.types.runtime_config import RuntimeConfig
 
-__all__ = ["GCAttachment", "IPAMConf", "NetConf", "NetConfList"]
+__all__ = ["GCAttachment", "IPAMConf", "NetConf", "NetConfList", "select_version"]
 
 
 @dataclass(kw_only=True)
@@ -45,7 +43,8 @@ class GCAttachment:
 class NetConf:
     """A plugin configuration object: the request configuration of ADD, DEL, CHECK, STATUS and GC.
 
-    Subclass it (keyword-only fields, with or without defaults) to add plugin-specific keys::
+    Subclass it to add plugin-specific keys, with ``@dataclass`` or ``@dataclass(kw_only=True)``;
+    fields may have defaults or not (the inherited ones are keyword-only)::
 
         @dataclass(kw_only=True)
         class BridgeConf(NetConf):
@@ -103,7 +102,7 @@ class NetConfList:
         return extra_keys(self)
 
     @classmethod
-    def from_json(cls, data: object) -> NetConfList:
+    def from_json(cls, data: object) -> "NetConfList":
         """Decode, validate and pick the version of a configuration list.
 
         The selected version is the highest of ``cniVersions`` plus ``cniVersion``, ignoring entries
@@ -150,4 +149,3 @@ def select_version(cni_version: str, cni_versions: list[str], has_versions: bool
         if key <= current:
             candidates.append((key, entry))
     return max(candidates)[1] if candidates else cni_version
-

@@ -5,8 +5,6 @@ this module does not know stay in :attr:`RuntimeConfig.raw` / :attr:`RuntimeConf
 written back by ``encode``.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from typing import Any
 

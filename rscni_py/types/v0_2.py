@@ -3,8 +3,6 @@
 ``dns`` is always written (``{}`` when empty). A missing or empty ``cniVersion`` means 0.1.0.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -39,7 +37,7 @@ class Result:
     dns: DNS = json_field(default_factory=DNS)
     cni_version: str = json_field("cniVersion", default=IMPLEMENTED_SPEC_VERSION)
 
-    def convert(self, version: str) -> AnyResult:
+    def convert(self, version: str) -> "AnyResult":
         """This result as the given CNI version (spec-facts §5.6).
 
         :raises ConversionError: unknown version.

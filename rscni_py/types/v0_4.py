@@ -5,8 +5,6 @@ interfaces have only ``name``, ``mac`` and ``sandbox``, and ``dns`` is always wr
 empty).
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -52,7 +50,7 @@ class Result:
     dns: DNS = json_field(default_factory=DNS)
     cni_version: str = json_field("cniVersion", default=IMPLEMENTED_SPEC_VERSION)
 
-    def convert(self, version: str) -> AnyResult:
+    def convert(self, version: str) -> "AnyResult":
         """This result as the given CNI version (spec-facts §5.6).
 
         :raises ConversionError: unknown version, or 0.1.0/0.2.0 requested and no IP to keep.

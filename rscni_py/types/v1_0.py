@@ -4,8 +4,6 @@ This is the model plugins work with: ``rscni_py.types.Result`` is :class:`Result
 result of any other version converts to and from it with :meth:`Result.convert`.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -64,7 +62,7 @@ class Result:
     dns: DNS = json_field(default_factory=DNS, omit="empty")
     cni_version: str = json_field("cniVersion", default=IMPLEMENTED_SPEC_VERSION)
 
-    def convert(self, version: str) -> AnyResult:
+    def convert(self, version: str) -> "AnyResult":
         """This result as the given CNI version (spec-facts §5.6); see :func:`rscni_py.types.convert_result`.
 
         :raises ConversionError: unknown version, or 0.1.0/0.2.0 requested and no IP to keep.

@@ -53,18 +53,61 @@ VALID: list[tuple[str, type[Any], object, object]] = [
         Interface("eth0", "00:11:22:33:44:55", 1500, "/n", "/s", "p"),
     ),
     ("interface-empty-object", Interface, {}, Interface()),
-    ("interface-negative-index", IPConfig, {"address": "10.0.0.1/8", "interface": -1}, IPConfig(IPv4Interface("10.0.0.1/8"), None, -1)),
-    ("ipv6-with-gateway", IPConfig, {"address": "fd00::5/64", "gateway": "fd00::1"}, IPConfig(IPv6Interface("fd00::5/64"), IPv6Address("fd00::1"))),
-    ("gateway-null-is-unset", IPConfig, {"address": "10.0.0.1/8", "gateway": None}, IPConfig(IPv4Interface("10.0.0.1/8"))),
-    ("unknown-keys-ignored", IPConfig, {"address": "10.0.0.1/8", "version": "4", "x": [1]}, IPConfig(IPv4Interface("10.0.0.1/8"))),
-    ("route-table-zero", Route, {"dst": "10.0.0.0/8", "table": 0, "scope": 0}, Route(IPv4Interface("10.0.0.0/8"), table=0, scope=0)),
+    (
+        "interface-negative-index",
+        IPConfig,
+        {"address": "10.0.0.1/8", "interface": -1},
+        IPConfig(IPv4Interface("10.0.0.1/8"), None, -1),
+    ),
+    (
+        "ipv6-with-gateway",
+        IPConfig,
+        {"address": "fd00::5/64", "gateway": "fd00::1"},
+        IPConfig(IPv6Interface("fd00::5/64"), IPv6Address("fd00::1")),
+    ),
+    (
+        "gateway-null-is-unset",
+        IPConfig,
+        {"address": "10.0.0.1/8", "gateway": None},
+        IPConfig(IPv4Interface("10.0.0.1/8")),
+    ),
+    # Go's types.IP reads "" as unset
+    (
+        "gateway-empty-is-unset",
+        IPConfig,
+        {"address": "10.0.0.1/8", "gateway": ""},
+        IPConfig(IPv4Interface("10.0.0.1/8")),
+    ),
+    ("gw-empty-is-unset", Route, {"dst": "::/0", "gw": ""}, Route(IPv6Interface("::/0"))),
+    ("single-family-ip-empty-is-unset", Kitchen, {"v4only": ""}, Kitchen()),
+    (
+        "unknown-keys-ignored",
+        IPConfig,
+        {"address": "10.0.0.1/8", "version": "4", "x": [1]},
+        IPConfig(IPv4Interface("10.0.0.1/8")),
+    ),
+    (
+        "route-table-zero",
+        Route,
+        {"dst": "10.0.0.0/8", "table": 0, "scope": 0},
+        Route(IPv4Interface("10.0.0.0/8"), table=0, scope=0),
+    ),
     ("mac-hyphens", Interface, {"mac": "00-11-22-33-44-55"}, Interface(mac="00-11-22-33-44-55")),
     ("mac-dots", Interface, {"mac": "0011.2233.4455"}, Interface(mac="0011.2233.4455")),
     ("mac-infiniband-20-octets", Interface, {"mac": ":".join(["ab"] * 20)}, Interface(mac=":".join(["ab"] * 20))),
     ("mac-8-octets", Interface, {"mac": "00:11:22:33:44:55:66:77"}, Interface(mac="00:11:22:33:44:55:66:77")),
-    ("v0_4-ipconfig", v0_4.IPConfig, {"version": "6", "address": "fd00::5/64"}, v0_4.IPConfig("6", IPv6Interface("fd00::5/64"))),
-    ("v0_2-route-fields-shared", v0_2.IPConfig, {"ip": "10.0.0.1/8", "routes": [{"dst": "1.0.0.0/8", "mtu": 9}]},
-     v0_2.IPConfig(IPv4Interface("10.0.0.1/8"), routes=[Route(IPv4Interface("1.0.0.0/8"), mtu=9)])),
+    (
+        "v0_4-ipconfig",
+        v0_4.IPConfig,
+        {"version": "6", "address": "fd00::5/64"},
+        v0_4.IPConfig("6", IPv6Interface("fd00::5/64")),
+    ),
+    (
+        "v0_2-route-fields-shared",
+        v0_2.IPConfig,
+        {"ip": "10.0.0.1/8", "routes": [{"dst": "1.0.0.0/8", "mtu": 9}]},
+        v0_2.IPConfig(IPv4Interface("10.0.0.1/8"), routes=[Route(IPv4Interface("1.0.0.0/8"), mtu=9)]),
+    ),
     # codec-level kinds
     ("float-accepts-integer", Kitchen, {"number": 3}, Kitchen(number=3.0)),
     ("float", Kitchen, {"number": 2.5}, Kitchen(number=2.5)),
@@ -74,8 +117,18 @@ VALID: list[tuple[str, type[Any], object, object]] = [
     ("literal-str", Kitchen, {"choice": "x"}, Kitchen(choice="x")),
     ("union-second-arm", Kitchen, {"either": "s"}, Kitchen(either="s")),
     ("optional-list-null", Kitchen, {"maybe_list": None}, Kitchen()),
-    ("nested-lists-of-ips", Kitchen, {"nested": [["10.0.0.1", "::1"], []]}, Kitchen(nested=[[IPv4Address("10.0.0.1"), IPv6Address("::1")], []])),
-    ("single-family-ip", Kitchen, {"v4only": "1.2.3.4", "v6net": "fd00::1/64"}, Kitchen(v4only=IPv4Address("1.2.3.4"), v6net=IPv6Interface("fd00::1/64"))),
+    (
+        "nested-lists-of-ips",
+        Kitchen,
+        {"nested": [["10.0.0.1", "::1"], []]},
+        Kitchen(nested=[[IPv4Address("10.0.0.1"), IPv6Address("::1")], []]),
+    ),
+    (
+        "single-family-ip",
+        Kitchen,
+        {"v4only": "1.2.3.4", "v6net": "fd00::1/64"},
+        Kitchen(v4only=IPv4Address("1.2.3.4"), v6net=IPv6Interface("fd00::1/64")),
+    ),
     ("loose-bool-string", Kitchen, {"loose": "TRUE"}, Kitchen(loose=True)),
     ("loose-bool-false-string", Kitchen, {"loose": "False"}, Kitchen(loose=False)),
     ("nested-dataclass", Kitchen, {"inner": {"domain": "d"}}, Kitchen(inner=DNS(domain="d"))),
@@ -93,8 +146,20 @@ INVALID: list[tuple[str, type[Any], object, str, str]] = [
     ("mtu-bool", Interface, {"mtu": True}, "mtu", "expected an integer, got boolean true"),
     ("mtu-float", Interface, {"mtu": 1500.0}, "mtu", "expected an integer, got number 1500.0"),
     ("mtu-null", Interface, {"mtu": None}, "mtu", "expected an integer, got null"),
-    ("index-string", IPConfig, {"address": "10.0.0.1/8", "interface": "0"}, "interface", 'expected an integer, got string "0"'),
-    ("route-table-bool", Route, {"dst": "10.0.0.0/8", "table": False}, "table", "expected an integer, got boolean false"),
+    (
+        "index-string",
+        IPConfig,
+        {"address": "10.0.0.1/8", "interface": "0"},
+        "interface",
+        'expected an integer, got string "0"',
+    ),
+    (
+        "route-table-bool",
+        Route,
+        {"dst": "10.0.0.0/8", "table": False},
+        "table",
+        "expected an integer, got boolean false",
+    ),
     # strings are strings
     ("name-null", Interface, {"name": None}, "name", "expected a string, got null"),
     ("name-number", Interface, {"name": 7}, "name", "expected a string, got integer 7"),
@@ -108,11 +173,19 @@ INVALID: list[tuple[str, type[Any], object, str, str]] = [
     ("cidr-leading-zero-octet", IPConfig, {"address": "10.0.0.01/8"}, "address", 'invalid CIDR "10.0.0.01/8"'),
     ("cidr-space", IPConfig, {"address": "10.0.0.1/ 8"}, "address", 'invalid CIDR "10.0.0.1/ 8"'),
     ("cidr-empty", IPConfig, {"address": ""}, "address", 'invalid CIDR ""'),
+    ("optional-cidr-empty-is-not-unset", Kitchen, {"v6net": ""}, "v6net", 'invalid CIDR ""'),
+    ("ip-list-entry-empty", Kitchen, {"nested": [[""]]}, "nested[0][0]", 'invalid IP address ""'),
     ("cidr-number", IPConfig, {"address": 167772161}, "address", "expected a CIDR string, got integer 167772161"),
     ("cidr-missing", IPConfig, {}, "address", "required field missing"),
     ("route-dst-missing", Route, {"gw": "10.0.0.1"}, "dst", "required field missing"),
     # IPs
-    ("ip-garbage", IPConfig, {"address": "10.0.0.1/8", "gateway": "10.0.0.x"}, "gateway", 'invalid IP address "10.0.0.x"'),
+    (
+        "ip-garbage",
+        IPConfig,
+        {"address": "10.0.0.1/8", "gateway": "10.0.0.x"},
+        "gateway",
+        'invalid IP address "10.0.0.x"',
+    ),
     ("ip-with-prefix", Route, {"dst": "10.0.0.0/8", "gw": "10.0.0.1/8"}, "gw", 'invalid IP address "10.0.0.1/8"'),
     ("ip-zone", Route, {"dst": "::/0", "gw": "fe80::1%eth0"}, "gw", 'invalid IP address "fe80::1%eth0"'),
     ("ip-object", Route, {"dst": "::/0", "gw": {}}, "gw", "expected an IP address string, got object"),
@@ -125,40 +198,128 @@ INVALID: list[tuple[str, type[Any], object, str, str]] = [
     ("mac-7-octets", Interface, {"mac": "00:11:22:33:44:55:66"}, "mac", 'invalid MAC address "00:11:22:33:44:55:66"'),
     ("mac-number", Interface, {"mac": 1}, "mac", "expected a string, got integer 1"),
     # literals
-    ("version-5", v0_4.IPConfig, {"version": "5", "address": "10.0.0.1/8"}, "version", 'expected one of "4", "6", got string "5"'),
-    ("version-int", v0_4.IPConfig, {"version": 4, "address": "10.0.0.1/8"}, "version", 'expected one of "4", "6", got integer 4'),
+    (
+        "version-5",
+        v0_4.IPConfig,
+        {"version": "5", "address": "10.0.0.1/8"},
+        "version",
+        'expected one of "4", "6", got string "5"',
+    ),
+    (
+        "version-int",
+        v0_4.IPConfig,
+        {"version": 4, "address": "10.0.0.1/8"},
+        "version",
+        'expected one of "4", "6", got integer 4',
+    ),
     ("version-missing", v0_4.IPConfig, {"address": "10.0.0.1/8"}, "version", "required field missing"),
     ("literal-bool-is-not-1", Kitchen, {"choice": True}, "choice", 'expected one of 1, 2, "x", got boolean true'),
     # containers and paths
     ("ips-object", Result, {"ips": {}}, "ips", "expected an array, got object"),
     ("ips-null", Result, {"ips": None}, "ips", "expected an array, got null"),
-    ("second-ip-bad", Result, {"ips": [{"address": "10.0.0.1/8"}, {"address": "10.0.0.1/99"}]}, "ips[1].address", 'invalid CIDR "10.0.0.1/99"'),
+    (
+        "second-ip-bad",
+        Result,
+        {"ips": [{"address": "10.0.0.1/8"}, {"address": "10.0.0.1/99"}]},
+        "ips[1].address",
+        'invalid CIDR "10.0.0.1/99"',
+    ),
     ("route-in-list", Result, {"routes": [{"dst": "::/0"}, {"gw": "::1"}]}, "routes[1].dst", "required field missing"),
-    ("dns-nameservers-string", Result, {"dns": {"nameservers": "8.8.8.8"}}, "dns.nameservers", 'expected an array, got string "8.8.8.8"'),
-    ("dns-nameserver-number", Result, {"dns": {"nameservers": [8]}}, "dns.nameservers[0]", "expected a string, got integer 8"),
+    (
+        "dns-nameservers-string",
+        Result,
+        {"dns": {"nameservers": "8.8.8.8"}},
+        "dns.nameservers",
+        'expected an array, got string "8.8.8.8"',
+    ),
+    (
+        "dns-nameserver-number",
+        Result,
+        {"dns": {"nameservers": [8]}},
+        "dns.nameservers[0]",
+        "expected a string, got integer 8",
+    ),
     ("dns-array", Result, {"dns": []}, "dns", "expected an object, got array"),
-    ("interface-not-object", Result, {"interfaces": ["eth0"]}, "interfaces[0]", 'expected an object, got string "eth0"'),
-    ("v0_2-route", v0_2.Result, {"ip4": {"ip": "10.0.0.1/8", "routes": [{"dst": "x"}]}}, "ip4.routes[0].dst", 'invalid CIDR "x"'),
+    (
+        "interface-not-object",
+        Result,
+        {"interfaces": ["eth0"]},
+        "interfaces[0]",
+        'expected an object, got string "eth0"',
+    ),
+    (
+        "v0_2-route",
+        v0_2.Result,
+        {"ip4": {"ip": "10.0.0.1/8", "routes": [{"dst": "x"}]}},
+        "ip4.routes[0].dst",
+        'invalid CIDR "x"',
+    ),
     ("dict-value", Kitchen, {"counts": {"a": "1"}}, "counts.a", 'expected an integer, got string "1"'),
     ("dict-not-object", Kitchen, {"counts": [1]}, "counts", "expected an object, got array"),
     ("union-no-arm", Kitchen, {"either": 1.5}, "either", "expected an integer or a string, got number 1.5"),
     ("float-string", Kitchen, {"number": "1.5"}, "number", 'expected a number, got string "1.5"'),
     ("float-bool", Kitchen, {"number": False}, "number", "expected a number, got boolean false"),
-    ("loose-bool-other-string", Kitchen, {"loose": "yes"}, "loose", 'expected a boolean or "true"/"false", got string "yes"'),
+    (
+        "loose-bool-other-string",
+        Kitchen,
+        {"loose": "yes"},
+        "loose",
+        'expected a boolean or "true"/"false", got string "yes"',
+    ),
     ("loose-bool-number", Kitchen, {"loose": 1}, "loose", 'expected a boolean or "true"/"false", got integer 1'),
     ("nested-list-item", Kitchen, {"nested": [[], ["1.2.3.4", "x"]]}, "nested[1][1]", 'invalid IP address "x"'),
     # configuration
-    ("capability-string", NetConf, {"capabilities": {"portMappings": "yes"}}, "capabilities.portMappings", 'expected a boolean, got string "yes"'),
+    (
+        "capability-string",
+        NetConf,
+        {"capabilities": {"portMappings": "yes"}},
+        "capabilities.portMappings",
+        'expected a boolean, got string "yes"',
+    ),
     ("ipmasq-string", NetConf, {"ipMasq": "true"}, "ipMasq", 'expected a boolean, got string "true"'),
-    ("runtime-ips", NetConf, {"runtimeConfig": {"ips": ["10.0.0.1", "10.0.0.1/33"]}}, "runtimeConfig.ips[1]", 'invalid IP address or CIDR "10.0.0.1/33"'),
-    ("runtime-ips-number", NetConf, {"runtimeConfig": {"ips": [1]}}, "runtimeConfig.ips[0]", "expected an IP address or CIDR string, got integer 1"),
+    (
+        "runtime-ips",
+        NetConf,
+        {"runtimeConfig": {"ips": ["10.0.0.1", "10.0.0.1/33"]}},
+        "runtimeConfig.ips[1]",
+        'invalid IP address or CIDR "10.0.0.1/33"',
+    ),
+    (
+        "runtime-ips-number",
+        NetConf,
+        {"runtimeConfig": {"ips": [1]}},
+        "runtimeConfig.ips[0]",
+        "expected an IP address or CIDR string, got integer 1",
+    ),
     ("runtime-mac", NetConf, {"runtimeConfig": {"mac": "c2:11"}}, "runtimeConfig.mac", 'invalid MAC address "c2:11"'),
-    ("port-mapping-port-string", NetConf, {"runtimeConfig": {"portMappings": [{"hostPort": "80", "containerPort": 80}]}},
-     "runtimeConfig.portMappings[0].hostPort", 'expected an integer, got string "80"'),
-    ("ip-ranges-subnet", NetConf, {"runtimeConfig": {"ipRanges": [[{"subnet": "10.0.0.0/8"}], [{"subnet": "bad"}]]}},
-     "runtimeConfig.ipRanges[1][0].subnet", 'invalid CIDR "bad"'),
-    ("attachment-missing-id", NetConf, {"cni.dev/valid-attachments": [{"ifname": "eth0"}]}, "cni.dev/valid-attachments[0].containerID", "required field missing"),
-    ("old-attachment-key-path", NetConf, {"cni.dev/attachments": [{"containerID": 1, "ifname": "eth0"}]}, "cni.dev/attachments[0].containerID", "expected a string, got integer 1"),
+    (
+        "port-mapping-port-string",
+        NetConf,
+        {"runtimeConfig": {"portMappings": [{"hostPort": "80", "containerPort": 80}]}},
+        "runtimeConfig.portMappings[0].hostPort",
+        'expected an integer, got string "80"',
+    ),
+    (
+        "ip-ranges-subnet",
+        NetConf,
+        {"runtimeConfig": {"ipRanges": [[{"subnet": "10.0.0.0/8"}], [{"subnet": "bad"}]]}},
+        "runtimeConfig.ipRanges[1][0].subnet",
+        'invalid CIDR "bad"',
+    ),
+    (
+        "attachment-missing-id",
+        NetConf,
+        {"cni.dev/valid-attachments": [{"ifname": "eth0"}]},
+        "cni.dev/valid-attachments[0].containerID",
+        "required field missing",
+    ),
+    (
+        "old-attachment-key-path",
+        NetConf,
+        {"cni.dev/attachments": [{"containerID": 1, "ifname": "eth0"}]},
+        "cni.dev/attachments[0].containerID",
+        "expected a string, got integer 1",
+    ),
     ("ipam-type-number", NetConf, {"ipam": {"type": 3}}, "ipam.type", "expected a string, got integer 3"),
     ("args-array", NetConf, {"args": []}, "args", "expected an object, got array"),
     ("prev-result-string", NetConf, {"prevResult": "x"}, "prevResult", 'expected an object, got string "x"'),
@@ -177,7 +338,11 @@ def test_invalid(cls: type[Any], data: object, path: str, reason: str) -> None:
 def test_top_level_not_an_object() -> None:
     with pytest.raises(FieldError) as info:
         decode(Result, [])
-    assert (info.value.path, info.value.reason, str(info.value)) == ("", "expected an object, got array", "expected an object, got array")
+    assert (info.value.path, info.value.reason, str(info.value)) == (
+        "",
+        "expected an object, got array",
+        "expected an object, got array",
+    )
 
 
 def test_path_prefix() -> None:
@@ -225,7 +390,7 @@ DESCRIPTIONS: list[tuple[object, str]] = [
     (True, "boolean true"),
     (0, "integer 0"),
     (0.5, "number 0.5"),
-    ("a\"b", 'string "a\\"b"'),
+    ('a"b', 'string "a\\"b"'),
     ([1], "array"),
     ({}, "object"),
 ]
@@ -270,7 +435,15 @@ class BridgeConf(NetConf):
 def test_subclass_decode_and_encode() -> None:
     conf = decode(
         BridgeConf,
-        {"cniVersion": "1.0.0", "name": "n", "type": "bridge", "bridge": "br0", "isGateway": True, "oldName": "x", "other": 1},
+        {
+            "cniVersion": "1.0.0",
+            "name": "n",
+            "type": "bridge",
+            "bridge": "br0",
+            "isGateway": True,
+            "oldName": "x",
+            "other": 1,
+        },
     )
     assert conf == BridgeConf(cni_version="1.0.0", name="n", type="bridge", bridge="br0", is_gateway=True, old_name="x")
     assert conf.extra == {"other": 1}
@@ -298,3 +471,17 @@ def test_subclass_required_field_and_types() -> None:
 def test_json_field_rejects_two_defaults() -> None:
     with pytest.raises(ValueError, match="not both"):
         json_field(default=1, default_factory=list)
+
+
+# A plain @dataclass subclass works too: NetConf's fields are keyword-only, so a required field
+# without a default may follow them.
+@dataclass
+class PlainConf(NetConf):
+    device: str
+    promisc: bool = json_field("promiscMode", default=False, omit="empty")
+
+
+def test_plain_dataclass_subclass() -> None:
+    conf = decode(PlainConf, {"type": "host-device", "device": "eth9", "promiscMode": True})
+    assert conf == PlainConf("eth9", True, type="host-device")
+    assert encode(conf) == {"type": "host-device", "device": "eth9", "promiscMode": True}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
 from typing import Any
 
@@ -35,8 +36,10 @@ FULL_CONF: dict[str, Any] = {
     "args": {"cni": {"labels": [{"key": "app", "value": "web"}], "ips": ["10.1.2.42/24"]}},
     "runtimeConfig": {
         "portMappings": [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp", "hostIP": "127.0.0.1"}],
-        "ipRanges": [[{"subnet": "10.1.2.0/24", "rangeStart": "10.1.2.10", "rangeEnd": "10.1.2.20", "gateway": "10.1.2.1"}],
-                     [{"subnet": "fd00::/64"}]],
+        "ipRanges": [
+            [{"subnet": "10.1.2.0/24", "rangeStart": "10.1.2.10", "rangeEnd": "10.1.2.20", "gateway": "10.1.2.1"}],
+            [{"subnet": "fd00::/64"}],
+        ],
         "bandwidth": {"ingressRate": 1000000, "ingressBurst": 2000, "egressRate": 3000000, "egressBurst": 4000},
         "dns": {"servers": ["10.1.0.53"], "searches": ["svc.local"], "options": ["ndots:5"]},
         "ips": ["192.168.0.1", "10.10.0.1/24", "3ffe:ffff:0:1ff::2"],
@@ -66,8 +69,14 @@ FULL_EXPECTED = NetConf(
     runtime_config=RuntimeConfig(
         port_mappings=[PortMapping(host_port=8080, container_port=80, protocol="tcp", host_ip="127.0.0.1")],
         ip_ranges=[
-            [IPRange(subnet=IPv4Interface("10.1.2.0/24"), range_start=IPv4Address("10.1.2.10"),
-                     range_end=IPv4Address("10.1.2.20"), gateway=IPv4Address("10.1.2.1"))],
+            [
+                IPRange(
+                    subnet=IPv4Interface("10.1.2.0/24"),
+                    range_start=IPv4Address("10.1.2.10"),
+                    range_end=IPv4Address("10.1.2.20"),
+                    gateway=IPv4Address("10.1.2.1"),
+                )
+            ],
             [IPRange(subnet=IPv6Interface("fd00::/64"))],
         ],
         bandwidth=Bandwidth(ingress_rate=1000000, ingress_burst=2000, egress_rate=3000000, egress_burst=4000),
@@ -120,20 +129,42 @@ def test_minimal_config() -> None:
     conf = decode(NetConf, {})
     assert conf == NetConf()
     assert (conf.cni_version, conf.name, conf.type, conf.runtime_config, conf.ipam, conf.valid_attachments) == (
-        "", "", "", RuntimeConfig(), None, None
+        "",
+        "",
+        "",
+        RuntimeConfig(),
+        None,
+        None,
     )
     assert encode(conf) == {}
 
 
 ATTACHMENTS: list[tuple[str, dict[str, Any], list[GCAttachment] | None, dict[str, Any]]] = [
-    ("valid-attachments", {"cni.dev/valid-attachments": [{"containerID": "a", "ifname": "eth0"}]},
-     [GCAttachment(container_id="a", ifname="eth0")], {}),
-    ("old-key-fallback", {"cni.dev/attachments": [{"containerID": "b", "ifname": "eth1"}]},
-     [GCAttachment(container_id="b", ifname="eth1")], {}),
-    ("new-key-wins", {"cni.dev/valid-attachments": [], "cni.dev/attachments": [{"containerID": "b", "ifname": "e"}]}, [], {}),
+    (
+        "valid-attachments",
+        {"cni.dev/valid-attachments": [{"containerID": "a", "ifname": "eth0"}]},
+        [GCAttachment(container_id="a", ifname="eth0")],
+        {},
+    ),
+    (
+        "old-key-fallback",
+        {"cni.dev/attachments": [{"containerID": "b", "ifname": "eth1"}]},
+        [GCAttachment(container_id="b", ifname="eth1")],
+        {},
+    ),
+    (
+        "new-key-wins",
+        {"cni.dev/valid-attachments": [], "cni.dev/attachments": [{"containerID": "b", "ifname": "e"}]},
+        [],
+        {},
+    ),
     ("neither", {}, None, {}),
-    ("extra-keys-in-attachment-ignored", {"cni.dev/valid-attachments": [{"containerID": "a", "ifname": "e", "x": 1}]},
-     [GCAttachment(container_id="a", ifname="e")], {}),
+    (
+        "extra-keys-in-attachment-ignored",
+        {"cni.dev/valid-attachments": [{"containerID": "a", "ifname": "e", "x": 1}]},
+        [GCAttachment(container_id="a", ifname="e")],
+        {},
+    ),
 ]
 
 
@@ -174,7 +205,9 @@ SELECTION = [
 ]
 
 
-@pytest.mark.parametrize(("version", "versions", "has", "expected"), [c[1:] for c in SELECTION], ids=[c[0] for c in SELECTION])
+@pytest.mark.parametrize(
+    ("version", "versions", "has", "expected"), [c[1:] for c in SELECTION], ids=[c[0] for c in SELECTION]
+)
 def test_select_version(version: str, versions: list[str], has: bool, expected: str) -> None:
     assert select_version(version, versions, has) == expected
 
@@ -218,15 +251,32 @@ CONF_LIST_BAD: list[tuple[str, dict[str, Any], str]] = [
     ("name-not-string", {"name": 1, "plugins": [{"type": "a"}]}, "name: expected a string, got integer 1"),
     ("empty-plugins", {"name": "n", "plugins": []}, "plugins: no plugins in list"),
     ("plugins-not-array", {"name": "n", "plugins": {}}, "plugins: expected an array, got object"),
-    ("plugin-without-type", {"name": "n", "plugins": [{"type": "a"}, {"name": "x"}]}, "plugins[1].type: required field missing"),
+    (
+        "plugin-without-type",
+        {"name": "n", "plugins": [{"type": "a"}, {"name": "x"}]},
+        "plugins[1].type: required field missing",
+    ),
     ("plugin-type-empty", {"name": "n", "plugins": [{"type": ""}]}, "plugins[0].type: required field missing"),
-    ("inlined-without-plugins", {"name": "n", "loadOnlyInlinedPlugins": True},
-     "plugins: required field missing (loadOnlyInlinedPlugins is true)"),
-    ("bad-bool-string", {"name": "n", "disableCheck": "yes", "plugins": [{"type": "a"}]},
-     'disableCheck: expected a boolean or "true"/"false", got string "yes"'),
-    ("bad-cniVersions-entry", {"name": "n", "cniVersions": ["1.0.0", 1], "plugins": [{"type": "a"}]},
-     "cniVersions[1]: expected a string, got integer 1"),
-    ("bad-plugin-field", {"name": "n", "plugins": [{"type": "a", "ipMasq": 1}]}, "plugins[0].ipMasq: expected a boolean, got integer 1"),
+    (
+        "inlined-without-plugins",
+        {"name": "n", "loadOnlyInlinedPlugins": True},
+        "plugins: required field missing (loadOnlyInlinedPlugins is true)",
+    ),
+    (
+        "bad-bool-string",
+        {"name": "n", "disableCheck": "yes", "plugins": [{"type": "a"}]},
+        'disableCheck: expected a boolean or "true"/"false", got string "yes"',
+    ),
+    (
+        "bad-cniVersions-entry",
+        {"name": "n", "cniVersions": ["1.0.0", 1], "plugins": [{"type": "a"}]},
+        "cniVersions[1]: expected a string, got integer 1",
+    ),
+    (
+        "bad-plugin-field",
+        {"name": "n", "plugins": [{"type": "a", "ipMasq": 1}]},
+        "plugins[0].ipMasq: expected a boolean, got integer 1",
+    ),
 ]
 
 
@@ -239,3 +289,24 @@ def test_conf_list_errors(data: dict[str, Any], message: str) -> None:
 
 def test_conf_list_without_plugins_key_is_allowed_when_not_inlined_only() -> None:
     assert NetConfList.from_json({"name": "n"}) == NetConfList(name="n")
+
+
+@dataclass(kw_only=True)
+class MultiConf(NetConf):
+    """A plugin config nesting raw-keeping objects in a list and in a map."""
+
+    delegates: list[NetConf] = field(default_factory=list)
+    pools: dict[str, IPAMConf] = field(default_factory=dict)
+
+
+def test_unknown_keys_written_back_at_every_depth() -> None:
+    data = {
+        "type": "multi",
+        "delegates": [{"type": "a", "x": 1}, {"type": "b", "runtimeConfig": {"future": True}}],
+        "pools": {"blue": {"type": "host-local", "subnet": "10.0.0.0/8"}, "red": {"rangeStart": "x"}},
+        "top": [1, 2],
+    }
+    conf = decode(MultiConf, data)
+    assert conf.delegates[0].extra == {"x": 1}
+    assert conf.pools["red"] == IPAMConf()
+    assert encode(conf) == data

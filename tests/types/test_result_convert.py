@@ -128,8 +128,18 @@ def test_refusal_without_ips(result: Result | v0_4.Result, target: str) -> None:
 UNKNOWN = [
     ("unknown-target", Result(), "9.9.9", "no converter for CNI result version 1.1.0 to 9.9.9"),
     ("short-form-is-not-a-version", v0_4.Result(), "1.0", "no converter for CNI result version 0.4.0 to 1.0"),
-    ("blank-source-uses-implemented", v0_2.Result(cni_version=""), "2.0.0", "no converter for CNI result version 0.2.0 to 2.0.0"),
-    ("source-version-of-another-shape", v0_4.Result(cni_version="1.1.0"), "1.1.0", "no converter for CNI result version 1.1.0 to 1.1.0"),
+    (
+        "blank-source-uses-implemented",
+        v0_2.Result(cni_version=""),
+        "2.0.0",
+        "no converter for CNI result version 0.2.0 to 2.0.0",
+    ),
+    (
+        "source-version-of-another-shape",
+        v0_4.Result(cni_version="1.1.0"),
+        "1.1.0",
+        "no converter for CNI result version 1.1.0 to 1.1.0",
+    ),
 ]
 
 
@@ -160,7 +170,11 @@ DOWN_TO_02 = [
             ips=[IPConfig(IPv4Interface("10.0.0.2/8"), IPv4Address("10.0.0.1"))],
             routes=[Route(IPv6Interface("::/0"), IPv6Address("fd00::1")), Route(IPv4Interface("0.0.0.0/0"))],
         ),
-        {"cniVersion": "0.2.0", "ip4": {"ip": "10.0.0.2/8", "gateway": "10.0.0.1", "routes": [{"dst": "0.0.0.0/0"}]}, "dns": {}},
+        {
+            "cniVersion": "0.2.0",
+            "ip4": {"ip": "10.0.0.2/8", "gateway": "10.0.0.1", "routes": [{"dst": "0.0.0.0/0"}]},
+            "dns": {},
+        },
     ),
     (
         "ipv6-only",
@@ -169,7 +183,9 @@ DOWN_TO_02 = [
     ),
     (
         "ipv4-mapped-counts-as-ipv4",
-        Result(ips=[IPConfig(IPv6Interface("::ffff:10.0.0.2/120"))], routes=[Route(IPv6Interface("::ffff:10.0.0.0/104"))]),
+        Result(
+            ips=[IPConfig(IPv6Interface("::ffff:10.0.0.2/120"))], routes=[Route(IPv6Interface("::ffff:10.0.0.0/104"))]
+        ),
         {"cniVersion": "0.2.0", "ip4": {"ip": "::ffff:a00:2/120", "routes": [{"dst": "::ffff:a00:0/104"}]}, "dns": {}},
     ),
     (

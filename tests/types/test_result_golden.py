@@ -29,9 +29,23 @@ FULL_DNS = DNS(
 FULL_ROUTES = [
     Route(IPv4Interface("0.0.0.0/0"), IPv4Address("10.1.2.1"), mtu=1450, advmss=1400, priority=100, table=0, scope=0),
     Route(
-        IPv4Interface("192.168.0.0/16"), IPv4Address("10.1.2.254"), mtu=1500, advmss=1460, priority=10, table=50, scope=253
+        IPv4Interface("192.168.0.0/16"),
+        IPv4Address("10.1.2.254"),
+        mtu=1500,
+        advmss=1460,
+        priority=10,
+        table=50,
+        scope=253,
     ),
-    Route(IPv6Interface("2001:db8:ff::/48"), IPv6Address("2001:db8::1"), mtu=1400, advmss=1340, priority=5, table=7, scope=200),
+    Route(
+        IPv6Interface("2001:db8:ff::/48"),
+        IPv6Address("2001:db8::1"),
+        mtu=1400,
+        advmss=1340,
+        priority=5,
+        table=7,
+        scope=200,
+    ),
     Route(IPv6Interface("::/0"), IPv6Address("2001:db8::1")),
 ]
 
@@ -39,9 +53,15 @@ FULL_ROUTES = [
 def built_v1(version: str) -> Result:
     return Result(
         interfaces=[
-            Interface("eth0", "00:11:22:33:44:55", 1500, "/var/run/netns/blue", "/run/vhost-user/sock0", "0000:3b:00.1"),
             Interface(
-                name="veth1234", mac="aa:bb:cc:dd:ee:ff", mtu=9000, socket_path="/run/vhost-user/sock1", pci_id="0000:3b:00.2"
+                "eth0", "00:11:22:33:44:55", 1500, "/var/run/netns/blue", "/run/vhost-user/sock0", "0000:3b:00.1"
+            ),
+            Interface(
+                name="veth1234",
+                mac="aa:bb:cc:dd:ee:ff",
+                mtu=9000,
+                socket_path="/run/vhost-user/sock1",
+                pci_id="0000:3b:00.2",
             ),
         ],
         ips=[
@@ -77,12 +97,18 @@ def built_v02(version: str) -> v0_2.Result:
         ip4=v0_2.IPConfig(
             IPv4Interface("10.1.2.3/24"),
             IPv4Address("10.1.2.1"),
-            [Route(IPv4Interface("0.0.0.0/0"), IPv4Address("10.1.2.1")), Route(IPv4Interface("192.168.0.0/16"), IPv4Address("10.1.2.254"))],
+            [
+                Route(IPv4Interface("0.0.0.0/0"), IPv4Address("10.1.2.1")),
+                Route(IPv4Interface("192.168.0.0/16"), IPv4Address("10.1.2.254")),
+            ],
         ),
         ip6=v0_2.IPConfig(
             IPv6Interface("2001:db8::3/64"),
             IPv6Address("2001:db8::1"),
-            [Route(IPv6Interface("2001:db8:ff::/48"), IPv6Address("2001:db8::1")), Route(IPv6Interface("::/0"), IPv6Address("2001:db8::1"))],
+            [
+                Route(IPv6Interface("2001:db8:ff::/48"), IPv6Address("2001:db8::1")),
+                Route(IPv6Interface("::/0"), IPv6Address("2001:db8::1")),
+            ],
         ),
         dns=FULL_DNS,
         cni_version=version,

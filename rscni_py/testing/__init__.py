@@ -1,0 +1,37 @@
+"""Test tools for CNI plugin authors: run a plugin in process, fake its delegates, check it against the protocol.
+
+* :class:`PluginRunner` runs a ``CNIPlugin`` class with a runtime's inputs and returns an :class:`Invocation`
+  (exit code, stdout, stderr, typed result or error, escaped exception); :meth:`PluginRunner.cycle` runs ADD,
+  CHECK and DEL of one attachment.
+* :class:`FakeExecutor` and :class:`ExecCall` stand in for delegated plugins (IPAM) and record what was run.
+* The pytest plugin (loaded automatically once rscni-py is installed) provides the ``cni_runner`` and
+  ``cni_config`` fixtures.
+* :mod:`rscni_py.testing.conformance` checks any plugin, in process or as an executable, against the protocol.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rscni_py.testing.runner import Cycle, Invocation, PluginRunner
+
+__all__ = ["Cycle", "ExecCall", "FakeExecutor", "Invocation", "PluginRunner"]
+
+# Loaded on first use, so that importing the runner never depends on the delegation machinery (and the package
+# imports even where fake_exec is absent).  Type checkers see these two names through __getattr__.
+_LAZY = {"ExecCall": "rscni_py.testing.fake_exec", "FakeExecutor": "rscni_py.testing.fake_exec"}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

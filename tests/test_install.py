@@ -1,0 +1,350 @@
+"""Tests for ``rscni-py install``: atomic replacement, file modes and the error for each kind of bad input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+from rscni_py._private import install as install_module
+from rscni_py._private.install import (
+    DEFAULT_BIN_DIR,
+    DEFAULT_CONF_DIR,
+    InstallError,
+    add_install_arguments,
+    atomic_write,
+    install,
+    install_main,
+)
+
+CONFLIST = {
+    "cniVersion": "1.0.0",
+    "name": "demo",
+    "plugins": [{"type": "bridge", "bridge": "cni0"}, {"type": "demo-plugin"}],
+}
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def plugin_file(tmp_path: Path) -> Path:
+    path = tmp_path / "src" / "demo-plugin.pyz"
+    path.parent.mkdir()
+    path.write_bytes(b"#!/usr/bin/python3 -I\nplugin body\n")
+    return path
+
+
+@pytest.fixture
+def conflist(tmp_path: Path) -> Path:
+    path = tmp_path / "src" / "10-demo.conflist"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(CONFLIST))
+    return path
+
+
+def test_install_binary_and_conf(tmp_path: Path, plugin_file: Path, conflist: Path) -> None:
+    bin_dir, conf_dir = tmp_path / "opt" / "cni" / "bin", tmp_path / "etc" / "cni" / "net.d"
+
+    installed = install(plugin_file, bin_dir=bin_dir, conf=conflist, conf_dir=conf_dir)
+
+    # The executable drops ".pyz", since a config's "type" names the file a runtime runs.
+    assert installed == [bin_dir / "demo-plugin", conf_dir / "10-demo.conflist"]
+    assert (bin_dir / "demo-plugin").read_bytes() == plugin_file.read_bytes()
+    assert (conf_dir / "10-demo.conflist").read_bytes() == conflist.read_bytes()
+    assert _mode(bin_dir / "demo-plugin") == 0o755
+    assert _mode(conf_dir / "10-demo.conflist") == 0o644
+    # No temporary files are left next to the targets.
+    assert sorted(p.name for p in bin_dir.iterdir()) == ["demo-plugin"]
+    assert sorted(p.name for p in conf_dir.iterdir()) == ["10-demo.conflist"]
+
+
+@pytest.mark.parametrize(
+    ("file_name", "name", "expected"),
+    [
+        ("plug.pyz", None, "plug"),
+        ("plug", None, "plug"),
+        ("plug.bin", None, "plug.bin"),
+        ("plug.pyz", "other", "other"),
+    ],
+    ids=["pyz-suffix-dropped", "no-suffix", "other-suffix-kept", "explicit-name"],
+)
+def test_installed_name(tmp_path: Path, file_name: str, name: str | None, expected: str) -> None:
+    source = tmp_path / file_name
+    source.write_bytes(b"x")
+    assert install(source, bin_dir=tmp_path / "bin", name=name) == [tmp_path / "bin" / expected]
+
+
+def test_install_replaces_existing_file_and_mode(tmp_path: Path, plugin_file: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    old = bin_dir / "demo-plugin"
+    old.write_bytes(b"old version")
+    old.chmod(0o600)
+    old_inode = old.stat().st_ino
+
+    install(plugin_file, bin_dir=bin_dir)
+
+    assert old.read_bytes() == plugin_file.read_bytes()
+    assert _mode(old) == 0o755
+    # A new inode: a process still running the old binary keeps its file (no "text file busy").
+    assert old.stat().st_ino != old_inode
+
+
+def _naive_write(target: Path, write: Callable[[IO[bytes]], object], *, mode: int) -> None:
+    """A non-atomic writer (truncate, then write in place, slowly), used to prove the reader can catch one."""
+
+    class Slow:
+        def __init__(self, handle: IO[bytes]) -> None:
+            self.handle = handle
+
+        def write(self, data: bytes) -> int:
+            for start in range(0, len(data), 1 << 16):
+                self.handle.write(data[start : start + (1 << 16)])
+                self.handle.flush()
+                time.sleep(0.0005)
+            return len(data)
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("wb") as handle:
+        write(Slow(handle))  # type: ignore[arg-type]
+    target.chmod(mode)
+
+
+@pytest.mark.parametrize(
+    ("writer", "expect_partial"),
+    [(atomic_write, False), (_naive_write, True)],
+    ids=["atomic-never-partial", "naive-writer-is-caught"],
+)
+def test_concurrent_reader_never_sees_partial_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writer: object, expect_partial: bool
+) -> None:
+    """A reader polling the target while it is replaced again and again sees only whole versions.
+
+    The second case swaps in a writer that is not atomic and checks that the same reader catches it, so the first
+    case would fail if install() wrote in place.
+    """
+    monkeypatch.setattr(install_module, "atomic_write", writer)
+    size = 4 << 20
+    versions = [bytes([65 + i]) * size for i in range(2)]
+    sources = []
+    for i, content in enumerate(versions):
+        source = tmp_path / f"v{i}" / "plug"
+        source.parent.mkdir()
+        source.write_bytes(content)
+        sources.append(source)
+    bin_dir = tmp_path / "bin"
+    target = bin_dir / "plug"
+    install(sources[0], bin_dir=bin_dir)
+
+    stop = threading.Event()
+    seen: list[int] = []
+    partial: list[int] = []
+
+    def reader() -> None:
+        while not stop.is_set():
+            data = target.read_bytes()
+            seen.append(len(data))
+            if data not in versions:
+                partial.append(len(data))
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for round_ in range(12):
+            install(sources[(round_ + 1) % 2], bin_dir=bin_dir)
+    finally:
+        stop.set()
+        thread.join()
+
+    assert len(seen) > 12, "the reader hardly ran; the test proves nothing"
+    assert bool(partial) is expect_partial, f"{len(partial)} partial reads out of {len(seen)}"
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, plugin_file: Path) -> Iterator[Path]:
+    (tmp_path / "a-file").write_text("not a directory")
+    (tmp_path / "a-dir").mkdir()
+    yield tmp_path
+
+
+def _conf(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / "confs" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+# (id, keyword arguments relative to tmp_path, expected message with {tmp} for tmp_path)
+BAD_INPUT: list[tuple[str, dict[str, str], str]] = [
+    # The bundle itself.
+    ("missing-bundle", {"bundle": "nope.pyz"}, "bundle not found: {tmp}/nope.pyz"),
+    ("bundle-is-directory", {"bundle": "a-dir"}, "bundle is a directory, not a file: {tmp}/a-dir"),
+    ("bad-name-slash", {"name": "a/b"}, "invalid plugin name 'a/b': it must be a plain file name"),
+    ("bad-name-dotdot", {"name": ".."}, "invalid plugin name '..': it must be a plain file name"),
+    # Where it goes.
+    ("bin-dir-is-file", {"bin_dir": "a-file"}, "bin dir is not a directory: {tmp}/a-file"),
+    (
+        "bin-dir-below-file",
+        {"bin_dir": "a-file/bin"},
+        "cannot install into bin dir {tmp}/a-file/bin: Not a directory",
+    ),
+    ("conf-dir-is-file", {"conf": "ok.conflist", "conf_dir": "a-file"}, "conf dir is not a directory: {tmp}/a-file"),
+    ("conf-dir-without-conf", {"conf_dir": "a-dir"}, "--conf-dir needs --conf"),
+    # The network configuration.
+    ("missing-conf", {"conf": "none.conflist"}, "network config not found: {tmp}/confs/none.conflist"),
+    (
+        "conf-not-json",
+        {"conf": "bad.conflist"},
+        "network config {tmp}/confs/bad.conflist is not valid JSON: Expecting value: line 1 column 1 (char 0)",
+    ),
+    ("conf-not-object", {"conf": "list.conf"}, "network config {tmp}/confs/list.conf: expected a JSON object, got list"),
+    ("conf-without-type", {"conf": "notype.conf"}, "network config {tmp}/confs/notype.conf: missing string field 'type'"),
+    (
+        "conflist-named-conf",
+        {"conf": "list-in.conf"},
+        "network config {tmp}/confs/list-in.conf: missing string field 'type' "
+        "(a configuration list with 'plugins' must be named *.conflist)",
+    ),
+    (
+        "conflist-without-plugins",
+        {"conf": "noplugins.conflist"},
+        "network config list {tmp}/confs/noplugins.conflist: missing non-empty array field 'plugins'",
+    ),
+    (
+        "conflist-without-name",
+        {"conf": "noname.conflist"},
+        "network config list {tmp}/confs/noname.conflist: missing string field 'name'",
+    ),
+    (
+        "conflist-plugin-without-type",
+        {"conf": "plugin-notype.conflist"},
+        "network config list {tmp}/confs/plugin-notype.conflist: missing string field 'plugins[1].type'",
+    ),
+    (
+        "conf-wrong-suffix",
+        {"conf": "net.yaml"},
+        "network config {tmp}/confs/net.yaml: the file name must end in .conflist, .conf or .json "
+        "(runtimes ignore other files)",
+    ),
+]
+
+CONF_TEXTS = {
+    "ok.conflist": json.dumps(CONFLIST),
+    "bad.conflist": "",
+    "list.conf": "[]",
+    "notype.conf": '{"cniVersion": "1.0.0", "name": "n"}',
+    "list-in.conf": json.dumps(CONFLIST),
+    "noplugins.conflist": '{"cniVersion": "1.0.0", "name": "n", "plugins": []}',
+    "noname.conflist": '{"cniVersion": "1.0.0", "plugins": [{"type": "x"}]}',
+    "plugin-notype.conflist": '{"name": "n", "plugins": [{"type": "x"}, {"bridge": "cni0"}]}',
+    "net.yaml": json.dumps(CONFLIST),
+}
+
+
+@pytest.mark.parametrize(("case", "kwargs", "message"), BAD_INPUT, ids=[case for case, _, _ in BAD_INPUT])
+def test_bad_input(workdir: Path, plugin_file: Path, case: str, kwargs: dict[str, str], message: str) -> None:
+    for name, text in CONF_TEXTS.items():
+        _conf(workdir, name, text)
+    bundle = workdir / kwargs["bundle"] if "bundle" in kwargs else plugin_file
+    bin_dir = workdir / kwargs.get("bin_dir", "out/bin")
+    conf = workdir / "confs" / kwargs["conf"] if "conf" in kwargs else None
+    conf_dir = workdir / kwargs["conf_dir"] if "conf_dir" in kwargs else None
+
+    with pytest.raises(InstallError) as caught:
+        install(bundle, bin_dir=bin_dir, name=kwargs.get("name"), conf=conf, conf_dir=conf_dir)
+
+    assert str(caught.value) == message.format(tmp=workdir)
+    # Bad input is refused before anything is written.
+    assert not (workdir / "out").exists()
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="rscni-py install")
+    add_install_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_arguments_defaults() -> None:
+    ns = _parse(["plug.pyz"])
+    assert vars(ns) == {
+        "bundle": Path("plug.pyz"),
+        "bin_dir": DEFAULT_BIN_DIR,
+        "name": None,
+        "conf": None,
+        "conf_dir": None,
+    }
+    assert (DEFAULT_BIN_DIR, DEFAULT_CONF_DIR) == (Path("/opt/cni/bin"), Path("/etc/cni/net.d"))
+
+
+def test_install_main_success(
+    tmp_path: Path, plugin_file: Path, conflist: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [str(plugin_file), "--bin-dir", str(tmp_path / "bin"), "--name", "demo"]
+    argv += ["--conf", str(conflist), "--conf-dir", str(tmp_path / "net.d")]
+    assert install_main(_parse(argv)) == 0
+    out, err = capsys.readouterr()
+    assert (out, err) == (f"installed {tmp_path}/bin/demo\ninstalled {tmp_path}/net.d/10-demo.conflist\n", "")
+
+
+def test_install_main_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert install_main(_parse([str(tmp_path / "missing"), "--bin-dir", str(tmp_path / "bin")])) == 1
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", f"rscni-py install: error: bundle not found: {tmp_path}/missing\n")
+
+
+@pytest.mark.skipif(not Path("/usr/bin/python3").exists(), reason="needs /usr/bin/python3 for an unprivileged run")
+def test_unwritable_bin_dir_as_unprivileged_user() -> None:
+    """As a user without write permission on the bin dir, install fails with one line and exit code 1."""
+    # pytest's tmp_path is private to root, so use a world-readable directory the unprivileged user can reach.
+    root = Path(tempfile.mkdtemp(prefix="rscni-install-test-"))
+    try:
+        root.chmod(0o755)
+        (root / "plug").write_bytes(b"plugin")
+        (root / "plug").chmod(0o644)
+        bin_dir = root / "bin"
+        bin_dir.mkdir(mode=0o555)
+        script = (
+            "import importlib.util, sys\n"
+            f"spec = importlib.util.spec_from_file_location('install', {install_module.__file__!r})\n"
+            "module = importlib.util.module_from_spec(spec)\n"
+            "sys.modules['install'] = module\n"
+            "spec.loader.exec_module(module)\n"
+            "import argparse\n"
+            "parser = argparse.ArgumentParser()\n"
+            "module.add_install_arguments(parser)\n"
+            "sys.exit(module.install_main(parser.parse_args(sys.argv[1:])))\n"
+        )
+        as_root = os.geteuid() == 0
+        # Root may write anywhere, so drop to "nobody"; /root's pyenv is out of its reach, the system Python is not.
+        interpreter = "/usr/bin/python3" if as_root else sys.executable
+        completed = subprocess.run(
+            [interpreter, "-I", "-c", script, str(root / "plug"), "--bin-dir", str(bin_dir)],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd="/",
+            user=65534 if as_root else None,
+            group=65534 if as_root else None,
+            extra_groups=[] if as_root else None,
+        )
+        assert (completed.returncode, completed.stdout, completed.stderr) == (
+            1,
+            "",
+            f"rscni-py install: error: cannot install into bin dir {bin_dir}: Permission denied\n",
+        )
+        assert list(bin_dir.iterdir()) == []
+    finally:
+        subprocess.run(["rm", "-rf", str(root)], check=True)

@@ -1,0 +1,69 @@
+"""Fast start: importing the models must not import dataclasses-json or marshmallow."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PROBE = """
+import json, sys
+def loaded():
+    return sorted(m for m in sys.modules if m.split(".")[0] in ("dataclasses_json", "marshmallow"))
+import rscni_py.types
+from rscni_py.types import Result, NetConf, NetConfList, parse_result, parse_prev_result, json_field, v0_2, v0_4, v1_0
+from rscni_py.types import runtime_config, netconf, common
+from rscni_py._private import codec
+r = Result()
+r.convert("0.4.0")
+after_import = loaded()
+parse_result({"cniVersion": "1.1.0"})
+after_decode = loaded()
+print(json.dumps({"after_import": after_import, "after_decode": "dataclasses_json.core" in after_decode,
+                  "marshmallow": "marshmallow" in after_decode, "flag": codec.library_loaded()}))
+"""
+
+
+def test_models_import_without_dataclasses_json() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(ROOT)},
+    )
+    assert json.loads(done.stdout) == {"after_import": [], "after_decode": True, "marshmallow": True, "flag": True}
+
+
+NATIVE_PROBE = """
+import json, sys
+from rscni_py._private.codec import use_engine
+from rscni_py.types import NetConf, decode, encode, parse_prev_result
+use_engine("native")
+conf = decode(NetConf, {"cniVersion": "1.1.0", "type": "t", "prevResult": {"ips": [{"address": "10.0.0.1/8"}]}, "x": 1})
+out = encode(conf)
+prev = parse_prev_result(conf.raw)
+assert prev is not None
+print(json.dumps({"encoded": out, "prev": prev.to_dict(),
+                  "loaded": sorted(m for m in sys.modules if m.split(".")[0] in ("dataclasses_json", "marshmallow"))}))
+"""
+
+
+def test_native_engine_never_imports_dataclasses_json() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", NATIVE_PROBE],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(ROOT)},
+    )
+    assert json.loads(done.stdout) == {
+        "encoded": {"cniVersion": "1.1.0", "type": "t", "prevResult": {"ips": [{"address": "10.0.0.1/8"}]}, "x": 1},
+        "prev": {"cniVersion": "1.1.0", "ips": [{"address": "10.0.0.1/8"}]},
+        "loaded": [],
+    }
