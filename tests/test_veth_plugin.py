@@ -120,6 +120,7 @@ class Env:
     ns: NetNS
     lease: NetworkLease
     ipam_dir: Path
+    state_dir: Path
     container_id: str = field(default_factory=lambda: f"veth-{uuid.uuid4().hex[:12]}")
     network: str = field(default_factory=lambda: f"vethnet-{uuid.uuid4().hex[:8]}")
 
@@ -134,6 +135,7 @@ class Env:
             "name": self.network,
             "type": "rscni-veth",
             "mtu": 1400,
+            "stateDir": str(self.state_dir),
             "ipam": {
                 "type": "host-local",
                 "dataDir": str(self.ipam_dir),
@@ -147,6 +149,15 @@ class Env:
         kwargs.setdefault("container_id", self.container_id)
         kwargs.setdefault("netns", self.ns.path)
         return call(command, conf, **kwargs)
+
+    def records(self) -> dict[str, Any]:
+        """The plugin's attachment records for the network: file name -> the stored document's data."""
+        directory = self.state_dir / self.network
+        if not directory.is_dir():
+            return {}
+        return {
+            p.name: json.loads(p.read_text())["data"] for p in sorted(directory.iterdir()) if not p.name.startswith(".")
+        }
 
     def allocated(self) -> list[str]:
         """The addresses host-local holds for the network (one file per address in its data dir)."""
@@ -168,7 +179,7 @@ def root() -> None:
 def world(root: None, tmp_path: Path) -> Iterator[Env]:
     lease = acquire_lease()
     ns = create_netns()
-    env = Env(ns, lease, tmp_path / "ipam")
+    env = Env(ns, lease, tmp_path / "ipam", tmp_path / "state")
     try:
         yield env
     finally:
@@ -218,6 +229,8 @@ def test_add_result_and_kernel_state(world: Env, version: str) -> None:
 
     assert (out.code, out.output) == (0, expected_result(version, world))
     assert world.allocated() == [world.lease.host(2)]
+    assert world.records() == {f"{world.container_id}:eth0.json": {"hostIfname": world.host_ifname,
+                                                                   "netns": world.ns.path}}
     link = ns_link(world.ns, "eth0")
     assert (link["mtu"], "UP" in link["flags"]) == (1400, True)
     (addr,) = ip_json("-n", world.ns.name, "addr", "show", "dev", "eth0")
@@ -386,6 +399,7 @@ def test_del_removes_everything_and_is_idempotent(world: Env) -> None:
 
     assert [(first.code, first.output), (second.code, second.output)] == [(0, None), (0, None)]
     assert host_link(world.host_ifname) is None
+    assert world.records() == {}
     assert world.ns.links() == ["lo"]
     assert world.allocated() == []
     assert ip_json("-4", "route", "show", f"{world.lease.host(2)}/32") == []
@@ -429,6 +443,7 @@ def test_del_without_netns_frees_the_address(world: Env) -> None:
 
 def assert_nothing_left(env: Env) -> None:
     assert host_link(env.host_ifname) is None
+    assert env.records() == {}
     assert env.ns.links() == ["lo"]
     assert env.allocated() == []
 
@@ -585,6 +600,11 @@ BAD_CONFIGS = [
         id="mtu-too-small",
     ),
     pytest.param(
+        {**_base_conf(), "stateDir": "var/lib/x"},
+        "invalid network config: stateDir: expected an absolute directory path, got 'var/lib/x'",
+        id="state-dir-relative",
+    ),
+    pytest.param(
         {**_base_conf(), "mtu": 65536},
         "invalid network config: mtu: 65536 is outside 68..65535",
         id="mtu-too-large",
@@ -625,8 +645,15 @@ def fake_ipam(tmp_path: Path) -> Path:
     return directory
 
 
-def _v11_conf(**extra: Any) -> dict[str, Any]:
-    return {"cniVersion": "1.1.0", "name": "vethnet", "type": "rscni-veth", "ipam": {"type": "fake-ipam"}, **extra}
+def _v11_conf(state_dir: Path, **extra: Any) -> dict[str, Any]:
+    return {
+        "cniVersion": "1.1.0",
+        "name": "vethnet",
+        "type": "rscni-veth",
+        "stateDir": str(state_dir),
+        "ipam": {"type": "fake-ipam"},
+        **extra,
+    }
 
 
 def _calls(directory: Path) -> list[tuple[str, Any]]:
@@ -635,7 +662,7 @@ def _calls(directory: Path) -> list[tuple[str, Any]]:
 
 
 def test_status_forwarded(fake_ipam: Path) -> None:
-    conf = _v11_conf()
+    conf = _v11_conf(fake_ipam.parent / "state")
 
     out = call("STATUS", conf, container_id="", netns="", ifname="", cni_path=str(fake_ipam))
 
@@ -646,7 +673,9 @@ def test_status_forwarded(fake_ipam: Path) -> None:
 def test_status_passes_ipam_unavailability_on(fake_ipam: Path) -> None:
     (fake_ipam / "answer").write_text('{"code": 50, "msg": "pool not ready", "details": "leases loading"}')
 
-    out = call("STATUS", _v11_conf(), container_id="", netns="", ifname="", cni_path=str(fake_ipam))
+    conf = _v11_conf(fake_ipam.parent / "state")
+
+    out = call("STATUS", conf, container_id="", netns="", ifname="", cni_path=str(fake_ipam))
 
     assert (out.code, out.output) == (
         1,
@@ -655,7 +684,8 @@ def test_status_passes_ipam_unavailability_on(fake_ipam: Path) -> None:
 
 
 def test_gc_forwarded_with_valid_attachments(fake_ipam: Path) -> None:
-    conf = _v11_conf(**{"cni.dev/valid-attachments": [{"containerID": "c1", "ifname": "eth0"}]})
+    valid = [{"containerID": "c1", "ifname": "eth0"}]
+    conf = _v11_conf(fake_ipam.parent / "state", **{"cni.dev/valid-attachments": valid})
 
     out = call("GC", conf, container_id="", netns="", ifname="", cni_path=str(fake_ipam))
 
@@ -667,7 +697,9 @@ def test_del_reports_ipam_failure(fake_ipam: Path) -> None:
     # Nothing to tear down (no such pair), but IPAM's DEL fails: its error is the answer.
     (fake_ipam / "answer").write_text('{"code": 11, "msg": "store locked"}')
 
-    out = call("DEL", _v11_conf(), container_id="c-none", netns="", cni_path=str(fake_ipam))
+    conf = _v11_conf(fake_ipam.parent / "state")
+
+    out = call("DEL", conf, container_id="c-none", netns="", cni_path=str(fake_ipam))
 
     assert (out.code, out.output) == (1, {"cniVersion": "1.1.0", "code": 11, "msg": "store locked"})
     assert [command for command, _ in _calls(fake_ipam)] == ["DEL"]
@@ -719,3 +751,96 @@ def test_cycles_as_a_process_print_one_answer_each(world: Env, tmp_path: Path) -
         assert world.allocated() == []
         # host-local hands out the next address each time; start over so the expected result stays the same.
         shutil.rmtree(world.ipam_dir)
+
+
+# --------------------------------------------------------------------------------------------
+# Attachment records and GC
+# --------------------------------------------------------------------------------------------
+
+
+def test_failure_to_record_removes_the_pair_and_the_address(world: Env, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    conf = world.conf(stateDir=str(blocker / "state"))
+
+    out = world.call("ADD", conf)
+
+    assert (out.code, out.output) == (
+        1,
+        {
+            "cniVersion": "1.0.0",
+            "code": 5,
+            "msg": f"stateDir: cannot use {blocker}/state/{world.network}: File exists",
+        },
+    )
+    assert host_link(world.host_ifname) is None
+    assert world.ns.links() == ["lo"]
+    assert world.allocated() == []
+
+
+def test_gc_removes_pairs_of_attachments_no_longer_valid(world: Env, fake_ipam: Path) -> None:
+    # Debian's host-local stops at spec 1.0.0, so the attachments are added at 1.0.0 and GC (1.1.0 only) goes to a
+    # recording IPAM stand-in; the plugin's records are per network name, which both configurations share.
+    kept, stale = world.container_id, f"{world.container_id}-stale"
+    conf = world.conf()
+    other_ns = create_netns()
+    try:
+        assert world.call("ADD", conf).code == 0
+        assert world.call("ADD", conf, container_id=stale, netns=other_ns.path).code == 0
+        gc_conf = {
+            "cniVersion": "1.1.0",
+            "name": world.network,
+            "type": "rscni-veth",
+            "stateDir": str(world.state_dir),
+            "ipam": {"type": "fake-ipam"},
+            "cni.dev/valid-attachments": [{"containerID": kept, "ifname": "eth0"}],
+        }
+
+        out = call("GC", gc_conf, container_id="", netns="", ifname="", cni_path=str(fake_ipam))
+
+        assert (out.code, out.output) == (0, None)
+        assert host_link(netops.host_ifname(stale, "eth0")) is None
+        assert other_ns.links() == ["lo"]
+        assert host_link(world.host_ifname) is not None
+        assert list(world.records()) == [f"{kept}:eth0.json"]
+        assert _calls(fake_ipam) == [("GC", gc_conf)]
+    finally:
+        run("ip", "link", "del", netops.host_ifname(stale, "eth0"), check=False)
+        delete_netns(other_ns)
+
+
+def test_gc_without_valid_attachments_removes_all(world: Env, fake_ipam: Path) -> None:
+    assert world.call("ADD", world.conf()).code == 0
+    gc_conf = {
+        "cniVersion": "1.1.0",
+        "name": world.network,
+        "type": "rscni-veth",
+        "stateDir": str(world.state_dir),
+        "ipam": {"type": "fake-ipam"},
+    }
+
+    out = call("GC", gc_conf, container_id="", netns="", ifname="", cni_path=str(fake_ipam))
+
+    assert (out.code, out.output) == (0, None)
+    assert host_link(world.host_ifname) is None
+    assert world.records() == {}
+
+
+def test_gc_runs_ipam_gc_even_when_the_store_fails(fake_ipam: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    conf = _v11_conf(blocker)
+    (fake_ipam / "answer").write_text('{"code": 999, "msg": "ipam gc broke"}')
+
+    out = call("GC", conf, container_id="", netns="", ifname="", cni_path=str(fake_ipam))
+
+    assert (out.code, out.output) == (
+        1,
+        {
+            "cniVersion": "1.1.0",
+            "code": 5,
+            "msg": f"stateDir: cannot use {blocker}/vethnet: File exists",  # mkdir -p meets a file
+            "details": "IPAM plugin fake-ipam GC failed too: ipam gc broke",
+        },
+    )
+    assert [command for command, _ in _calls(fake_ipam)] == ["GC"]

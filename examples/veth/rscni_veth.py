@@ -4,8 +4,10 @@
 It is an *interface* plugin, the first in a chain: ADD creates a veth pair between the host and the container's
 network namespace (``CNI_NETNS``), names the container end ``CNI_IFNAME``, asks the configured IPAM plugin
 (``ipam.type``, e.g. ``host-local``) for addresses, puts them and the IPAM routes into the namespace, and adds a
-host route to each container address.  CHECK compares the attachment with the cached result (``prevResult``),
-DEL removes the pair and always releases the IPAM allocation, STATUS and GC are forwarded to IPAM.
+host route to each container address, and records the attachment (``rscni_py.state``).  CHECK compares the
+attachment with the cached result (``prevResult``), DEL removes the pair and its record and always releases the
+IPAM allocation, GC removes the pairs of recorded attachments the runtime no longer lists and then runs IPAM's GC,
+STATUS is forwarded to IPAM.
 
 The kernel work is in :mod:`netops` (next to this file); this module is the CNI side: configuration, delegation
 with rollback, the result, and the mapping of failures to CNI error codes (see README.md, "Errors").
@@ -18,7 +20,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Final
 
@@ -29,10 +32,12 @@ from rscni_py import (
     InvalidEnvironmentVariablesError,
     InvalidNetNSError,
     InvalidNetworkConfigError,
+    IOFailureError,
     NetConf,
     UnknownContainerError,
     invoke,
 )
+from rscni_py.state import DEFAULT_STATE_ROOT, AttachmentKey, AttachmentStore, remove_stale_attachments
 from rscni_py.types import DNS, Interface, IPAMConf, IPConfig, Result, Route, json_field
 
 try:  # imported as part of the repository (tests, a runtime with the repository on PYTHONPATH)
@@ -50,6 +55,9 @@ __all__ = [
 ]
 
 _log = logging.getLogger("rscni_veth")
+
+#: Seconds to wait for the attachment store's lock before answering code 11 (try again later).
+LOCK_TIMEOUT: Final = 10.0
 
 #: Plugin-specific CNI error codes (the spec leaves 100 and up to plugins); README.md, "Errors", lists them all.
 LINK_EXISTS: Final = 100
@@ -73,11 +81,13 @@ class VethConf(NetConf):
 
     ``ipam`` is handed unchanged to the IPAM plugin named by ``ipam.type`` (the whole configuration is, as the
     spec asks for delegation).  ``mtu`` sets both ends of the pair (default: the kernel's 1500).  ``dns`` is the
-    well-known key; it is returned when the IPAM result has no DNS settings of its own.
+    well-known key; it is returned when the IPAM result has no DNS settings of its own.  ``stateDir`` is where the
+    plugin records its attachments, one directory per network (for GC).
     """
 
     ipam: IPAMConf = json_field()
     mtu: int | None = json_field(default=None, omit="none")
+    state_dir: str = json_field("stateDir", default=str(DEFAULT_STATE_ROOT))
 
     def validate(self) -> None:
         """The checks the codec cannot express; each names its key (code 7)."""
@@ -87,6 +97,14 @@ class VethConf(NetConf):
             raise InvalidNetworkConfigError(
                 f"invalid network config: mtu: {self.mtu} is outside {netops.MIN_MTU}..{netops.MAX_MTU}"
             )
+        if not os.path.isabs(self.state_dir):
+            raise InvalidNetworkConfigError(
+                f"invalid network config: stateDir: expected an absolute directory path, got {self.state_dir!r}"
+            )
+
+    def store(self) -> AttachmentStore:
+        """This network's attachment records (``<stateDir>/<name>/``)."""
+        return AttachmentStore(self.name, root=self.state_dir)
 
 
 def cni_error(exc: netops.NetOpsError, *, command: str) -> CNIError:
@@ -171,6 +189,7 @@ class VethPlugin(CNIPlugin[VethConf]):
                 attachment = netops.setup(_veth_config(args, ipam.ips, ipam.routes))
             except netops.NetOpsError as exc:
                 raise cni_error(exc, command="ADD") from exc
+            _record(args, attachment)
             _log.info("attached %s in %s to host end %s", args.ifname, args.netns, attachment.host.name)
             return Result(
                 interfaces=[
@@ -189,7 +208,7 @@ class VethPlugin(CNIPlugin[VethConf]):
             )
 
     def delete(self, args: CmdArgs[VethConf]) -> None:
-        """DEL: remove the pair if it is there, then always release the IPAM allocation.
+        """DEL: remove the pair and its record if they are there, then always release the IPAM allocation.
 
         Nothing found (namespace or pair already gone, ADD never ran) is success.  A teardown failure does not
         stop the IPAM DEL: the address is released either way, and every error is reported.
@@ -202,6 +221,13 @@ class VethPlugin(CNIPlugin[VethConf]):
             _log.info("DEL %s: veth pair %s", args.ifname, "removed" if removed else "already gone")
         except netops.NetOpsError as exc:
             teardown_error = cni_error(exc, command="DEL")
+        else:
+            # The record goes only with the pair: if teardown failed, GC can still find the pair through it.
+            try:
+                with _locked_store(config) as store:
+                    store.delete(args.container_id, args.ifname)
+            except CNIError as exc:
+                teardown_error = exc
         try:
             invoke.delegate_delete(config.ipam.type, args.stdin_data, env=_delegate_env(args))
         except CNIError as ipam_error:
@@ -236,9 +262,76 @@ class VethPlugin(CNIPlugin[VethConf]):
         invoke.delegate_status(args.config.ipam.type, args.stdin_data, env=_delegate_env(args))
 
     def gc(self, args: CmdArgs[VethConf]) -> None:
-        """GC: forwarded to IPAM, which releases the allocations not in ``cni.dev/valid-attachments``."""
-        args.config.validate()
-        invoke.delegate_gc(args.config.ipam.type, args.stdin_data, env=_delegate_env(args))
+        """GC: remove the pairs of recorded attachments not in ``cni.dev/valid-attachments``, then IPAM's GC.
+
+        IPAM's GC runs even when some pairs could not be removed (it releases the addresses); the first error is
+        reported, the other in its details.
+        """
+        config = args.config
+        config.validate()
+        gc_error: CNIError | None = None
+        store = config.store()
+        try:
+            report = remove_stale_attachments(
+                store, config.valid_attachments, _remove_pair, lock_timeout=LOCK_TIMEOUT
+            )
+            if report.removed:
+                _log.info("GC removed %s", ", ".join(f"{k.container_id}/{k.ifname}" for k in report.removed))
+            report.raise_for_errors()
+        except CNIError as exc:
+            gc_error = exc
+        except OSError as exc:
+            gc_error = _state_io_error(store, exc)
+        try:
+            invoke.delegate_gc(config.ipam.type, args.stdin_data, env=_delegate_env(args))
+        except CNIError as ipam_error:
+            if gc_error is None:
+                raise
+            details = f"IPAM plugin {config.ipam.type} GC failed too: {ipam_error}"
+            raise CNIError(gc_error.code, gc_error.msg, "; ".join(filter(None, [gc_error.details, details])))
+        if gc_error is not None:
+            raise gc_error
+
+
+@contextmanager
+def _locked_store(config: VethConf) -> Iterator[AttachmentStore]:
+    """The network's attachment store under its lock; an I/O failure in it is code 5 naming the directory."""
+    store = config.store()
+    try:
+        with store.lock(timeout=LOCK_TIMEOUT):
+            yield store
+    except OSError as exc:
+        raise _state_io_error(store, exc) from exc
+
+
+def _state_io_error(store: AttachmentStore, exc: OSError) -> CNIError:
+    return IOFailureError(f"stateDir: cannot use {store.directory}: {exc.strerror or exc}")
+
+
+def _record(args: CmdArgs[VethConf], attachment: netops.VethAttachment) -> None:
+    """Record a new attachment for GC; if that fails, remove the pair again before the error propagates."""
+    try:
+        with _locked_store(args.config) as store:
+            store.put(
+                args.container_id,
+                args.ifname,
+                {"hostIfname": attachment.host.name, "netns": args.netns},
+            )
+    except BaseException:
+        try:
+            netops.teardown(args.container_id, args.ifname)
+        except netops.NetOpsError as cleanup_exc:
+            _log.warning("could not remove the pair after failing to record it: %s", cleanup_exc)
+        raise
+
+
+def _remove_pair(key: AttachmentKey, record: dict[str, object] | None) -> None:
+    """GC's cleanup of one stale attachment: its pair (found from the key, so also without a readable record)."""
+    del record
+    try:
+        netops.teardown(key.container_id, key.ifname)
+    except netops.NetOpsError as exc:
+        raise cni_error(exc, command="GC") from exc
 
 
 def _result_routes(attachment: netops.VethAttachment, requested: list[Route]) -> list[Route]:

@@ -144,7 +144,7 @@ def test_debug_after_veth(cni: CNIRuntime, netns: NetNS, network_lease: NetworkL
     cni.install_plugin("rscni-veth", REPO_ROOT / "examples" / "veth" / "rscni_veth.py")
     cni.install_plugin("rscni-debug", DEBUG)
     output = cni.workdir / "records"
-    veth = {"type": "rscni-veth", "ipam": cni.host_local(network_lease.subnet)}
+    veth = {"type": "rscni-veth", "stateDir": str(cni.workdir / "state"), "ipam": cni.host_local(network_lease.subnet)}
     debug = {"type": "rscni-debug", "cniOutput": str(output)}
     conf = cni.write_config({"cniVersion": version, "name": "chain", "plugins": [veth, debug]})
     host = netops.host_ifname(cni.container_id, "eth0")

@@ -33,6 +33,7 @@ def veth_conflist(cni: CNIRuntime, lease: NetworkLease, version: str, **veth: An
             {
                 "type": "rscni-veth",
                 "mtu": 1400,
+                "stateDir": str(cni.workdir / "state"),
                 "ipam": cni.host_local(lease.subnet, routes=[{"dst": "0.0.0.0/0"}]),
                 **veth,
             }
@@ -97,6 +98,7 @@ def test_add_check_del(
     assert reply.returncode == 0, reply.stdout + reply.stderr
     assert cni.allocated(network) == [container_ip]
     assert cni.cached_results() == [f"{network}-{cni.container_id}-eth0"]
+    assert [p.name for p in (cni.workdir / "state" / network).glob("*.json")] == [f"{cni.container_id}:eth0.json"]
 
     # CHECK: libcni sends the cached result as prevResult (from 0.4.0 on; it refuses CHECK before that itself).
     if version != "0.3.1":
@@ -108,6 +110,7 @@ def test_add_check_del(
     assert netns.links() == ["lo"]
     assert cni.allocated(network) == []
     assert cni.cached_results() == []
+    assert list((cni.workdir / "state" / network).glob("*.json")) == []
     assert ping(container_ip).returncode != 0
     assert cni.delete(conf, netns=netns) == {"ok": True}
 
@@ -262,6 +265,7 @@ def test_shipped_conflist(
     ipam = conflist["plugins"][0]["ipam"]
     ipam["ranges"] = [[{"subnet": network_lease.subnet}]]
     ipam["dataDir"] = str(cni.ipam_dir)
+    conflist["plugins"][0]["stateDir"] = str(cni.workdir / "state")
     conf = cni.write_config(conflist)
     host_links.track(netops.host_ifname(cni.container_id, "eth0"))
 
