@@ -516,6 +516,24 @@ def test_failure_after_ipam_releases_the_address(world: Env) -> None:
     assert (world.ipam_dir / world.network / "last_reserved_ip.0").read_text() == world.lease.host(2)
 
 
+def test_ipam_result_unusable_with_the_mtu(world: Env) -> None:
+    # The MTU is valid on its own, but the kernel disables IPv6 below 1280: only the IPAM result reveals the clash.
+    conf = world.conf(mtu=1200)
+    conf["ipam"]["ranges"].append([{"subnet": f"fd00:248:{world.lease.index:x}::/64"}])
+
+    out = world.call("ADD", conf)
+
+    assert (out.code, out.output) == (
+        1,
+        {
+            "cniVersion": "1.0.0",
+            "code": 7,
+            "msg": "invalid IPAM result: mtu: 1200 is below 1280, the minimum for IPv6 addresses",
+        },
+    )
+    assert_nothing_left(world)
+
+
 def test_netns_missing_on_add(world: Env) -> None:
     missing = f"/run/netns/rscni-missing-{uuid.uuid4().hex[:8]}"
 

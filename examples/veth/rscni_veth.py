@@ -110,8 +110,9 @@ class VethConf(NetConf):
 def cni_error(exc: netops.NetOpsError, *, command: str) -> CNIError:
     """The CNI error for a failure of the netlink layer (the table in README.md, "Errors").
 
-    * invalid input: a CNI_* value (``container_id``, ``ifname``, ``netns``) is code 4, anything else (the MTU,
-      an IPAM result netops cannot build, e.g. two routes to one destination with different gateways) code 7;
+    * invalid input: a CNI_* value (``container_id``, ``ifname``, ``netns``) is code 4; anything else is code 7:
+      on ADD an IPAM result netops cannot set up (e.g. two routes to one destination with different gateways, an
+      MTU too small for its IPv6 addresses), on CHECK such a ``prevResult``;
     * the namespace does not exist: code 3 (unknown container); the path is not a network namespace: code 8;
     * an interface name is taken: :data:`LINK_EXISTS`; CHECK differences: :data:`CHECK_FAILED`;
     * the kernel refused a request (or anything else netops reports): :data:`KERNEL_ERROR`.
@@ -121,7 +122,8 @@ def cni_error(exc: netops.NetOpsError, *, command: str) -> CNIError:
         variable = _ENV_FIELDS.get(name)
         if variable is not None:
             return InvalidEnvironmentVariablesError(f"{variable}{str(exc)[len(name):]}")
-        return InvalidNetworkConfigError(f"invalid network config: {exc}")
+        source = "prevResult" if command == "CHECK" else "IPAM result"
+        return InvalidNetworkConfigError(f"invalid {source}: {exc}")
     if isinstance(exc, netops.NetnsNotFound):
         return UnknownContainerError(str(exc), exc.netns)
     if isinstance(exc, netops.NotANetns):
