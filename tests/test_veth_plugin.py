@@ -644,10 +644,12 @@ def test_bad_config(tmp_path: Path, conf: dict[str, Any], message: str, command:
 # --------------------------------------------------------------------------------------------
 
 FAKE_IPAM = """#!/bin/sh
-# Records each call (command, then stdin) and answers as told by the file "answer" next to it.
+# Records each call (command, then stdin). Fails with the error in the file "answer" next to it when that exists;
+# answers ADD with the file "result" when that exists.
 here=$(dirname "$0")
 { echo "$CNI_COMMAND"; cat; echo; } >> "$here/calls"
 if [ -s "$here/answer" ]; then cat "$here/answer"; exit 1; fi
+if [ "$CNI_COMMAND" = ADD ] && [ -s "$here/result" ]; then cat "$here/result"; fi
 exit 0
 """
 
@@ -862,3 +864,22 @@ def test_gc_runs_ipam_gc_even_when_the_store_fails(fake_ipam: Path, tmp_path: Pa
         },
     )
     assert [command for command, _ in _calls(fake_ipam)] == ["GC"]
+
+
+def test_ipam_result_without_addresses_is_rolled_back(fake_ipam: Path) -> None:
+    (fake_ipam / "result").write_text('{"cniVersion": "1.1.0", "routes": [{"dst": "0.0.0.0/0"}]}')
+    conf = _v11_conf(fake_ipam.parent / "state")
+
+    out = call("ADD", conf, container_id="c1", netns="/run/netns/unused", cni_path=str(fake_ipam))
+
+    assert (out.code, out.output) == (
+        1,
+        {
+            "cniVersion": "1.1.0",
+            "code": 7,
+            "msg": "IPAM plugin fake-ipam returned no IP addresses",
+            "details": "ipam: the result has no ips",
+        },
+    )
+    # The spec's rule for a failed ADD after delegation: the delegate's DEL runs, with the same configuration.
+    assert _calls(fake_ipam) == [("ADD", conf), ("DEL", conf)]
