@@ -3,8 +3,8 @@
 
 It is an *interface* plugin, the first in a chain: ADD creates a veth pair between the host and the container's
 network namespace (``CNI_NETNS``), names the container end ``CNI_IFNAME``, asks the configured IPAM plugin
-(``ipam.type``, e.g. ``host-local``) for addresses, puts them and the IPAM routes into the namespace, and adds a
-host route to each container address, and records the attachment (``rscni_py.state``).  CHECK compares the
+(``ipam.type``, e.g. ``host-local``) for addresses, puts them and the IPAM routes into the namespace, adds a host
+route to each container address, and records the attachment (``rscni_py.state``).  CHECK compares the
 attachment with the cached result (``prevResult``), DEL removes the pair and its record and always releases the
 IPAM allocation, GC removes the pairs of recorded attachments the runtime no longer lists and then runs IPAM's GC,
 STATUS is forwarded to IPAM.
@@ -37,7 +37,7 @@ from rscni_py import (
     UnknownContainerError,
     invoke,
 )
-from rscni_py.state import DEFAULT_STATE_ROOT, AttachmentKey, AttachmentStore, remove_stale_attachments
+from rscni_py.state import AttachmentKey, AttachmentStore, remove_stale_attachments
 from rscni_py.types import DNS, Interface, IPAMConf, IPConfig, Result, Route, json_field
 
 try:  # imported as part of the repository (tests, a runtime with the repository on PYTHONPATH)
@@ -47,14 +47,21 @@ except ImportError:  # run as a script next to netops.py: the script's directory
 
 __all__ = [
     "CHECK_FAILED",
+    "DEFAULT_STATE_DIR",
     "KERNEL_ERROR",
     "LINK_EXISTS",
+    "LOCK_TIMEOUT",
     "VethConf",
     "VethPlugin",
     "cni_error",
 ]
 
 _log = logging.getLogger("rscni_veth")
+
+#: Where attachments are recorded by default.  A directory of this plugin's own, not the SDK's shared default
+#: (``/var/lib/cni/rscni-py``): two rscni-py plugins in one chain see the same network name, container ID and
+#: interface, and would otherwise overwrite each other's records.
+DEFAULT_STATE_DIR: Final = "/var/lib/cni/rscni-veth"
 
 #: Seconds to wait for the attachment store's lock before answering code 11 (try again later).
 LOCK_TIMEOUT: Final = 10.0
@@ -87,7 +94,7 @@ class VethConf(NetConf):
 
     ipam: IPAMConf = json_field()
     mtu: int | None = json_field(default=None, omit="none")
-    state_dir: str = json_field("stateDir", default=str(DEFAULT_STATE_ROOT))
+    state_dir: str = json_field("stateDir", default=DEFAULT_STATE_DIR)
 
     def validate(self) -> None:
         """The checks the codec cannot express; each names its key (code 7)."""
@@ -118,7 +125,7 @@ def cni_error(exc: netops.NetOpsError, *, command: str) -> CNIError:
     * the kernel refused a request (or anything else netops reports): :data:`KERNEL_ERROR`.
     """
     if isinstance(exc, netops.InvalidArgument):
-        name, _, _rest = str(exc).partition(":")
+        name = str(exc).partition(":")[0]
         variable = _ENV_FIELDS.get(name)
         if variable is not None:
             return InvalidEnvironmentVariablesError(f"{variable}{str(exc)[len(name):]}")
