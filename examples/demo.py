@@ -2,10 +2,11 @@
 """``make demo``: the reference debug plugin through ADD, CHECK and DEL, run by rscni-py's local runtime.
 
 Without root the chain is Debian's ``static`` IPAM plugin (when installed; it needs no namespace) followed by the
-debug plugin, so the debug plugin's records show a real ``prevResult``. As root, and only if the veth example
-plugin exists (``examples/veth`` with a plugin script and ``netconf.conflist``), the veth chain also runs in a fresh
-network namespace and the container's address is shown. Everything happens in a temporary directory that is removed
-at the end.
+debug plugin, so the debug plugin's records show a real ``prevResult``. As root, and only if the veth example plugin
+exists (a plugin script in ``examples/veth``), the veth plugin also runs in a fresh network namespace and the
+container's address is shown; its configuration is the example's ``netconf.conflist`` when it has one, else the
+plugin alone with ``host-local`` addresses from 10.249.250.0/24. Everything happens in a temporary directory that is
+removed at the end.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ DEBUG_SCRIPT = ROOT / "examples" / "debug" / "rscni_debug.py"
 VETH_DIR = ROOT / "examples" / "veth"
 SYSTEM_CNI_PATH = ["/usr/lib/cni", "/opt/cni/bin"]
 STATIC = Path("/usr/lib/cni/static")
+#: Seconds any plugin may take before the demo gives up on it (a hung plugin must not hang ``make demo``).
+PLUGIN_TIMEOUT = 60.0
+#: Addresses for the veth part when the example ships no configuration of its own.
+DEMO_SUBNET = "10.249.250.0/24"
 
 
 def install(bin_dir: Path, name: str, script: Path) -> None:
@@ -72,7 +77,7 @@ def debug_demo(work: Path) -> None:
         })
     plugins.append({"type": "rscni-debug", "cniOutput": str(records)})
     netconf = conflist_from_json({"cniVersion": "1.0.0", "name": "demo", "plugins": plugins})
-    runtime = Runtime([str(bin_dir), *SYSTEM_CNI_PATH], cache_dir=work / "cache")
+    runtime = Runtime([str(bin_dir), *SYSTEM_CNI_PATH], cache_dir=work / "cache", timeout=PLUGIN_TIMEOUT)
     rt = RuntimeConf(container_id="demo-1", ifname="eth0", netns="/var/run/netns/demo-1")
 
     chain = " -> ".join(str(p["type"]) for p in plugins)
@@ -97,15 +102,31 @@ def debug_demo(work: Path) -> None:
     print(f"  cache entry gone: {runtime.cache.load(netconf.name, rt.container_id, rt.ifname) is None}")
 
 
-def find_veth() -> tuple[Path, Path] | str:
-    """The veth example's plugin script and conflist, or why the veth part is skipped."""
+def find_veth() -> tuple[Path, dict[str, Any]] | str:
+    """The veth example's plugin script and its configuration list, or why the veth part is skipped.
+
+    The configuration is ``examples/veth/netconf.conflist`` when there is one, else the plugin alone with
+    ``host-local`` addresses from a demo subnet.
+    """
     if not VETH_DIR.is_dir():
         return "examples/veth does not exist"
-    conf = VETH_DIR / "netconf.conflist"
     scripts = [p for p in sorted(VETH_DIR.glob("*.py")) if "__main__" in p.read_text() and ".run()" in p.read_text()]
-    if not scripts or not conf.exists():
-        return "examples/veth has no plugin script with netconf.conflist yet"
-    return scripts[0], conf
+    if not scripts:
+        return "examples/veth has no plugin script yet"
+    script = scripts[0]
+    conf = VETH_DIR / "netconf.conflist"
+    if conf.exists():
+        data: dict[str, Any] = json.loads(conf.read_text())
+    else:
+        data = {
+            "cniVersion": "1.0.0",
+            "name": "rscni-demo-veth",
+            "plugins": [{
+                "type": script.stem.replace("_", "-"),
+                "ipam": {"type": "host-local", "ranges": [[{"subnet": DEMO_SUBNET}]], "routes": [{"dst": "0.0.0.0/0"}]},
+            }],
+        }
+    return script, data
 
 
 def veth_demo(work: Path) -> None:
@@ -117,8 +138,7 @@ def veth_demo(work: Path) -> None:
     if isinstance(found, str):
         print(f"  skipped: {found}")
         return
-    script, conf_path = found
-    data = json.loads(conf_path.read_text())
+    script, data = found
     bin_dir = work / "veth-bin"
     for plugin in data["plugins"]:
         ipam = plugin.get("ipam")
@@ -126,20 +146,23 @@ def veth_demo(work: Path) -> None:
             ipam["dataDir"] = str(work / "ipam")  # keep address leases inside the demo's directory
     install(bin_dir, str(data["plugins"][0]["type"]), script)
     netconf = conflist_from_json(data)
-    runtime = Runtime([str(bin_dir), *SYSTEM_CNI_PATH], cache_dir=work / "cache")
+    runtime = Runtime([str(bin_dir), *SYSTEM_CNI_PATH], cache_dir=work / "cache", timeout=PLUGIN_TIMEOUT)
     netns_name = f"rscni-demo-{os.getpid()}"
+    chain = " -> ".join(str(p["type"]) for p in netconf.plugins)
+    print(f'  network "{netconf.name}" (cniVersion {netconf.cni_version}): {chain}, namespace {netns_name}')
     subprocess.run(["ip", "netns", "add", netns_name], check=True)
     try:
         rt = RuntimeConf(container_id=netns_name, ifname="eth0", netns=f"/var/run/netns/{netns_name}")
         result = runtime.add(netconf, rt).convert("1.1.0").to_dict()
-        print(f"  ADD: container addresses {[ip['address'] for ip in result.get('ips', [])]}")
+        print(f"  ADD: the result's addresses: {', '.join(ip['address'] for ip in result.get('ips', []))}")
         shown = subprocess.run(["ip", "-n", netns_name, "-brief", "address", "show", "dev", "eth0"],
                                capture_output=True, text=True, check=False)
-        print(f"  inside the namespace: {shown.stdout.strip() or shown.stderr.strip()}")
+        print(f"  inside the namespace: {' '.join((shown.stdout or shown.stderr).split())}")
         runtime.check(netconf, rt)
         print("  CHECK: ok")
         runtime.delete(netconf, rt)
-        print("  DEL: ok")
+        gone = subprocess.run(["ip", "-n", netns_name, "link", "show", "dev", "eth0"], capture_output=True, check=False)
+        print(f"  DEL: ok, eth0 {'removed' if gone.returncode != 0 else 'still there'}")
     finally:
         subprocess.run(["ip", "netns", "delete", netns_name], check=False)
 

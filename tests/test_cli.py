@@ -12,8 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rscni_py import cli
+from rscni_py.errors import CNIError
+from rscni_py.runtime import RuntimeConf
+from rscni_py.runtime._cli import parse_cni_args
 from tests.runtime_support import ROOT, conflist, debug_plugin, install_python_plugin, read_record
 
 
@@ -197,8 +202,43 @@ def test_a_new_row_in_the_table_is_a_new_subcommand(monkeypatch: pytest.MonkeyPa
     capsys.readouterr()
 
 
+def test_a_row_without_its_module_is_left_out(monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    ghost = cli.Subcommand("ghost", "not installed", "rscni_py._private.no_such_module", "add", "main")
+    orphan = cli.Subcommand("orphan", "no package", "no_such_package.module", "add", "main")
+    monkeypatch.setattr(cli, "SUBCOMMANDS", (*cli.SUBCOMMANDS, ghost, orphan))
+    assert ghost not in cli.available_subcommands() and orphan not in cli.available_subcommands()
+    assert cli.available_subcommands()[0].name == "exec"
+    assert "ghost" not in cli.build_parser().format_help()
+    with pytest.raises(SystemExit) as caught:
+        cli.main(["ghost"])
+    assert caught.value.code == 2
+    assert "invalid choice: 'ghost'" in capsys.readouterr().err
+
+
 def test_console_script_is_declared() -> None:
     setup_cfg = configparser.ConfigParser()
     setup_cfg.read(ROOT / "setup.cfg")
     scripts = [line.strip() for line in setup_cfg["options.entry_points"]["console_scripts"].splitlines() if line]
     assert "rscni-py = rscni_py.cli:main" in scripts
+
+
+# --- CNI_ARGS parsing ------------------------------------------------------------------------------------------------
+
+_KEYS = st.text(alphabet=st.characters(blacklist_characters=";="), min_size=1)
+_VALUES = st.text(alphabet=st.characters(blacklist_characters=";"))
+
+
+@given(st.lists(st.tuples(_KEYS, _VALUES), min_size=1))
+def test_cni_args_round_trip(pairs: list[tuple[str, str]]) -> None:
+    text = ";".join(f"{key}={value}" for key, value in pairs)
+    assert parse_cni_args(text) == tuple(pairs)
+    assert RuntimeConf(container_id="c1", args=parse_cni_args(text)).args_string() == text
+
+
+@pytest.mark.parametrize(("text", "bad"), [("A", "A"), ("A=1;", ""), ("=1", "=1"), ("A=1;;B=2", "")],
+                         ids=["no-equals", "trailing-separator", "empty-key", "empty-pair"])
+def test_cni_args_bad_pairs(text: str, bad: str) -> None:
+    with pytest.raises(CNIError) as caught:
+        parse_cni_args(text)
+    assert caught.value == CNIError(4, f"invalid CNI_ARGS pair {json.dumps(bad)}", text)

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from examples.debug.rscni_debug import COMMAND_NAMES
 from rscni_py.errors import CNIError
@@ -197,7 +199,7 @@ def test_missing_plugin(env: Env) -> None:
     (RuntimeConf(container_id=""), CNIError(3, "missing containerID")),
     (RuntimeConf(container_id="../x"), CNIError(4, "invalid characters in containerID", "../x")),
     (RuntimeConf(container_id="c1", ifname="a/b"),
-     CNIError(4, "interface name contains / or : or whitespace characters", '"a/b"')),
+     CNIError(4, "interface name contains / or : or whitespace characters", "a/b")),
     (RuntimeConf(container_id="c1", ifname="x" * 16),
      CNIError(4, "interface name is too long", "interface name should be less than 16 characters")),
 ], ids=["no-id", "bad-id", "slash-ifname", "long-ifname"])
@@ -605,3 +607,25 @@ def test_validate_reports_every_problem(env: Env) -> None:
     assert caught.value == CNIError(
         999, f'failed to find plugin "missing" in path [{" ".join(env.path)}]; '
              'plugin static does not support config version "1.1.0"')
+
+
+_JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.text()
+_JSON = st.recursive(_JSON_SCALARS, lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner), max_leaves=10)
+_SAFE = st.from_regex(r"[a-zA-Z0-9][a-zA-Z0-9_.\-]{0,20}", fullmatch=True)
+
+
+@given(
+    entry=st.builds(
+        CachedAttachment,
+        network=_SAFE,
+        container_id=_SAFE,
+        ifname=_SAFE,
+        netns=st.text(),
+        cni_args=st.lists(st.tuples(st.text(), st.text())).map(tuple),
+        capability_args=st.dictionaries(st.text(), _JSON),
+        config=st.binary(),
+        result=st.none() | st.dictionaries(st.text(), _JSON),
+    )
+)
+def test_cache_entry_json_round_trip(entry: CachedAttachment) -> None:
+    assert CachedAttachment.from_json(json.loads(json.dumps(entry.to_json()))) == entry

@@ -74,3 +74,29 @@ def test_bad_deadline_is_code_7(value: object) -> None:
         "code": 7,
         "msg": f"deadline: expected a number of seconds between 0 and 86400, got {json.dumps(value)}",
     })
+
+
+FORKER = ROOT / "tests" / "plugins" / "forker.py"
+
+
+def test_forked_child_that_unwinds_never_answers(tmp_path: Path) -> None:
+    config = json.dumps({"cniVersion": "1.0.0", "name": "n", "type": "forker", "mode": "child-raises"}).encode()
+    proc = subprocess.run([sys.executable, str(FORKER)], input=config, env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), **ATTACH}, capture_output=True, check=False, timeout=60)
+    assert (proc.returncode, json.loads(proc.stdout)) == (0, {"cniVersion": "1.0.0"})
+
+
+def test_signal_to_the_group_gives_one_answer(tmp_path: Path) -> None:
+    marker = tmp_path / "child"
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"cniVersion": "1.0.0", "name": "n", "type": "forker", "mode": "child-sleeps", "marker": str(marker)}))
+    with config.open("rb") as stdin:
+        proc = subprocess.Popen([sys.executable, str(FORKER)], stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), **ATTACH}, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while not marker.exists():
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGTERM)
+    stdout, _ = proc.communicate(timeout=30)
+    # json.loads fails on two documents: exactly one answer reached stdout.
+    assert (proc.returncode, json.loads(stdout)) == (1, {"cniVersion": "1.0.0", "code": 11, "msg": "interrupted by SIGTERM"})

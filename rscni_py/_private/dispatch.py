@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import traceback
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Final, Mapping, TextIO, get_args
 
@@ -77,6 +78,7 @@ def dispatch(
     ``run()``), a deadline from the class or the configuration is armed, and a stop by signal or deadline is code 11.
     """
     request = _Request(plugin_cls)
+    owner = os.getpid()
     try:
         output = _serve(plugin_cls, env, stdin, stderr, logs, signals, own_netns, request)
     except Interrupted as stop:
@@ -96,6 +98,9 @@ def dispatch(
         code = 0
     if signals is not None:
         signals.disarm()
+    if os.getpid() != owner:
+        # A child the plugin forked without exec unwound through here; only the process the runtime started answers.
+        return code
     if output:
         # One write of a complete document: nothing half-written reaches the runtime.
         try:

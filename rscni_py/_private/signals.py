@@ -9,6 +9,7 @@ reports code 11, "try again later".  ``Interrupted`` derives from ``BaseExceptio
 
 from __future__ import annotations
 
+import os
 import signal
 from types import FrameType
 from typing import Final
@@ -27,18 +28,16 @@ class Interrupted(BaseException):
         self.reason = reason
 
 
-def _on_signal(signum: int, frame: FrameType | None) -> None:
-    del frame
-    raise Interrupted(f"interrupted by {signal.Signals(signum).name}")
-
-
 class ProcessSignals:
     """Signal handlers and the deadline timer of one plugin process (installed by ``run()`` only)."""
 
     def __init__(self) -> None:
         self._deadline = 0.0
+        # A child forked without exec (pyroute2 forks to enter namespaces) inherits these handlers and a copy of the
+        # plugin's stack: it must not unwind that stack and answer the runtime a second time.
+        self._pid = os.getpid()
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(signum, _on_signal)
+            signal.signal(signum, self._on_signal)
 
     def arm_deadline(self, seconds: float) -> None:
         """Raise ``Interrupted`` in the running command after ``seconds``."""
@@ -52,6 +51,14 @@ class ProcessSignals:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, signal.SIG_IGN)
 
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        del frame
+        if os.getpid() != self._pid:
+            os._exit(128 + signum)
+        raise Interrupted(f"interrupted by {signal.Signals(signum).name}")
+
     def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
         del signum, frame
+        if os.getpid() != self._pid:
+            os._exit(128 + signal.SIGALRM)
         raise Interrupted(f"deadline of {self._deadline:g}s exceeded")
