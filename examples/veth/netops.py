@@ -105,11 +105,11 @@ _NS_GET_NSTYPE: Final = 0xB703
 _CLONE_NEWNET: Final = 0x40000000
 
 
-# pyroute2 opens a socket inside a namespace from a forked child (no exec). Without this, that
-# child keeps the plugin's signal handlers: the SDK's SIGTERM handler, which raises to unwind a
-# command, would then run the rest of the plugin's command inside the child (writing a second
-# answer, rolling back IPAM) when pyroute2 stops the child with SIGTERM, and leave the parent
-# waiting. With it, the child resets SIGTERM/SIGINT to their defaults and simply ends.
+# pyroute2 opens a socket inside a namespace from a forked child (no exec) and stops it with
+# SIGTERM. With this setting the child resets SIGTERM/SIGINT to their defaults, so it simply ends
+# instead of running whatever handlers the caller installed (a handler that raises would unwind
+# the rest of the caller's work inside the child). The SDK's own handlers end such a child too;
+# this keeps the module safe under any caller.
 pyroute2.config.disable_mp_signal = True
 
 
