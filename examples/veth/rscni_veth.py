@@ -29,11 +29,13 @@ from rscni_py import (
     CmdArgs,
     CNIError,
     CNIPlugin,
+    ErrorCode,
     InvalidEnvironmentVariablesError,
     InvalidNetNSError,
     InvalidNetworkConfigError,
     IOFailureError,
     NetConf,
+    PluginNotAvailableError,
     UnknownContainerError,
     invoke,
 )
@@ -144,24 +146,6 @@ def cni_error(exc: netops.NetOpsError, *, command: str) -> CNIError:
     return CNIError(KERNEL_ERROR, str(exc))
 
 
-def _delegate_env(args: CmdArgs[VethConf]) -> dict[str, str]:
-    """The environment for the IPAM plugin: ours, with the CNI_* values this command was given.
-
-    The dispatcher may have been handed an environment other than ``os.environ`` (in-process tests do that), so
-    the CNI_* variables are rebuilt from ``args``; ``invoke`` then sets ``CNI_COMMAND``.
-    """
-    env = dict(os.environ)
-    env.update(
-        CNI_COMMAND=args.command,
-        CNI_CONTAINERID=args.container_id,
-        CNI_NETNS=args.netns,
-        CNI_IFNAME=args.ifname,
-        CNI_ARGS=args.args,
-        CNI_PATH=os.pathsep.join(args.path),
-    )
-    return env
-
-
 def _veth_config(
     args: CmdArgs[VethConf],
     ips: list[IPConfig],
@@ -188,7 +172,7 @@ class VethPlugin(CNIPlugin[VethConf]):
         """ADD: allocate through IPAM, then build the pair; any failure after IPAM releases the allocation."""
         config = args.config
         config.validate()
-        env = _delegate_env(args)
+        env = args.env
         with invoke.add_with_rollback(config.ipam.type, args.stdin_data, env=env) as ipam:
             if not ipam.ips:
                 raise InvalidNetworkConfigError(
@@ -238,7 +222,7 @@ class VethPlugin(CNIPlugin[VethConf]):
             except CNIError as exc:
                 teardown_error = exc
         try:
-            invoke.delegate_delete(config.ipam.type, args.stdin_data, env=_delegate_env(args))
+            invoke.delegate_delete(config.ipam.type, args.stdin_data, env=args.env)
         except CNIError as ipam_error:
             if teardown_error is None:
                 raise
@@ -258,7 +242,7 @@ class VethPlugin(CNIPlugin[VethConf]):
         if prev is None:
             raise InvalidNetworkConfigError("invalid network config: prevResult: required for CHECK")
         index, mac = _container_interface(prev, args)
-        invoke.delegate_check(config.ipam.type, args.stdin_data, env=_delegate_env(args))
+        invoke.delegate_check(config.ipam.type, args.stdin_data, env=args.env)
         ips = [ip for ip in prev.ips if ip.interface == index]
         try:
             netops.check(_veth_config(args, ips, prev.routes), container_mac=mac or None)
@@ -266,9 +250,20 @@ class VethPlugin(CNIPlugin[VethConf]):
             raise cni_error(exc, command="CHECK") from exc
 
     def status(self, args: CmdArgs[VethConf]) -> None:
-        """STATUS: this plugin is ready whenever its IPAM plugin is; IPAM's 50/51 are passed on."""
+        """STATUS: this plugin is ready whenever its IPAM plugin is.
+
+        IPAM's 50/51 are passed on; any other failure of IPAM's STATUS (an IPAM plugin too old to know STATUS
+        answers with an error of its own) means we cannot serve ADD either, which the spec calls code 50.
+        """
         args.config.validate()
-        invoke.delegate_status(args.config.ipam.type, args.stdin_data, env=_delegate_env(args))
+        try:
+            invoke.delegate_status(args.config.ipam.type, args.stdin_data, env=args.env)
+        except CNIError as err:
+            if err.code in (ErrorCode.PLUGIN_NOT_AVAILABLE, ErrorCode.LIMITED_CONNECTIVITY):
+                raise
+            raise PluginNotAvailableError(
+                f"IPAM plugin {args.config.ipam.type} is not available", f"its STATUS failed with code {err.code}: {err}"
+            ) from err
 
     def gc(self, args: CmdArgs[VethConf]) -> None:
         """GC: remove the pairs of recorded attachments not in ``cni.dev/valid-attachments``, then IPAM's GC.
@@ -292,7 +287,7 @@ class VethPlugin(CNIPlugin[VethConf]):
         except OSError as exc:
             gc_error = _state_io_error(store, exc)
         try:
-            invoke.delegate_gc(config.ipam.type, args.stdin_data, env=_delegate_env(args))
+            invoke.delegate_gc(config.ipam.type, args.stdin_data, env=args.env)
         except CNIError as ipam_error:
             if gc_error is None:
                 raise
