@@ -151,7 +151,8 @@ JSON_VALUES = st.recursive(
 def test_stdout_reader_accepts_exactly_one_document(value: object, indent: int | None, trailer: str) -> None:
     text = json.dumps(value, indent=indent)
     assert conformance._document(text + trailer) == (True, value)
-    assert conformance._document(text + trailer + text)[0] is False
+    # A space keeps two numbers from running together into one ("1" + "1" is the single document 11).
+    assert conformance._document(text + trailer + " " + text)[0] is False
     assert conformance._document(text + trailer + "garbage")[0] is False
 
 

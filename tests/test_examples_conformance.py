@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,28 @@ def test_debug_plugin_as_an_executable(tmp_path: Path) -> None:
     target = conformance.ExecutableTarget(plugin, config=debug_config(tmp_path), versions=DEBUG_VERSIONS, timeout=60, workers=2)
     outcomes = conformance.run_checks(target)
     assert outcomes_failed(outcomes) == []
+
+
+VETH_SCRIPT = Path(__file__).resolve().parent.parent / "examples" / "veth" / "rscni_veth.py"
+
+
+@pytest.mark.integration
+def test_veth_plugin_as_an_executable(tmp_path: Path) -> None:
+    # A real point-to-point plugin: the kit gives it a fresh namespace, and Debian's host-local does IPAM.
+    if os.geteuid() != 0 or not Path("/usr/lib/cni/host-local").exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("the veth conformance run needs root and /usr/lib/cni/host-local")
+        pytest.skip("needs root and /usr/lib/cni/host-local")
+    plugin = install_python_plugin(tmp_path / "bin", "rscni-veth", VETH_SCRIPT)
+    config = {
+        "type": "rscni-veth",
+        "stateDir": str(tmp_path / "state"),
+        "ipam": {"type": "host-local", "subnet": "10.246.7.0/24", "dataDir": str(tmp_path / "ipam")},
+    }
+    target = conformance.ExecutableTarget(
+        plugin, config=config, versions=("0.3.1", "0.4.0", "1.0.0"), needs_netns=True,
+        cni_path=f"{tmp_path / 'bin'}:/usr/lib/cni", timeout=60, workers=2,
+    )
+    outcomes = conformance.run_checks(target)
+    assert outcomes_failed(outcomes) == []
+    assert not list((tmp_path / "ipam").glob("*/10.*")), "an address is still allocated"

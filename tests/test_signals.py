@@ -100,3 +100,43 @@ def test_signal_to_the_group_gives_one_answer(tmp_path: Path) -> None:
     stdout, _ = proc.communicate(timeout=30)
     # json.loads fails on two documents: exactly one answer reached stdout.
     assert (proc.returncode, json.loads(stdout)) == (1, {"cniVersion": "1.0.0", "code": 11, "msg": "interrupted by SIGTERM"})
+
+
+IPAM_USER = ROOT / "tests" / "plugins" / "ipam_user.py"
+# A stand-in IPAM plugin: records each command it gets and hands out one address.
+FAKE_IPAM = """#!/bin/sh
+echo "$CNI_COMMAND" >> "{log}"
+if [ "$CNI_COMMAND" = ADD ]; then
+  printf '{{"cniVersion": "1.0.0", "ips": [{{"address": "10.245.0.2/24"}}]}}'
+fi
+"""
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "deadline"])
+def test_stop_rolls_back_the_ipam_allocation(tmp_path: Path, how: str) -> None:
+    log = tmp_path / "ipam.log"
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    ipam = bindir / "fake-ipam"
+    ipam.write_text(FAKE_IPAM.format(log=log))
+    ipam.chmod(0o755)
+    marker = tmp_path / "started"
+    config: dict[str, object] = {"cniVersion": "1.0.0", "name": "n", "type": "ipam-user", "ipam": {"type": "fake-ipam"}, "marker": str(marker)}
+    if how == "deadline":
+        config["deadline"] = 3
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), **ATTACH, "CNI_PATH": str(bindir)}
+    with config_file.open("rb") as stdin:
+        proc = subprocess.Popen([sys.executable, str(IPAM_USER)], stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    deadline = time.monotonic() + 30
+    while not marker.exists():
+        assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.stderr else b""
+        time.sleep(0.02)
+    if how == "SIGTERM":
+        proc.send_signal(signal.SIGTERM)
+    stdout, _ = proc.communicate(timeout=30)
+    expected = "interrupted by SIGTERM" if how == "SIGTERM" else "deadline of 3s exceeded"
+    assert (proc.returncode, json.loads(stdout)) == (1, {"cniVersion": "1.0.0", "code": 11, "msg": expected})
+    # The address IPAM handed out was given back before the plugin answered.
+    assert log.read_text().split() == ["ADD", "DEL"]

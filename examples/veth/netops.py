@@ -31,7 +31,8 @@ creation fails, the pair is deleted before the error propagates.
 The caller needs CAP_NET_ADMIN and CAP_SYS_ADMIN (to enter the namespace), as any CNI plugin run
 by a container runtime has. Netlink goes through pyroute2's synchronous ``IPRoute``; a socket in
 the container namespace is opened by pyroute2 in a short-lived forked child (its default ``fork``
-child-process mode), given an already opened namespace file descriptor.
+child-process mode), given an already opened namespace file descriptor. Importing this module
+sets ``pyroute2.config.disable_mp_signal`` so that child never runs the caller's signal handlers.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from ipaddress import (
 )
 from typing import Final, TypeAlias
 
+import pyroute2.config
 from pyroute2 import IPRoute, NetlinkError
 from pyroute2.netlink import nlmsg_base
 
@@ -101,6 +103,14 @@ _RT_SCOPE_LINK: Final = 253
 _RT_TABLE_MAIN: Final = 254
 _NS_GET_NSTYPE: Final = 0xB703
 _CLONE_NEWNET: Final = 0x40000000
+
+
+# pyroute2 opens a socket inside a namespace from a forked child (no exec) and stops it with
+# SIGTERM. With this setting the child resets SIGTERM/SIGINT to their defaults, so it simply ends
+# instead of running whatever handlers the caller installed (a handler that raises would unwind
+# the rest of the caller's work inside the child). The SDK's own handlers end such a child too;
+# this keeps the module safe under any caller.
+pyroute2.config.disable_mp_signal = True
 
 
 # --------------------------------------------------------------------------------------------
