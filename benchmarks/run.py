@@ -34,6 +34,7 @@ import datetime
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -216,6 +217,8 @@ def main() -> None:
     parser.add_argument("--instructions", action="store_true", help="also count instructions under valgrind")
     parser.add_argument("--python", default=sys.executable, help="the venv interpreter the plugin scripts run with")
     ns = parser.parse_args()
+    if ns.instructions and shutil.which("valgrind") is None:
+        parser.error("--instructions needs valgrind (Debian package valgrind)")
     python: str = ns.python
     plain = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
     attach = {**plain, **ATTACH, "CNI_PATH": str(GO_PLUGIN_DIR)}
