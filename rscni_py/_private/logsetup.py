@@ -16,11 +16,11 @@ import sys
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Callable, Final, Protocol, TextIO
 
-if TYPE_CHECKING:
-    import logging
-
 from rscni_py._private.quoting import q
 from rscni_py.errors import CNIError, IOFailureError
+
+if TYPE_CHECKING:
+    import logging
 
 __all__ = [
     "ENV_LOG_FILE",
