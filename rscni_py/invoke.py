@@ -75,7 +75,8 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TextIO, runtime_checkabl
 from rscni_py._private.env import COMMANDS, split_path
 from rscni_py._private.plugin import PluginInfo
 from rscni_py._private.quoting import q
-from rscni_py._private.versions import CURRENT_VERSION
+from rscni_py._private import strict_json
+from rscni_py._private.versions import CURRENT_VERSION, config_version
 from rscni_py.errors import (
     CNIError,
     DecodingFailureError,
@@ -328,15 +329,6 @@ def _quoted(data: bytes) -> str:
     return q(text)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"invalid JSON value {name}")
-
-
-def _loads(data: bytes) -> Any:
-    """Strict JSON: exactly one document, no NaN/Infinity (Go's decoder refuses both too)."""
-    return json.loads(data, parse_constant=_reject_constant)
-
-
 def plugin_error(exit_text: str, stdout: bytes, stderr: bytes) -> CNIError:
     """The error for a plugin that failed, from its outputs (Go's ``RawExec.pluginErr``).
 
@@ -349,9 +341,9 @@ def plugin_error(exit_text: str, stdout: bytes, stderr: bytes) -> CNIError:
             return CNIError(0, f"netplugin failed with no error message: {exit_text}")
         return CNIError(0, f"netplugin failed: {_quoted(stderr)}: {exit_text}")
     try:
-        data = _loads(stdout)
+        data = strict_json.loads(stdout)
         if not isinstance(data, dict):
-            raise ValueError(f"expected an error object, got {_json_kind(data)}")
+            raise ValueError(f"expected an error object, got {strict_json.kind(data)}")
         if "code" not in data and "msg" not in data:
             raise ValueError("the object has neither code nor msg")
         # Go decodes a missing code as 0; keep that.
@@ -360,20 +352,6 @@ def plugin_error(exit_text: str, stdout: bytes, stderr: bytes) -> CNIError:
         return CNIError(
             0, f"netplugin failed but error parsing its diagnostic message {_quoted(stdout)}: {exc}"
         )
-
-
-def _json_kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def plugin_env(
@@ -399,15 +377,10 @@ def plugin_env(
 def _config_version(netconf: bytes) -> str:
     """The configuration's cniVersion as Go's ``ConfigDecoder`` reads it: missing or "" is 0.1.0."""
     try:
-        data = _loads(netconf)
+        data = strict_json.loads(netconf)
     except (ValueError, RecursionError) as exc:
         raise DecodingFailureError(f"decoding version from network config: {exc}") from None
-    version = data.get("cniVersion") if isinstance(data, dict) else None
-    if version is not None and not isinstance(version, str):
-        raise DecodingFailureError(
-            f"decoding version from network config: cniVersion: expected a string, got {_json_kind(version)}"
-        )
-    return version or "0.1.0"
+    return config_version(data)
 
 
 def exec_plugin_with_result(
@@ -431,7 +404,7 @@ def exec_plugin_with_result(
     stdout = executor.exec_plugin(path, netconf, env, timeout=timeout)
     config_version = _config_version(netconf)
     try:
-        data = _loads(stdout)
+        data = strict_json.loads(stdout)
     except (ValueError, RecursionError) as exc:
         raise DecodingFailureError(
             f"failed to unmarshal raw result of plugin {q(path)}: {exc}", _quoted(stdout)
@@ -440,7 +413,7 @@ def exec_plugin_with_result(
         data = {}  # Go decodes "null" into an empty map and goes on
     if not isinstance(data, dict):
         raise DecodingFailureError(
-            f"failed to unmarshal raw result of plugin {q(path)}: expected an object, got {_json_kind(data)}",
+            f"failed to unmarshal raw result of plugin {q(path)}: expected an object, got {strict_json.kind(data)}",
             _quoted(stdout),
         )
     version = data.get("cniVersion")
@@ -497,14 +470,14 @@ def get_version_info(
             return PluginInfo(("0.1.0",))
         raise
     try:
-        data = _loads(stdout)
+        data = strict_json.loads(stdout)
     except (ValueError, RecursionError) as exc:
         raise DecodingFailureError(f"decoding version info: {exc}", _quoted(stdout)) from None
     if not isinstance(data, dict):
-        raise DecodingFailureError(f"decoding version info: expected an object, got {_json_kind(data)}")
+        raise DecodingFailureError(f"decoding version info: expected an object, got {strict_json.kind(data)}")
     version, supported = data.get("cniVersion"), data.get("supportedVersions")
     if version is not None and not isinstance(version, str):
-        raise DecodingFailureError(f"decoding version info: cniVersion: expected a string, got {_json_kind(version)}")
+        raise DecodingFailureError(f"decoding version info: cniVersion: expected a string, got {strict_json.kind(version)}")
     if supported is not None and not (isinstance(supported, list) and all(isinstance(v, str) for v in supported)):
         raise DecodingFailureError("decoding version info: supportedVersions: expected an array of strings")
     if not version:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import os
 import re
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Final, Mapping, TextIO, get_args
@@ -23,7 +22,8 @@ from rscni_py._private.netns import OWN_NETNS_PATH, is_override, is_own_netns
 from rscni_py._private.plugin import CmdArgs
 from rscni_py._private.quoting import q, q_list
 from rscni_py._private.signals import DEADLINE_CONFIG_KEY, Interrupted
-from rscni_py._private.versions import ALL_VERSIONS, MIN_VERSION_FOR_COMMAND, VersionError, at_least
+from rscni_py._private import strict_json
+from rscni_py._private.versions import ALL_VERSIONS, MIN_VERSION_FOR_COMMAND, VersionError, at_least, config_version
 from rscni_py.errors import (
     CNIError,
     DecodingFailureError,
@@ -170,7 +170,7 @@ def _serve(
 
     data = _read_stdin(stdin)
     raw = _load_config(data)
-    version = _config_version(raw)
+    version = config_version(raw)
     request.cni_version = version
     if command not in _METHODS:
         raise InvalidEnvironmentVariablesError(f"unknown CNI_COMMAND: {command}")
@@ -220,28 +220,13 @@ def _read_stdin(stdin: BinaryIO) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _reject_constant(name: str) -> Any:
-    # JSON has no NaN or Infinity; Python's parser would accept them, Go's does not.
-    raise ValueError(f"invalid JSON value {name}")
-
-
-def _parse_float(text: str) -> float:
-    # Python turns 1e400 into inf, which json.dumps would later write as the non-JSON Infinity (say, when the
-    # plugin passes its configuration on to a delegate); Go refuses such a number too.
-    value = float(text)
-    if math.isinf(value):
-        shown = text if len(text) <= 40 else text[:37] + "..."
-        raise ValueError(f"number {shown} is out of range")
-    return value
-
-
 def _load_config(data: bytes) -> dict[str, Any]:
     """Decode stdin as JSON (code 6) and validate the network name (code 7), as Go's skel does first."""
     if not data.strip():
         raise DecodingFailureError("error decoding network config: stdin is empty")
     too_deep = DecodingFailureError(f"error decoding network config: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
-        raw = json.loads(data, parse_constant=_reject_constant, parse_float=_parse_float)
+        raw = strict_json.loads(data)
     except RecursionError:
         raise too_deep from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
@@ -253,11 +238,11 @@ def _load_config(data: bytes) -> dict[str, Any]:
         raw = {}  # Go decodes null into an empty object, so the name check below reports it
     if not isinstance(raw, dict):
         raise DecodingFailureError(
-            f"error decoding network config: expected a JSON object, got {_json_kind(raw)}"
+            f"error decoding network config: expected a JSON object, got {strict_json.kind(raw)}"
         )
     name = raw.get("name")
     if name is not None and not isinstance(name, str):
-        raise DecodingFailureError(f"error decoding network config: name: expected a string, got {_json_kind(name)}")
+        raise DecodingFailureError(f"error decoding network config: name: expected a string, got {strict_json.kind(name)}")
     if not name:
         raise InvalidNetworkConfigError("missing network name")
     envvars.validate_network_name(name)
@@ -325,18 +310,6 @@ def _depth_exceeds(document: object, limit: int) -> bool:
     return False
 
 
-def _config_version(raw: Mapping[str, Any]) -> str:
-    """The configuration's cniVersion; missing, null or "" means 0.1.0 (Go's ``DecodeVersion``)."""
-    version = raw.get("cniVersion")
-    if version is None or version == "":
-        return "0.1.0"
-    if not isinstance(version, str):
-        raise DecodingFailureError(
-            f"decoding version from network config: cniVersion: expected a string, got {_json_kind(version)}"
-        )
-    return version
-
-
 def _check_version(command: str, version: str, supported: tuple[str, ...]) -> None:
     """Version gate: the command's minimum, then an exact match against the plugin's list."""
     minimum = MIN_VERSION_FOR_COMMAND.get(command)
@@ -384,7 +357,7 @@ def _config_text(raw: Mapping[str, Any], key: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise InvalidNetworkConfigError(f"{key}: expected a string, got {_json_kind(value)}")
+        raise InvalidNetworkConfigError(f"{key}: expected a string, got {strict_json.kind(value)}")
     return value
 
 
@@ -445,18 +418,3 @@ def _render_result(outcome: object, version: str) -> str:
         # Go reports this as an internal error too (e.g. a result without addresses asked for at 0.2.0).
         raise InternalError(str(exc)) from None
     return json.dumps(converted.to_dict(), indent=4)
-
-
-def _json_kind(value: object) -> str:
-    """The JSON name of a decoded value's type, for messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"

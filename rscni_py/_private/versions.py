@@ -17,6 +17,7 @@ __all__ = [
     "MIN_VERSION_FOR_COMMAND",
     "VersionError",
     "at_least",
+    "config_version",
     "parse_version",
 ]
 
@@ -57,6 +58,24 @@ def parse_version(version: str) -> tuple[int, int, int]:
             raise VersionError(f"failed to convert {_PART_NAMES[index]} version part {q(part)}: invalid syntax")
         numbers[index] = int(part)
     return (numbers[0], numbers[1], numbers[2])
+
+
+def config_version(config: object) -> str:
+    """A decoded configuration's cniVersion as Go's ``DecodeVersion`` reads it: missing, null or "" means 0.1.0.
+
+    :raises DecodingFailureError: (code 6) when the value is not a string.
+    """
+    version = config.get("cniVersion") if isinstance(config, dict) else None
+    if version is None or version == "":
+        return "0.1.0"
+    if not isinstance(version, str):
+        from rscni_py._private.strict_json import kind
+        from rscni_py.errors import DecodingFailureError
+
+        raise DecodingFailureError(
+            f"decoding version from network config: cniVersion: expected a string, got {kind(version)}"
+        )
+    return version
 
 
 def at_least(version: str, minimum: str) -> bool:

@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from rscni_py._private import strict_json
 from rscni_py._private.versions import ALL_VERSIONS, VersionError, at_least
 from rscni_py.testing._netns import NetnsUnavailable, can_create_netns, temporary_netns
 
@@ -369,24 +370,16 @@ def _show(response: Response) -> str:
     return text
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-# JSON has no NaN or Infinity; Python's decoder would accept them, a runtime's would not.
-_STRICT_JSON: Final = json.JSONDecoder(parse_constant=_reject_constant)
-
-
 def _document(stdout: str) -> tuple[bool, Any]:
     """(True, value) when stdout is exactly one JSON document; (True, None) when it is empty; (False, None) else."""
     text = stdout.strip()
     if not text:
         return True, None
     try:
-        value, end = _STRICT_JSON.raw_decode(text)
-    except ValueError:
+        # Strict like a runtime's decoder: no NaN/Infinity, nothing after the document.
+        return True, strict_json.loads(text)
+    except (ValueError, RecursionError):
         return False, None
-    return (True, value) if not text[end:].strip() else (False, None)
 
 
 def _error_object_problem(value: Any) -> str | None:

@@ -7,8 +7,10 @@ table and the small ordering used by :class:`~rscni_py.types.NetConfList`.
 
 from __future__ import annotations
 
-import re
 from typing import Final, Literal
+
+from rscni_py._private.versions import ALL_VERSIONS, CURRENT_VERSION
+from rscni_py._private.versions import parse_version as version_key
 
 __all__ = [
     "CURRENT_VERSION",
@@ -23,8 +25,7 @@ __all__ = [
 Family = Literal["0.2", "0.4", "1.0"]
 """A result shape, named after the module that models it (``v0_2``, ``v0_4``, ``v1_0``)."""
 
-KNOWN_VERSIONS: Final = ("0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
-CURRENT_VERSION: Final = "1.1.0"
+KNOWN_VERSIONS: Final = ALL_VERSIONS
 
 FAMILY_VERSIONS: Final[dict[Family, tuple[str, ...]]] = {
     "0.2": ("0.1.0", "0.2.0"),
@@ -47,28 +48,3 @@ def family_of(version: str) -> Family | None:
     ('0.4', None)
     """
     return _BY_VERSION.get(version)
-
-
-_PART_RE: Final = re.compile(r"[+-]?[0-9]+")
-
-
-def version_key(version: str) -> tuple[int, int, int]:
-    """Numeric ``(major, minor, micro)`` of a version string, with Go's rules (``""`` is 0.1.0,
-    missing parts are 0).
-
-    >>> version_key("1"), version_key("")
-    ((1, 0, 0), (0, 1, 0))
-
-    :raises ValueError: when the string has more than three parts or a part is not an integer.
-    """
-    if version == "":
-        return (0, 1, 0)
-    parts = version.split(".")
-    if len(parts) > 3:
-        raise ValueError(f'invalid version "{version}": too many parts')
-    numbers = [0, 0, 0]
-    for index, part in enumerate(parts):
-        if not _PART_RE.fullmatch(part):
-            raise ValueError(f'invalid version "{version}": part "{part}" is not an integer')
-        numbers[index] = int(part)
-    return (numbers[0], numbers[1], numbers[2])
