@@ -23,7 +23,7 @@ test: venv typecheck
 	$(PY) -m pytest -q
 
 typecheck: venv
-	$(PY) -m mypy --strict rscni_py tests examples
+	$(PY) -m mypy --strict rscni_py tests examples benchmarks
 
 unit: venv
 	$(PY) -m pytest -q -m 'not integration'

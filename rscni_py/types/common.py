@@ -5,8 +5,12 @@ result may carry the 1.1.0 route fields, and conversion decides what survives.
 """
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rscni_py._private.fields import IPAddress, IPInterface, MACAddress, json_field
+
+if TYPE_CHECKING:
+    from rscni_py.types._convert import AnyResult
 
 __all__ = ["ConversionError", "DNS", "IPAddress", "IPInterface", "MACAddress", "Route"]
 
@@ -50,3 +54,30 @@ class DNS:
     def is_empty(self) -> bool:
         """True when no key is set (then 1.x results and configs leave ``dns`` out)."""
         return not (self.nameservers or self.domain or self.search or self.options)
+
+
+class ResultMethods:
+    """What every result shape offers (``convert`` and ``to_dict``); each shape's ``Result`` dataclass mixes it in.
+
+    ``implemented_version`` is the version an empty ``cniVersion`` stands for (Go's ``GetAsVersion``).
+    """
+
+    implemented_version: ClassVar[str]
+    cni_version: str
+
+    def convert(self, version: str) -> "AnyResult":
+        """This result as the given CNI version (spec-facts §5.6); see :func:`rscni_py.types.convert_result`.
+
+        :raises ConversionError: unknown version, or 0.1.0/0.2.0 requested and no IP to keep.
+        """
+        from rscni_py.types._convert import convert_result
+
+        return convert_result(cast("AnyResult", self), version)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The exact JSON object of this result for its version, ``cniVersion`` first."""
+        from rscni_py._private.codec import encode
+
+        body = encode(self)
+        del body["cniVersion"]
+        return {"cniVersion": self.cni_version or self.implemented_version, **body}

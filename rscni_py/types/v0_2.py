@@ -4,11 +4,11 @@
 """
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, ClassVar, Final
 
 from rscni_py._private.fields import IPAddress, IPInterface, json_field
 from rscni_py.types._family import FAMILY_VERSIONS
-from rscni_py.types.common import DNS, Route
+from rscni_py.types.common import DNS, ResultMethods, Route
 
 if TYPE_CHECKING:
     from rscni_py.types._convert import AnyResult
@@ -29,7 +29,7 @@ class IPConfig:
 
 
 @dataclass
-class Result:
+class Result(ResultMethods):
     """The result of ADD for CNI 0.1.0/0.2.0."""
 
     ip4: IPConfig | None = json_field(default=None, omit="none")
@@ -37,19 +37,4 @@ class Result:
     dns: DNS = json_field(default_factory=DNS)
     cni_version: str = json_field("cniVersion", default=IMPLEMENTED_SPEC_VERSION)
 
-    def convert(self, version: str) -> "AnyResult":
-        """This result as the given CNI version (spec-facts §5.6).
-
-        :raises ConversionError: unknown version.
-        """
-        from rscni_py.types._convert import convert_result
-
-        return convert_result(self, version)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The exact JSON object of this result for its version, ``cniVersion`` first."""
-        from rscni_py._private.codec import encode
-
-        body = encode(self)
-        del body["cniVersion"]
-        return {"cniVersion": self.cni_version or IMPLEMENTED_SPEC_VERSION, **body}
+    implemented_version: ClassVar[str] = IMPLEMENTED_SPEC_VERSION

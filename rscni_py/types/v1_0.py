@@ -6,11 +6,11 @@ result of any other version converts to and from it with :meth:`Result.convert`.
 
 import copy
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, ClassVar, Final
 
 from rscni_py._private.fields import IPAddress, IPInterface, MACAddress, json_field
 from rscni_py.types._family import FAMILY_VERSIONS
-from rscni_py.types.common import DNS, Route
+from rscni_py.types.common import DNS, ResultMethods, Route
 
 if TYPE_CHECKING:
     from rscni_py.types._convert import AnyResult
@@ -51,7 +51,7 @@ class IPConfig:
 
 
 @dataclass
-class Result:
+class Result(ResultMethods):
     """The result of ADD for CNI 1.0.0/1.1.0; also the form ``prevResult`` is handed to plugins in.
 
     ``dns`` is left out of the JSON when empty; ``cniVersion`` is always written.
@@ -62,6 +62,8 @@ class Result:
     routes: list[Route] = json_field(default_factory=list, omit="empty")
     dns: DNS = json_field(default_factory=DNS, omit="empty")
     cni_version: str = json_field("cniVersion", default=IMPLEMENTED_SPEC_VERSION)
+
+    implemented_version: ClassVar[str] = IMPLEMENTED_SPEC_VERSION
 
     def convert(self, version: str) -> "AnyResult":
         """This result as the given CNI version (spec-facts §5.6); see :func:`rscni_py.types.convert_result`.
@@ -79,11 +81,3 @@ class Result:
         from rscni_py.types._convert import convert_result
 
         return convert_result(self, version)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The exact JSON object of this result for its version, ``cniVersion`` first."""
-        from rscni_py._private.codec import encode
-
-        body = encode(self)
-        del body["cniVersion"]
-        return {"cniVersion": self.cni_version or IMPLEMENTED_SPEC_VERSION, **body}
