@@ -505,3 +505,9 @@ def test_plugin_class_rules_fail_at_class_creation() -> None:
         type("NoVersions", (Recorder,), {"supported_versions": ()})
     with pytest.raises(TypeError, match=r"unknown versions \['2.0.0'\]"):
         type("Future", (Recorder,), {"supported_versions": ("1.1.0", "2.0.0")})
+
+
+def test_null_cni_version_means_unset() -> None:
+    out = run(env_for("ADD"), {"name": "testnet", "type": "recorder", "cniVersion": None})
+    assert (out.code, out.json) == (0, {"cniVersion": "0.1.0", "ip4": {"ip": "10.1.2.3/24"}, "dns": {}})
+    assert out.calls[0][1].cni_version == "0.1.0"

@@ -376,7 +376,9 @@ def _build_args(
     from rscni_py.types.args import CNIArgsError, parse_cni_args
 
     try:
-        config = decode(plugin_cls.config_class, raw)
+        # "cniVersion": null means unset, as in Go (and as the version gate above read it).
+        typed = {k: v for k, v in raw.items() if k != "cniVersion"} if raw.get("cniVersion", "") is None else raw
+        config = decode(plugin_cls.config_class, typed)
         prev_result = parse_prev_result(raw)
     except (FieldError, ConversionError) as exc:
         raise InvalidNetworkConfigError(f"invalid network config: {exc}") from None
