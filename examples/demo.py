@@ -139,6 +139,13 @@ def veth_demo(work: Path) -> None:
         print(f"  skipped: {found}")
         return
     script, data = found
+    needed = {str(p["type"]) for p in data["plugins"][1:]} | {
+        str(p["ipam"]["type"]) for p in data["plugins"] if isinstance(p.get("ipam"), dict)
+    }
+    missing = sorted(n for n in needed if not any((Path(d) / n).is_file() for d in SYSTEM_CNI_PATH))
+    if missing:
+        print(f"  skipped: reference plugins not installed: {', '.join(missing)} (Debian: containernetworking-plugins)")
+        return
     bin_dir = work / "veth-bin"
     for plugin in data["plugins"]:
         ipam = plugin.get("ipam")
