@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 from rscni_py.errors import CNIError  # noqa: E402
 from rscni_py.runtime import Runtime, RuntimeConf, conflist_from_json  # noqa: E402
+from rscni_py.testing import install_script  # noqa: E402
 
 DEBUG_SCRIPT = ROOT / "examples" / "debug" / "rscni_debug.py"
 VETH_DIR = ROOT / "examples" / "veth"
@@ -38,14 +38,7 @@ DEMO_SUBNET = "10.249.250.0/24"
 
 def install(bin_dir: Path, name: str, script: Path) -> None:
     """Install a Python plugin as an executable named ``name``, the way a runtime expects to find it."""
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    wrapper = bin_dir / name
-    wrapper.write_text(
-        "#!/bin/sh\n"
-        f"PYTHONPATH={shlex.quote(str(ROOT))}${{PYTHONPATH:+:$PYTHONPATH}}; export PYTHONPATH\n"
-        f'exec {shlex.quote(sys.executable)} {shlex.quote(str(script))} "$@"\n'
-    )
-    wrapper.chmod(0o755)
+    install_script(bin_dir, name, script, pythonpath=[ROOT])
 
 
 def indent(text: str, prefix: str = "    ") -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rscni_py.invoke import DefaultExecutor
+from rscni_py.testing import install_script
 
 ROOT = Path(__file__).resolve().parent.parent
 DEBUG_SCRIPT = ROOT / "examples" / "debug" / "rscni_debug.py"
@@ -24,15 +24,7 @@ ENV_KEYS = ("CNI_COMMAND", "CNI_CONTAINERID", "CNI_IFNAME", "CNI_NETNS", "CNI_PA
 def install_python_plugin(directory: Path, name: str, script: Path = DEBUG_SCRIPT) -> Path:
     """An executable ``directory/name`` that runs ``script`` with this interpreter and this worktree on
     PYTHONPATH, as a runtime would find an installed plugin."""
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / name
-    target.write_text(
-        "#!/bin/sh\n"
-        f"PYTHONPATH={shlex.quote(str(ROOT))}${{PYTHONPATH:+:$PYTHONPATH}}; export PYTHONPATH\n"
-        f'exec {shlex.quote(sys.executable)} {shlex.quote(str(script))} "$@"\n'
-    )
-    target.chmod(0o755)
-    return target
+    return install_script(directory, name, script, pythonpath=[ROOT])
 
 
 @dataclass(frozen=True)

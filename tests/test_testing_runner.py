@@ -405,3 +405,26 @@ def test_pytest_fixtures(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPa
     root = os.geteuid() == 0
     result.assert_outcomes(passed=3 if root else 2, failed=1, skipped=0 if root else 1)
     result.stdout.fnmatch_lines(["*test_fails_on_broken_check*", "*<Invocation CHECK error 999 RuntimeError>*"])
+
+
+# --- install_script ---------------------------------------------------------------------------------------------------
+
+
+def test_install_script_runs_the_plugin_like_a_runtime(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from rscni_py.testing import install_script
+
+    lib = tmp_path / "a dir with 'quotes'"
+    lib.mkdir()
+    (lib / "helper_mod.py").write_text("VALUE = 'from pythonpath'\n")
+    script = tmp_path / "my plugin.py"
+    script.write_text("import os, sys, helper_mod\nprint(helper_mod.VALUE, os.environ['CNI_COMMAND'], sys.argv[1:])\n")
+    wrapper = install_script(tmp_path / "bin", "my-plugin", script, pythonpath=[lib])
+    assert wrapper == tmp_path / "bin" / "my-plugin"
+    assert wrapper.stat().st_mode & 0o777 == 0o755
+    proc = subprocess.run([str(wrapper), "x y"], env={"CNI_COMMAND": "VERSION", "PYTHONPATH": "/elsewhere"},
+                          capture_output=True, text=True, check=True)
+    assert proc.stdout == "from pythonpath VERSION ['x y']\n"
+    assert wrapper.read_text().splitlines()[-1].startswith(f"exec {sys.executable} ")

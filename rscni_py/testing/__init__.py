@@ -6,19 +6,24 @@
 * :class:`FakeExecutor` and :class:`ExecCall` stand in for delegated plugins (IPAM) and record what was run.
 * The pytest plugin (loaded automatically once rscni-py is installed) provides the ``cni_runner`` and
   ``cni_config`` fixtures.
+* :func:`install_script` makes a plugin script runnable by a runtime (a wrapper named after the plugin type).
 * :mod:`rscni_py.testing.conformance` checks any plugin, in process or as an executable, against the protocol.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rscni_py.testing.runner import Cycle, Invocation, PluginRunner
+from rscni_py.testing.scripts import install_script
 
-__all__ = ["Cycle", "ExecCall", "FakeExecutor", "Invocation", "PluginRunner"]
+if TYPE_CHECKING:
+    from rscni_py.testing.fake_exec import ExecCall, FakeExecutor
 
-# Loaded on first use, so that importing the runner never depends on the delegation machinery (and the package
-# imports even where fake_exec is absent).  Type checkers see these two names through __getattr__.
+__all__ = ["Cycle", "ExecCall", "FakeExecutor", "Invocation", "PluginRunner", "install_script"]
+
+# Loaded on first use, so that importing the runner (the pytest plugin does, in every test session) does not load
+# the delegation machinery.
 _LAZY = {"ExecCall": "rscni_py.testing.fake_exec", "FakeExecutor": "rscni_py.testing.fake_exec"}
 
 

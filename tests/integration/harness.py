@@ -16,7 +16,6 @@ import ipaddress
 import json
 import os
 import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Any, Final, Literal, NoReturn
 
 import pytest
+
+from rscni_py.testing import install_script
 
 __all__ = [
     "HERE",
@@ -332,15 +333,7 @@ class CNIRuntime:
         """
         if not script.is_file():
             raise FileNotFoundError(f"plugin script {script} does not exist")
-        paths = os.pathsep.join(str(p) for p in pythonpath)
-        wrapper = self.plugin_dir / name
-        wrapper.write_text(
-            "#!/bin/sh\n"
-            f"PYTHONPATH={shlex.quote(paths)}${{PYTHONPATH:+:$PYTHONPATH}}; export PYTHONPATH\n"
-            f'exec {shlex.quote(python)} {shlex.quote(str(script))} "$@"\n'
-        )
-        wrapper.chmod(0o755)
-        return wrapper
+        return install_script(self.plugin_dir, name, script, python=python, pythonpath=pythonpath)
 
     def host_local(self, *subnets: str, **extra: Any) -> dict[str, Any]:
         """A host-local IPAM section allocating from ``subnets`` (one range set each) with state in ``ipam_dir``."""
