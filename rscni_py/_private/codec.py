@@ -44,6 +44,7 @@ from rscni_py._private.fields import (
     LooseBool,
     MACAddress,
     Omit,
+    bind_field_types,
     field_spec,
     json_field,
     raw_field,
@@ -436,6 +437,7 @@ def _plan(cls: type) -> _ClassPlan:
     plan = _PLANS.get(cls)
     if plan is not None:
         return plan
+    bind_field_types(cls)
     hints = typing.get_type_hints(cls, include_extras=True)
     fields: list[_FieldPlan] = []
     raw: str | None = None

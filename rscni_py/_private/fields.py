@@ -5,6 +5,11 @@ validation and conversion machinery of :mod:`rscni_py._private.codec`. This modu
 use (:func:`json_field`, :func:`raw_field`, the annotated aliases, :class:`FieldSpec`, :class:`FieldError`) and
 imports nothing beyond ``dataclasses``, ``ipaddress`` and ``typing``; the codec re-exports every name.
 
+A model whose field types are other models may leave them out of its module at import time and name them in
+string annotations only, listing where they live in a module-level ``FIELD_TYPES`` table; :func:`bind_field_types`
+imports them when a decoder first needs the type hints. Each dataclass costs a plugin start about as much as a
+small module, and a plugin's VERSION never looks inside ``runtimeConfig`` or ``ipam``.
+
 Field metadata is built here without importing dataclasses-json: its documented keys under
 ``"dataclasses_json"`` (``letter_case`` for the JSON key, ``exclude`` for the omit rule) plus our
 own :class:`FieldSpec` under ``"rscni_py"``.
@@ -14,7 +19,8 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Final, Literal, NamedTuple, TypeAlias
 
 __all__ = [
@@ -28,6 +34,7 @@ __all__ = [
     "MAC",
     "MACAddress",
     "Omit",
+    "bind_field_types",
     "field_spec",
     "json_field",
     "raw_field",
@@ -206,3 +213,19 @@ def field_spec(field: dataclasses.Field[Any]) -> FieldSpec:
     """The JSON mapping of a dataclass field (defaults for fields declared without :func:`json_field`)."""
     spec = field.metadata.get("rscni_py")
     return spec if isinstance(spec, FieldSpec) else FieldSpec()
+
+
+def bind_field_types(cls: type) -> None:
+    """Import the field types that ``cls`` and its bases name only in annotations, so ``get_type_hints`` works.
+
+    Each module of the class hierarchy may hold ``FIELD_TYPES: dict[str, str]`` (name -> module it is defined in);
+    every name missing from the module's namespace is imported and bound there, once.
+    """
+    for base in cls.__mro__:
+        module = sys.modules.get(base.__module__)
+        namespace: dict[str, Any] = vars(module) if module is not None else {}
+        table: Mapping[str, str] = namespace.get("FIELD_TYPES", {})
+        for name, home in table.items():
+            if name not in namespace:
+                # __import__ rather than importlib.import_module: the same import, and -X importtime reports it.
+                namespace[name] = getattr(__import__(home, fromlist=[name]), name)

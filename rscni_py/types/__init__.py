@@ -27,7 +27,10 @@ if TYPE_CHECKING:
     from rscni_py.types._family import KNOWN_VERSIONS
     from rscni_py.types._parse import parse_prev_result, parse_result
     from rscni_py.types.common import DNS, ConversionError, IPAddress, IPInterface, MACAddress, Route
-    from rscni_py.types.netconf import GCAttachment, IPAMConf, NetConf, NetConfList
+    from rscni_py.types.conflist import NetConfList
+    from rscni_py.types.gc import GCAttachment
+    from rscni_py.types.ipam import IPAMConf
+    from rscni_py.types.netconf import NetConf
     from rscni_py.types.runtime_config import Bandwidth, IPRange, PortMapping, RuntimeConfig, RuntimeDNS
     from rscni_py.types.v1_0 import Interface, IPConfig, Result
 
@@ -70,8 +73,8 @@ _HOMES: dict[str, str] = {
     "ConversionError": "rscni_py.types.common",
     "DNS": "rscni_py.types.common",
     "FieldError": "rscni_py._private.fields",
-    "GCAttachment": "rscni_py.types.netconf",
-    "IPAMConf": "rscni_py.types.netconf",
+    "GCAttachment": "rscni_py.types.gc",
+    "IPAMConf": "rscni_py.types.ipam",
     "IPAddress": "rscni_py.types.common",
     "IPConfig": "rscni_py.types.v1_0",
     "IPInterface": "rscni_py.types.common",
@@ -80,7 +83,7 @@ _HOMES: dict[str, str] = {
     "KNOWN_VERSIONS": "rscni_py.types._family",
     "MACAddress": "rscni_py.types.common",
     "NetConf": "rscni_py.types.netconf",
-    "NetConfList": "rscni_py.types.netconf",
+    "NetConfList": "rscni_py.types.conflist",
     "PortMapping": "rscni_py.types.runtime_config",
     "Result": "rscni_py.types.v1_0",
     "Route": "rscni_py.types.common",

@@ -2,43 +2,39 @@
 
 :class:`NetConf` models the well-known keys; plugins add their own by subclassing. Every unknown key
 is kept: the whole object stays in :attr:`NetConf.raw` and the keys no field took are
-:attr:`NetConf.extra`. :class:`NetConfList` models the on-disk ``.conflist`` with libcni's version
-selection.
+:attr:`NetConf.extra`. The sub-objects have their own modules (``ipam``, ``runtime_config``, ``gc``,
+``common``); the on-disk ``.conflist`` is ``conflist``.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
-from rscni_py._private.fields import FieldError, LooseBool, json_field, raw_field
-from rscni_py.types._family import CURRENT_VERSION, version_key
-from rscni_py.types.common import DNS
-from rscni_py.types.runtime_config import RuntimeConfig
+from rscni_py._private.fields import json_field, raw_field
 
-__all__ = ["GCAttachment", "IPAMConf", "NetConf", "NetConfList", "select_version"]
+if TYPE_CHECKING:
+    from rscni_py.types.common import DNS
+    from rscni_py.types.gc import GCAttachment
+    from rscni_py.types.ipam import IPAMConf
+    from rscni_py.types.runtime_config import RuntimeConfig
 
+__all__ = ["NetConf"]
 
-@dataclass(kw_only=True)
-class IPAMConf:
-    """The ``ipam`` object: ``type`` names the IPAM plugin binary; every other key is kept in ``raw``."""
-
-    type: str = json_field(default="", omit="empty")
-    raw: dict[str, Any] = raw_field()
-    """The whole ``ipam`` object as received (the IPAM plugin's own settings)."""
-
-    @property
-    def extra(self) -> dict[str, Any]:
-        """The keys of the ``ipam`` object other than ``type``."""
-        from rscni_py._private.codec import extra_keys
-
-        return extra_keys(self)
+#: The sub-models NetConf's fields name, imported when a configuration is first decoded, not when a plugin starts
+#: (see ``rscni_py._private.fields.bind_field_types``).
+FIELD_TYPES: Final = {
+    "DNS": "rscni_py.types.common",
+    "GCAttachment": "rscni_py.types.gc",
+    "IPAMConf": "rscni_py.types.ipam",
+    "RuntimeConfig": "rscni_py.types.runtime_config",
+}
 
 
-@dataclass(kw_only=True)
-class GCAttachment:
-    """One attachment still in use, from the GC input's ``cni.dev/valid-attachments``."""
+def _no_runtime_config() -> RuntimeConfig:
+    from rscni_py.types.runtime_config import RuntimeConfig
 
-    container_id: str = json_field("containerID")
-    ifname: str
+    return RuntimeConfig()
 
 
 @dataclass(kw_only=True)
@@ -65,7 +61,7 @@ class NetConf:
     ipam: IPAMConf | None = json_field(default=None, omit="none")
     dns: DNS | None = json_field(default=None, omit="empty")
     args: dict[str, Any] | None = json_field(default=None, omit="none")
-    runtime_config: RuntimeConfig = json_field("runtimeConfig", default_factory=RuntimeConfig, omit="empty")
+    runtime_config: RuntimeConfig = json_field("runtimeConfig", default_factory=_no_runtime_config, omit="empty")
     prev_result: dict[str, Any] | None = json_field("prevResult", default=None, omit="none")
     ip_masq: bool = json_field("ipMasq", default=False, omit="empty")
     valid_attachments: list[GCAttachment] | None = json_field(
@@ -80,80 +76,3 @@ class NetConf:
         from rscni_py._private.codec import extra_keys
 
         return extra_keys(self)
-
-
-@dataclass(kw_only=True)
-class NetConfList:
-    """A network configuration list (``.conflist``) as libcni reads it.
-
-    ``disableCheck``, ``disableGC`` and ``loadOnlyInlinedPlugins`` also accept ``"true"``/``"false"``
-    strings. Use :meth:`from_json` to get libcni's validation and version selection;
-    :attr:`cni_version` is then the selected version.
-    """
-
-    cni_version: str = json_field("cniVersion", default="", omit="empty")
-    cni_versions: list[str] = json_field("cniVersions", default_factory=list, omit="empty")
-    name: str
-    disable_check: LooseBool = json_field("disableCheck", default=False, omit="empty")
-    disable_gc: LooseBool = json_field("disableGC", default=False, omit="empty")
-    load_only_inlined_plugins: LooseBool = json_field("loadOnlyInlinedPlugins", default=False, omit="empty")
-    plugins: list[NetConf] = json_field(default_factory=list, omit="empty")
-    raw: dict[str, Any] = raw_field()
-
-    @property
-    def extra(self) -> dict[str, Any]:
-        """The keys of the list that no field took, as received."""
-        from rscni_py._private.codec import extra_keys
-
-        return extra_keys(self)
-
-    @classmethod
-    def from_json(cls, data: object) -> "NetConfList":
-        """Decode, validate and pick the version of a configuration list.
-
-        The selected version is the highest of ``cniVersions`` plus ``cniVersion``, ignoring entries
-        newer than 1.1.0 (when ``cniVersions`` is absent, ``cniVersion`` as written). The list needs
-        a ``plugins`` array (unless ``loadOnlyInlinedPlugins`` is false and it is absent) that is not
-        empty and whose entries all have a ``type``.
-
-        :raises FieldError: naming the offending key, e.g. ``plugins[1].type: required field missing``.
-        """
-        from rscni_py._private.codec import decode
-
-        conf = decode(cls, data)
-        conf.cni_version = select_version(conf.cni_version, conf.cni_versions, "cniVersions" in conf.raw)
-        if "plugins" not in conf.raw:
-            if conf.load_only_inlined_plugins:
-                raise FieldError("plugins", "required field missing (loadOnlyInlinedPlugins is true)")
-        elif not conf.plugins:
-            raise FieldError("plugins", "no plugins in list")
-        for index, plugin in enumerate(conf.plugins):
-            if not plugin.type:
-                raise FieldError(f"plugins[{index}].type", "required field missing")
-        return conf
-
-
-def select_version(cni_version: str, cni_versions: list[str], has_versions: bool = True) -> str:
-    """libcni's choice of a list's version: the highest of ``cni_versions`` and ``cni_version``,
-    skipping entries newer than the version this library implements (1.1.0).
-
-    >>> select_version("0.4.0", ["1.0.0", "1.1.0", "2.0.0"])
-    '1.1.0'
-
-    :raises FieldError: for an entry that is not a version number.
-    """
-    if not has_versions:
-        return cni_version
-    current = version_key(CURRENT_VERSION)
-    candidates: list[tuple[tuple[int, int, int], str]] = []
-    entries = [(f"cniVersions[{index}]", entry) for index, entry in enumerate(cni_versions)]
-    if cni_version:
-        entries.append(("cniVersion", cni_version))
-    for path, entry in entries:
-        try:
-            key = version_key(entry)
-        except ValueError as exc:
-            raise FieldError(path, str(exc)) from None
-        if key <= current:
-            candidates.append((key, entry))
-    return max(candidates)[1] if candidates else cni_version

@@ -24,7 +24,7 @@ from rscni_py.types import (
     decode,
     encode,
 )
-from rscni_py.types.netconf import select_version
+from rscni_py.types.conflist import select_version
 
 FULL_CONF: dict[str, Any] = {
     "cniVersion": "1.1.0",
