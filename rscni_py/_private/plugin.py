@@ -88,11 +88,32 @@ class CmdArgs(Generic[ConfT, ArgsT]):
             return super().__class_getitem__(_with_defaults(cls, params))
 
 
-@dataclass(frozen=True)
 class PluginInfo:
-    """A plugin's answer to VERSION: the spec versions it supports."""
+    """A plugin's answer to VERSION: the spec versions it supports.
 
+    An immutable value with equality, like a frozen dataclass; written as a plain class because the VERSION path
+    builds it, and generating a dataclass's methods costs that path more than the rest of this class.
+    """
+
+    __slots__ = ("supported_versions",)
     supported_versions: tuple[str, ...]
+
+    def __init__(self, supported_versions: tuple[str, ...]) -> None:
+        object.__setattr__(self, "supported_versions", tuple(supported_versions))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"PluginInfo is immutable; cannot set {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self.supported_versions == other.supported_versions
+
+    def __hash__(self) -> int:
+        return hash(self.supported_versions)
+
+    def __repr__(self) -> str:
+        return f"PluginInfo(supported_versions={self.supported_versions!r})"
 
     def to_dict(self) -> dict[str, Any]:
         """The VERSION result object; ``cniVersion`` is always the newest spec version (decision D-2)."""
