@@ -258,7 +258,8 @@ def _too_deep(data: bytes, document: object) -> bool:
 
 
 # A JSON string token; in valid UTF-8 JSON no byte of a multi-byte character is a quote or a backslash.
-_JSON_STRING: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# Compiled on first use (re caches it) rather than at import: VERSION never checks a document's depth.
+_JSON_STRING: Final = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
 _NOT_BRACKETS: Final = bytes(byte for byte in range(256) if byte not in b"[]{}")
 _ONE_BRACKET_KIND: Final = bytes.maketrans(b"{}", b"[]")
 # +1 for an opening bracket, -1 for a closing one, indexed by byte value.
@@ -273,7 +274,7 @@ def _text_depth_exceeds(data: bytes, limit: int) -> bool:
     text (wide documents vanish in a few passes). The depth of what is left is the highest running sum of +1 per
     opening and -1 per closing bracket. Every step runs in C.
     """
-    brackets = _JSON_STRING.sub(b"", data).translate(_ONE_BRACKET_KIND, _NOT_BRACKETS)
+    brackets = re.sub(_JSON_STRING, b"", data, flags=re.DOTALL).translate(_ONE_BRACKET_KIND, _NOT_BRACKETS)
     removed = 0
     while brackets and removed < limit:
         inner = brackets.replace(b"[]", b"")

@@ -6,7 +6,6 @@ exactly when reconciling (``"1.0"`` is not ``"1.0.0"``), but compared numericall
 
 from __future__ import annotations
 
-import re
 from typing import Final
 
 from rscni_py._private.quoting import q
@@ -29,7 +28,7 @@ CURRENT_VERSION: Final = "1.1.0"
 MIN_VERSION_FOR_COMMAND: Final[dict[str, str]] = {"CHECK": "0.4.0", "GC": "1.1.0", "STATUS": "1.1.0"}
 
 # Go parses each part with strconv.Atoi: an optional sign and ASCII digits, nothing else (no spaces, no "_").
-_PART = re.compile(r"[+-]?[0-9]+")
+_DIGITS: Final = frozenset("0123456789")
 _PART_NAMES: Final = ("major", "minor", "micro")
 
 
@@ -54,7 +53,8 @@ def parse_version(version: str) -> tuple[int, int, int]:
         raise VersionError(f"invalid version {q(version)}: too many parts")
     numbers = [0, 0, 0]
     for index, part in enumerate(parts):
-        if not _PART.fullmatch(part):
+        digits = part[1:] if part[:1] in ("+", "-") else part
+        if not (digits and _DIGITS.issuperset(digits)):
             raise VersionError(f"failed to convert {_PART_NAMES[index]} version part {q(part)}: invalid syntax")
         numbers[index] = int(part)
     return (numbers[0], numbers[1], numbers[2])
