@@ -114,7 +114,7 @@ def _join(path: str, key: str) -> str:
 
 # --- address parsing ---------------------------------------------------------------------------
 
-_PREFIX_RE: Final = re.compile(r"[0-9]+")
+_DIGITS: Final = frozenset("0123456789")
 
 
 def parse_cidr(text: str) -> IPInterface:
@@ -128,7 +128,7 @@ def parse_cidr(text: str) -> IPInterface:
     :raises ValueError: ``invalid CIDR "…"``.
     """
     address, slash, prefix = text.partition("/")
-    if slash and "%" not in address and _PREFIX_RE.fullmatch(prefix):
+    if slash and "%" not in address and prefix and _DIGITS.issuperset(prefix):
         try:
             return ipaddress.ip_interface(text)
         except ValueError:
@@ -152,14 +152,15 @@ def parse_ip(text: str) -> IPAddress:
     raise ValueError(f"invalid IP address {_quote(text)}")
 
 
-_MAC_COLON_RE: Final = re.compile(r"[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2})*")
-_MAC_DOT_RE: Final = re.compile(r"[0-9A-Fa-f]{4}(?:\.[0-9A-Fa-f]{4})*")
+# Patterns, not compiled objects: re compiles and caches them on the first MAC checked, not at every import.
+_MAC_COLON: Final = r"[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2})*"
+_MAC_DOT: Final = r"[0-9A-Fa-f]{4}(?:\.[0-9A-Fa-f]{4})*"
 
 
 def _is_mac(text: str) -> bool:
-    if _MAC_COLON_RE.fullmatch(text):
+    if re.fullmatch(_MAC_COLON, text):
         octets = (len(text) + 1) // 3
-    elif _MAC_DOT_RE.fullmatch(text):
+    elif re.fullmatch(_MAC_DOT, text):
         octets = 2 * ((len(text) + 1) // 5)
     else:
         return False
@@ -410,24 +411,39 @@ def _compile_union(hint: object, arms: tuple[object, ...]) -> _Converter:
 # --- per-class plans -----------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
+# Plain slotted classes rather than dataclasses: each @dataclass compiles its methods at import, and every command
+# but VERSION imports this module.
+
+
 class _FieldPlan:
-    name: str
-    key: str
-    aliases: tuple[str, ...]
-    required: bool
-    convert: _Converter
+    __slots__ = ("name", "key", "aliases", "required", "convert")
+
+    def __init__(self, name: str, key: str, aliases: tuple[str, ...], required: bool, convert: _Converter) -> None:
+        self.name = name
+        self.key = key
+        self.aliases = aliases
+        self.required = required
+        self.convert = convert
 
 
-@dataclasses.dataclass
 class _ClassPlan:
-    fields: tuple[_FieldPlan, ...]
-    writes: tuple[tuple[str, str, Callable[[object], bool] | None], ...]
-    """(field name, JSON key, omit predicate) of every field, for the native encoder."""
-    raw_field: str | None
-    taken_keys: frozenset[str]
-    hints: dict[str, Any]
-    nested_raw: bool | None = None  # computed on first encode
+    __slots__ = ("fields", "writes", "raw_field", "taken_keys", "hints", "nested_raw")
+
+    def __init__(
+        self,
+        fields: tuple[_FieldPlan, ...],
+        writes: tuple[tuple[str, str, Callable[[object], bool] | None], ...],
+        raw_field: str | None,
+        taken_keys: frozenset[str],
+        hints: dict[str, Any],
+    ) -> None:
+        self.fields = fields
+        #: (field name, JSON key, omit predicate) of every field, for the native encoder.
+        self.writes = writes
+        self.raw_field = raw_field
+        self.taken_keys = taken_keys
+        self.hints = hints
+        self.nested_raw: bool | None = None  # computed on first encode
 
 
 _PLANS: dict[type, _ClassPlan] = {}
