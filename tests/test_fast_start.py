@@ -88,9 +88,10 @@ WATCHED = frozenset(
         "typing_extensions",
     }
 )
-# Decoding a configuration needs the codec, the model library (and its typing_extensions), and logging, which run()
-# wires up once the configuration's log settings are known.
-DECODING = ["dataclasses_json", "logging", "marshmallow", "rscni_py._private.codec", "rscni_py.types._parse", "traceback", "typing_extensions"]
+# Decoding a configuration needs the codec and the model library (and its typing_extensions); logging waits until
+# something logs or the settings ask for more than WARNING on stderr.
+DECODING = ["dataclasses_json", "marshmallow", "rscni_py._private.codec", "rscni_py.types._parse", "typing_extensions"]
+LOGGING = ["logging", "traceback"]
 OLD_SHAPES = ["rscni_py.types._convert", "rscni_py.types.v0_2", "rscni_py.types.v0_4"]
 
 PROBE = """
@@ -120,6 +121,8 @@ PATHS: list[tuple[str, dict[str, str], bytes, list[str]]] = [
     ("unsupported-version", {"CNI_COMMAND": "ADD", **ATTACH}, _config("9.9.9"), []),
     ("del-1.0.0", {"CNI_COMMAND": "DEL", **ATTACH}, _config("1.0.0", PREV_1_0), DECODING),
     ("del-0.4.0", {"CNI_COMMAND": "DEL", **ATTACH}, _config("0.4.0", PREV_0_4), sorted(DECODING + OLD_SHAPES)),
+    ("del-log-level", {"CNI_COMMAND": "DEL", **ATTACH}, _config("1.0.0", PREV_1_0, logLevel="debug"), sorted(DECODING + LOGGING)),
+    ("del-log-env", {"CNI_COMMAND": "DEL", "RSCNI_LOG_LEVEL": "error", **ATTACH}, _config("1.0.0"), sorted(DECODING + LOGGING)),
 ]
 
 

@@ -5,8 +5,8 @@ configuration keys ``logLevel`` / ``logFile``; the default is WARNING and up, on
 to stdout, which belongs to the one JSON document of the CNI protocol.
 
 The ``logging`` module itself (with ``traceback``, ``threading`` and ``string``) is imported only when something
-logs or the settings are applied: VERSION and the errors found before the configuration is read never need it, and
-they are the calls a runtime makes most often to a plugin that is not yet working.
+logs or the settings ask for more than the default: a command that logs nothing never pays for it. Whoever imports
+it first (the SDK, or the plugin, even inside a method), the handlers go in right after it loads.
 """
 
 from __future__ import annotations
@@ -14,13 +14,15 @@ from __future__ import annotations
 import os
 import sys
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Callable, Final, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Final, Protocol, TextIO
 
 from rscni_py._private.quoting import q
 from rscni_py.errors import CNIError, IOFailureError
 
 if TYPE_CHECKING:
     import logging
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
 
 __all__ = [
     "ENV_LOG_FILE",
@@ -78,8 +80,49 @@ def _add_context(record: logging.LogRecord) -> bool:
     return True
 
 
-# ProcessLogging objects created before the logging module was imported; they install on its first use here.
+# ProcessLogging objects created before the logging module was imported; they install as soon as it is loaded.
 _waiting: list[ProcessLogging] = []
+
+
+class _AfterLoggingLoads:
+    """A one-shot ``sys.meta_path`` entry: when ``logging`` is first imported, by anyone, the real finders load it and
+    the waiting handlers are installed right after, before the importer gets to log anything."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> ModuleSpec | None:
+        if name != "logging":
+            return None
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            spec: ModuleSpec | None = find(name, path, target) if find is not None else None
+            if spec is not None and spec.loader is not None:
+                spec.loader = _ThenInstall(spec.loader)  # type: ignore[assignment]
+                return spec
+        return None
+
+
+class _ThenInstall:
+    """The loader of ``logging``, wrapped: loads the module, then installs the waiting handlers."""
+
+    def __init__(self, loader: Any) -> None:
+        self._loader = loader
+
+    def __getattr__(self, name: str) -> Any:
+        # get_source and the rest, for tracebacks and linecache.
+        return getattr(self._loader, name)
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        module: ModuleType | None = self._loader.create_module(spec)
+        return module
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._loader.exec_module(module)
+        while _waiting:
+            _waiting.pop().install()
+
+
+_HOOK: Final = _AfterLoggingLoads()
 
 
 def get_logger(name: str = "rscni_py") -> logging.Logger:
@@ -105,8 +148,8 @@ def log(level: int, message: str, *args: object) -> None:
 class ProcessLogging:
     """Root-logger handlers for one plugin process (installed by ``run()`` only).
 
-    The handlers go in at once when the plugin already imported logging, else when the settings are applied or
-    the SDK first logs, whichever comes first; both happen before any plugin method but ``version()`` runs.
+    The handlers go in at once when the plugin already imported logging, else as soon as anything imports it: the
+    SDK when it first logs or when the settings ask for another level or a file, or the plugin itself.
     """
 
     def __init__(self, stderr: TextIO) -> None:
@@ -116,15 +159,16 @@ class ProcessLogging:
             self.install()
         else:
             _waiting.append(self)
+            if _HOOK not in sys.meta_path:
+                sys.meta_path.insert(0, _HOOK)
 
     def install(self) -> logging.Logger:
         """Put the stderr handler on the root logger at WARNING (once); return the root logger."""
         if self._root is not None:
             return self._root
-        import logging
-
-        if self in _waiting:
+        if self in _waiting:  # before the import, which installs whatever is still waiting
             _waiting.remove(self)
+        import logging
         self._formatter = logging.Formatter(LOG_FORMAT)
         self._root = logging.getLogger()
         self._add(logging.StreamHandler(self._stderr))
@@ -137,6 +181,8 @@ class ProcessLogging:
         self.install().addHandler(handler)
 
     def configure(self, level: int, file: str | None) -> None:
+        if self._root is None and level == WARNING and not file:
+            return  # the defaults, which install() sets up whenever logging is first imported
         root = self.install()
         root.setLevel(level)
         if not file:
