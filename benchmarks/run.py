@@ -24,6 +24,10 @@ With ``--instructions``, every case but the chain also runs once under valgrind 
 off) and its instruction count is printed: unlike time, it barely changes with the machine's load, so it is the
 figure to compare between two versions of the code on a shared machine.
 
+With ``--breakdown`` it only counts, under valgrind, the instructions of the typed plugin's VERSION and ADD built
+up one stage at a time (the floors, each group of SDK names a plugin imports, the plugin's own classes, the
+dispatcher, the command served), and prints what each stage adds: where the start-up budget goes.
+
 Targets are printed as ratios of medians; nothing here asserts them. Usage: ``python benchmarks/run.py [--runs N]``.
 """
 
@@ -208,6 +212,57 @@ def ratio(text: str, value: float, target: str = "") -> str:
     return f"  {text:<58} {value:5.2f}" + (f"  [target {target}]" if target else "")
 
 
+# The typed plugin's start-up, one cumulative stage at a time: (stage, Python code run with -I -c, command served).
+# The plugin's own module is compiled from source in the last stages, as a script run by `python plugin.py` is.
+_RUN_TYPED = (
+    "import sys, types; sys.argv = ['typed']; module = sys.modules[NAME] = types.ModuleType(NAME); "
+    f"exec(compile(open({str(TYPED_PLUGIN)!r}).read(), 'typed', 'exec'), vars(module))"
+)
+BREAKDOWN: list[tuple[str, str, str]] = [
+    ("interpreter: pass", "pass", ""),
+    ("typed floor: import dataclasses, typing, json", "import dataclasses, typing, json", ""),
+    ("+ rscni_py and json_field", "import dataclasses, typing, json; from rscni_py.types import json_field", ""),
+    ("+ NetConf", "import dataclasses, typing, json; from rscni_py.types import json_field; from rscni_py import NetConf", ""),
+    ("+ K8sArgs", "import dataclasses, typing, json; from rscni_py.types import json_field; from rscni_py import NetConf, K8sArgs", ""),
+    ("+ CNIPlugin, CmdArgs", "import dataclasses, typing, json; from rscni_py.types import json_field; from rscni_py import NetConf, K8sArgs, CNIPlugin, CmdArgs", ""),
+    ("+ Result (the imports of typed.py)", "import dataclasses, typing, json; from rscni_py.types import json_field, Result; from rscni_py import NetConf, K8sArgs, CNIPlugin, CmdArgs", ""),
+    ("+ the plugin's own classes (typed.py, not run)", "import dataclasses, typing, json; " + _RUN_TYPED.replace("NAME", "'typed'"), ""),
+    ("+ the dispatcher's modules", "import dataclasses, typing, json; import rscni_py._private.main; " + _RUN_TYPED.replace("NAME", "'typed'"), ""),
+    ("= VERSION served", "import dataclasses, typing, json; " + _RUN_TYPED.replace("NAME", "'__main__'"), "VERSION"),
+    ("model floor: import dataclasses_json", "import dataclasses_json", ""),
+    ("= ADD served (1.0.0 prevResult)", "import dataclasses_json; " + _RUN_TYPED.replace("NAME", "'__main__'"), "ADD"),
+]
+
+
+def breakdown(python: str, stdin: bytes) -> None:
+    """Print the instruction count of each BREAKDOWN stage and what it adds to the one before."""
+    argv, env = script_command(python, TYPED_PLUGIN)
+    flags = argv[1]  # -I, or -s with PYTHONPATH when the venv does not import this checkout
+    plain = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), **env}
+    cases = [
+        Case(name, [python, flags, "-c", code], {**plain, **({**ATTACH, "CNI_PATH": "/opt/cni/bin", "CNI_COMMAND": command} if command else {})}, stdin if command == "ADD" else b"")
+        for name, code, command in BREAKDOWN
+    ]
+    with tempfile.TemporaryFile() as feed_file:
+        feed = feed_file.fileno()
+        for case in cases:
+            os.ftruncate(feed, 0)
+            os.write(feed, case.stdin)
+            case.run(feed, keep=False)  # the first run of a stage may write bytecode caches
+            case.count_instructions(feed)
+    print(f"typed plugin start-up by stage, instructions (millions, valgrind), {python} {flags}:")
+    previous = 0.0
+    for case in cases:
+        count = case.instructions or 0.0
+        added = f"{count - previous:+8.1f}" if case.name.startswith(("+", "=")) else ""
+        print(f"  {case.name:<52} {count:8.1f} {added}")
+        previous = count
+    floor, version = cases[1].instructions or 1.0, cases[9].instructions or 0.0
+    model_floor, add = cases[10].instructions or 1.0, cases[11].instructions or 0.0
+    print(ratio("VERSION / typed floor", version / floor, "<= 1.20"))
+    print(ratio("ADD / model floor", add / model_floor, "<= 1.15"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=40, help="measured runs per case (default 40)")
@@ -216,9 +271,13 @@ def main() -> None:
     parser.add_argument("--rss-runs", type=int, default=5, help="runs per case under GNU time for the peak RSS (default 5)")
     parser.add_argument("--instructions", action="store_true", help="also count instructions under valgrind")
     parser.add_argument("--python", default=sys.executable, help="the venv interpreter the plugin scripts run with")
+    parser.add_argument("--breakdown", action="store_true", help="only count the typed plugin's start-up by stage (valgrind)")
     ns = parser.parse_args()
-    if ns.instructions and shutil.which("valgrind") is None:
-        parser.error("--instructions needs valgrind (Debian package valgrind)")
+    if (ns.instructions or ns.breakdown) and shutil.which("valgrind") is None:
+        parser.error("--instructions and --breakdown need valgrind (Debian package valgrind)")
+    if ns.breakdown:
+        breakdown(ns.python, json.dumps({"cniVersion": "1.0.0", "name": "bench", "type": "typed", "prevResult": PREV_RESULT}).encode())
+        return
     python: str = ns.python
     plain = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
     attach = {**plain, **ATTACH, "CNI_PATH": str(GO_PLUGIN_DIR)}
