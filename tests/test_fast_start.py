@@ -82,15 +82,28 @@ WATCHED = frozenset(
         "rscni_py._private.codec",
         "rscni_py.types._convert",
         "rscni_py.types._parse",
+        "rscni_py.types.gc",
+        "rscni_py.types.ipam",
+        "rscni_py.types.runtime_config",
         "rscni_py.types.v0_2",
         "rscni_py.types.v0_4",
         "traceback",
         "typing_extensions",
     }
 )
-# Decoding a configuration needs the codec and the model library (and its typing_extensions); logging waits until
-# something logs or the settings ask for more than WARNING on stderr.
-DECODING = ["dataclasses_json", "marshmallow", "rscni_py._private.codec", "rscni_py.types._parse", "typing_extensions"]
+# Decoding a configuration needs the codec, the model library (and its typing_extensions) and NetConf's sub-models,
+# which a plugin start does not define; logging waits until something logs or the settings ask for more than
+# WARNING on stderr.
+DECODING = [
+    "dataclasses_json",
+    "marshmallow",
+    "rscni_py._private.codec",
+    "rscni_py.types._parse",
+    "rscni_py.types.gc",
+    "rscni_py.types.ipam",
+    "rscni_py.types.runtime_config",
+    "typing_extensions",
+]
 LOGGING = ["logging", "traceback"]
 OLD_SHAPES = ["rscni_py.types._convert", "rscni_py.types.v0_2", "rscni_py.types.v0_4"]
 

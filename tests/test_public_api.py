@@ -36,3 +36,27 @@ def test_documented_names_are_public() -> None:
     from rscni_py.types import Result  # noqa: F401
 
     assert [m for m in ("CNIPlugin", "CmdArgs", "NetConf", "CNIError", "ErrorCode") if m not in rscni_py.__all__] == []
+
+
+def test_plugin_info_is_an_immutable_value() -> None:
+    # A plain class rather than a frozen dataclass (start-up cost); it must still behave like one.
+    from rscni_py import PluginInfo
+
+    info = PluginInfo(("0.4.0", "1.0.0"))
+    with pytest.raises(AttributeError, match="immutable"):
+        info.supported_versions = ()  # type: ignore[misc]
+    assert (
+        info == PluginInfo(("0.4.0", "1.0.0")),
+        info != PluginInfo(("1.0.0",)),
+        info == ("0.4.0", "1.0.0"),
+        len({info, PluginInfo(("0.4.0", "1.0.0"))}),
+        repr(info),
+        info.to_dict(),
+    ) == (
+        True,
+        True,
+        False,
+        1,
+        "PluginInfo(supported_versions=('0.4.0', '1.0.0'))",
+        {"cniVersion": "1.1.0", "supportedVersions": ["0.4.0", "1.0.0"]},
+    )

@@ -95,11 +95,16 @@ class PluginInfo:
     builds it, and generating a dataclass's methods costs that path more than the rest of this class.
     """
 
-    __slots__ = ("supported_versions",)
-    supported_versions: tuple[str, ...]
+    __slots__ = ("_versions",)
+    _versions: tuple[str, ...]
 
     def __init__(self, supported_versions: tuple[str, ...]) -> None:
-        object.__setattr__(self, "supported_versions", tuple(supported_versions))
+        object.__setattr__(self, "_versions", tuple(supported_versions))
+
+    @property
+    def supported_versions(self) -> tuple[str, ...]:
+        """The spec versions, as the plugin listed them."""
+        return self._versions
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"PluginInfo is immutable; cannot set {name!r}")

@@ -67,3 +67,50 @@ def test_native_engine_never_imports_dataclasses_json() -> None:
         "prev": {"cniVersion": "1.1.0", "ips": [{"address": "10.0.0.1/8"}]},
         "loaded": [],
     }
+
+
+DEFERRED_PROBE = """
+from __future__ import annotations
+import json, sys
+from dataclasses import dataclass, field
+from rscni_py.types import NetConf, decode
+
+def loaded():
+    return sorted(m for m in ("rscni_py.types.ipam", "rscni_py.types.gc", "rscni_py.types.runtime_config") if m in sys.modules)
+
+@dataclass
+class Peer:
+    host: str
+
+@dataclass(kw_only=True)
+class MyConf(NetConf):
+    peers: list[Peer] = field(default_factory=list)
+
+before = loaded()
+conf = decode(MyConf, {"name": "n", "ipam": {"type": "host-local"}, "runtimeConfig": {"mac": "00:11:22:33:44:55"},
+                       "peers": [{"host": "a"}]})
+print(json.dumps({"before": before, "after": loaded(), "peers": [p.host for p in conf.peers],
+                  "ipam": type(conf.ipam).__name__, "mac": conf.runtime_config.mac,
+                  "default": type(MyConf().runtime_config).__name__}))
+"""
+
+
+def test_netconf_sub_models_load_on_first_decode() -> None:
+    # NetConf names IPAMConf, GCAttachment, RuntimeConfig and DNS in strings only (FIELD_TYPES); a subclass with
+    # string annotations of its own still decodes, its names resolved in its own module.
+    done = subprocess.run(
+        [sys.executable, "-c", DEFERRED_PROBE],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(ROOT)},
+    )
+    assert json.loads(done.stdout) == {
+        "before": [],
+        "after": ["rscni_py.types.gc", "rscni_py.types.ipam", "rscni_py.types.runtime_config"],
+        "peers": ["a"],
+        "ipam": "IPAMConf",
+        "mac": "00:11:22:33:44:55",
+        "default": "RuntimeConfig",
+    }
