@@ -3,10 +3,10 @@
 Every plugin imports the models at start-up, VERSION included, but only commands that decode or encode need the
 validation and conversion machinery of :mod:`rscni_py._private.codec`. This module holds the part that class bodies
 use (:func:`json_field`, :func:`raw_field`, the annotated aliases, :class:`FieldSpec`, :class:`FieldError`) and
-imports nothing beyond ``dataclasses``, ``ipaddress`` and ``typing``; the codec re-exports every name.
+imports nothing beyond ``dataclasses``, ``ipaddress``, ``sys`` and ``typing``; the codec re-exports every name.
 
-A model whose field types are other models may leave them out of its module at import time and name them in
-string annotations only, listing where they live in a module-level ``FIELD_TYPES`` table; :func:`bind_field_types`
+One of our models whose field types are other models may leave them out of its module at import time and name them
+in string annotations only, listing where they live in a module-level ``FIELD_TYPES`` table; :func:`bind_field_types`
 imports them when a decoder first needs the type hints. Each dataclass costs a plugin start about as much as a
 small module, and a plugin's VERSION never looks inside ``runtimeConfig`` or ``ipam``.
 
@@ -218,10 +218,13 @@ def field_spec(field: dataclasses.Field[Any]) -> FieldSpec:
 def bind_field_types(cls: type) -> None:
     """Import the field types that ``cls`` and its bases name only in annotations, so ``get_type_hints`` works.
 
-    Each module of the class hierarchy may hold ``FIELD_TYPES: dict[str, str]`` (name -> module it is defined in);
-    every name missing from the module's namespace is imported and bound there, once.
+    Each of our model modules in the class hierarchy may hold ``FIELD_TYPES: dict[str, str]`` (name -> module it
+    is defined in); every name missing from the module's namespace is imported and bound there, once. A plugin's
+    own modules are left alone: their names resolve as usual.
     """
     for base in cls.__mro__:
+        if not base.__module__.startswith("rscni_py."):
+            continue
         module = sys.modules.get(base.__module__)
         namespace: dict[str, Any] = vars(module) if module is not None else {}
         table: Mapping[str, str] = namespace.get("FIELD_TYPES", {})

@@ -52,6 +52,11 @@ class NetConf:
     ``prev_result`` is the raw ``prevResult`` object; the dispatcher hands the parsed 1.x result to
     the plugin separately (see :func:`rscni_py.types.parse_prev_result`). ``valid_attachments`` is
     read from ``cni.dev/valid-attachments``, falling back to the older ``cni.dev/attachments``.
+
+    The classes of the sub-objects (``IPAMConf``, ``DNS``, ``RuntimeConfig``, ``GCAttachment``) are named in
+    string annotations and imported on the first :func:`~rscni_py.types.decode`, so that a plugin's VERSION does
+    not define them. Decode with :func:`~rscni_py.types.decode`, not with dataclasses-json's own API; and
+    ``typing.get_type_hints`` on a configuration class needs one decode first (``decode(NetConf, {})`` will do).
     """
 
     cni_version: str = json_field("cniVersion", default="", omit="empty")
