@@ -520,6 +520,37 @@ def test_refuses_module_outside_any_distribution(tmp_path: Path, monkeypatch: py
     )
 
 
+def test_optional_import_of_an_unbundleable_module_is_left_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The layout of examples/veth: a package import that works in the source tree, a sibling import as fallback."""
+    _write(tmp_path / "tree" / "srcpkg_rscni" / "__init__.py", "")
+    _write(tmp_path / "tree" / "srcpkg_rscni" / "helper.py", "")
+    monkeypatch.syspath_prepend(str(tmp_path / "tree"))
+    _write(tmp_path / "plug" / "helper.py", "VALUE = 1\n")
+    head = "\ntry:\n    from srcpkg_rscni import helper\nexcept ImportError:\n    import helper\n"
+    plugin = _write(tmp_path / "plug" / "fallback.py", _plugin_source("Fallback", head=head))
+    _, names = _archive(bundle(plugin, tmp_path / "out"))
+    assert ("helper.py" in names, [name for name in names if name.startswith("srcpkg_rscni")]) == (True, [])
+    assert capsys.readouterr().err == (
+        f"warning: {plugin} imports 'srcpkg_rscni' inside try/except ImportError; it belongs to no installed "
+        "distribution and is not next to the plugin, so the bundle leaves it out\n"
+    )
+
+
+def test_module_left_out_as_optional_is_refused_where_required(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Optional in the plugin, required in a sibling module: the sibling would fail in the bundle, so refuse."""
+    _write(tmp_path / "elsewhere" / "stray_rscni_mod.py", "")
+    monkeypatch.syspath_prepend(str(tmp_path / "elsewhere"))
+    sibling = _write(tmp_path / "plug" / "zz_sibling_rscni.py", "import stray_rscni_mod\n")
+    head = "\nimport zz_sibling_rscni\ntry:\n    import stray_rscni_mod\nexcept ImportError:\n    pass\n"
+    plugin = _write(tmp_path / "plug" / "mixed.py", _plugin_source("Mixed", head=head))
+    with pytest.raises(BundleError) as caught:
+        bundle(plugin, tmp_path / "out")
+    assert str(caught.value) == (
+        f"{sibling} imports 'stray_rscni_mod', which belongs to no installed distribution and is not next to the "
+        "plugin, so it cannot be bundled"
+    )
+
+
 def test_core_requirements_from_installed_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
     """Installed rscni-py: its Requires-Dist decides, and the extras' requirements stay out."""
     requires = {
@@ -545,17 +576,28 @@ def test_core_requirements_from_installed_metadata(monkeypatch: pytest.MonkeyPat
     ]
 
 
-IMPORTS: list[tuple[str, str, str | None, set[str]]] = [
-    ("plain", "import a.b, c", None, {"a.b", "c"}),
-    ("from-names-may-be-modules", "from a import b, c", None, {"a", "a.b", "a.c"}),
-    ("star", "from a import *", None, {"a"}),
-    ("inside-function", "def f():\n    import lazy", None, {"lazy"}),
-    ("relative-in-package", "from . import x\nfrom .y import z", "pkg.sub", {"pkg.sub", "pkg.sub.x", "pkg.sub.y", "pkg.sub.y.z"}),
-    ("relative-parent", "from ..up import w", "pkg.sub", {"pkg.up", "pkg.up.w"}),
-    ("relative-too-deep", "from ... import w", "pkg.sub", set()),
-    ("relative-at-top-level", "from . import x", None, set()),
-    ("type-checking-skipped", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import hidden\nelse:\n    import shown", None, {"typing", "typing.TYPE_CHECKING", "shown"}),
-    ("typing-dot-type-checking", "import typing\nif typing.TYPE_CHECKING:\n    import hidden", None, {"typing"}),
+def _required(*names: str) -> dict[str, bool]:
+    return dict.fromkeys(names, False)
+
+
+IMPORTS: list[tuple[str, str, str | None, dict[str, bool]]] = [
+    ("plain", "import a.b, c", None, _required("a.b", "c")),
+    ("from-names-may-be-modules", "from a import b, c", None, _required("a", "a.b", "a.c")),
+    ("star", "from a import *", None, _required("a")),
+    ("inside-function", "def f():\n    import lazy", None, _required("lazy")),
+    ("relative-in-package", "from . import x\nfrom .y import z", "pkg.sub", _required("pkg.sub", "pkg.sub.x", "pkg.sub.y", "pkg.sub.y.z")),
+    ("relative-parent", "from ..up import w", "pkg.sub", _required("pkg.up", "pkg.up.w")),
+    ("relative-too-deep", "from ... import w", "pkg.sub", {}),
+    ("relative-at-top-level", "from . import x", None, {}),
+    ("type-checking-skipped", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import hidden\nelse:\n    import shown", None, _required("typing", "typing.TYPE_CHECKING", "shown")),
+    ("typing-dot-type-checking", "import typing\nif typing.TYPE_CHECKING:\n    import hidden", None, _required("typing")),
+    ("try-import-error", "try:\n    import fast\nexcept ImportError:\n    import slow", None, {"fast": True, "slow": False}),
+    ("try-module-not-found", "try:\n    from a import b\nexcept (KeyError, ModuleNotFoundError):\n    pass", None, {"a": True, "a.b": True}),
+    ("try-bare-except", "try:\n    import a\nexcept:\n    pass", None, {"a": True}),
+    ("try-other-error", "try:\n    import a\nexcept KeyError:\n    pass", None, _required("a")),
+    ("try-else-and-finally", "try:\n    import a\nexcept ImportError:\n    pass\nelse:\n    import b\nfinally:\n    import c", None, {"a": True, "b": False, "c": False}),
+    ("guarded-and-unguarded", "try:\n    import a\nexcept ImportError:\n    pass\nimport a", None, _required("a")),
+    ("nested-function-in-try", "try:\n    def f():\n        import a\nexcept ImportError:\n    pass", None, {"a": True}),
 ]
 
 

@@ -442,8 +442,22 @@ def _is_type_checking(test: ast.expr) -> bool:
     )
 
 
-def _imported_modules(source: str, path: Path, package: str | None) -> set[str]:
-    """Dotted names of the modules ``source`` may import at run time, including imports inside functions.
+# Exceptions that catch a failed import: an import in the body of a try with such a handler is optional.
+_IMPORT_GUARDS: Final = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
+
+
+def _guards_imports(node: ast.Try | ast.TryStar) -> bool:
+    for handler in node.handlers:
+        caught = handler.type
+        kinds = caught.elts if isinstance(caught, ast.Tuple) else [caught]
+        if caught is None or any(isinstance(kind, ast.Name) and kind.id in _IMPORT_GUARDS for kind in kinds):
+            return True
+    return False
+
+
+def _imported_modules(source: str, path: Path, package: str | None) -> dict[str, bool]:
+    """Dotted names of the modules ``source`` may import at run time, including imports inside functions, each with
+    whether it is optional: imported only in the body of a ``try`` whose handler catches ``ImportError``.
 
     Relative imports are resolved against ``package`` (None for a top-level module, whose relative imports cannot
     work anyway). ``from X import y`` yields ``X`` and ``X.y``, since ``y`` may be a submodule. Imports under
@@ -453,15 +467,20 @@ def _imported_modules(source: str, path: Path, package: str | None) -> set[str]:
         tree = ast.parse(source, filename=str(path))
     except SyntaxError as exc:
         raise BundleError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
-    names: set[str] = set()
-    pending: list[ast.AST] = [tree]
+    names: dict[str, bool] = {}
+    pending: list[tuple[ast.AST, bool]] = [(tree, False)]
     while pending:
-        node = pending.pop()
+        node, optional = pending.pop()
+        found: list[str] = []
         if isinstance(node, ast.If) and _is_type_checking(node.test):
-            pending.extend(node.orelse)
+            pending.extend((child, optional) for child in node.orelse)
+            continue
+        if isinstance(node, (ast.Try, ast.TryStar)) and _guards_imports(node):
+            pending.extend((child, True) for child in node.body)
+            pending.extend((child, optional) for child in [*node.handlers, *node.orelse, *node.finalbody])
             continue
         if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
+            found.extend(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level == 0:
                 base = node.module or ""
@@ -471,9 +490,12 @@ def _imported_modules(source: str, path: Path, package: str | None) -> set[str]:
             else:
                 continue
             if base:
-                names.add(base)
-                names.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
-        pending.extend(ast.iter_child_nodes(node))
+                found.append(base)
+                found.extend(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+        for name in found:
+            # A module imported anywhere without a guard is required.
+            names[name] = names.get(name, True) and optional
+        pending.extend((child, optional) for child in ast.iter_child_nodes(node))
     return names
 
 
@@ -593,13 +615,15 @@ def _collect(plugin: _Plugin, target: _Target) -> _Contents:
     to_scan: list[tuple[Path, str | None]] = [(plugin.path, None)]
     scanned: set[Path] = set()
     decided: set[str] = {plugin.module_name}
+    left_out: set[str] = set()  # found only by optional imports and not bundleable: left out, with a warning
     owners = importlib.metadata.packages_distributions()
     while to_scan:
         source_path, package = to_scan.pop()
         if source_path in scanned:
             continue
         scanned.add(source_path)
-        for name in sorted(_imported_modules(source_path.read_text(encoding="utf-8"), source_path, package)):
+        imported = _imported_modules(source_path.read_text(encoding="utf-8"), source_path, package)
+        for name in sorted(imported):
             top = name.partition(".")[0]
             if top == _PACKAGE:
                 # Importing a.b.c runs a, a.b and a.b.c; names that are not modules (from a import Class) drop out.
@@ -609,6 +633,10 @@ def _collect(plugin: _Plugin, target: _Target) -> _Contents:
                     if found is not None:
                         to_scan.append(found)
                 continue
+            # A top-level name is optional here when every import of it in this file is.
+            optional = all(flag for other, flag in imported.items() if other.partition(".")[0] == top)
+            if top in left_out and not optional:
+                raise BundleError(_unbundleable(source_path, top))
             if top in decided or top in target.stdlib:
                 continue
             decided.add(top)
@@ -624,11 +652,15 @@ def _collect(plugin: _Plugin, target: _Target) -> _Contents:
                 to_scan.append((plugin_dir / f"{top}.py", None))
             elif top in owners:
                 roots.extend((_normalize(owner), frozenset()) for owner in owners[top])
-            elif _findable(top):
-                raise BundleError(
-                    f"{source_path} imports {top!r}, which belongs to no installed distribution and is not "
-                    "next to the plugin, so it cannot be bundled"
+            elif _findable(top) and optional:
+                left_out.add(top)
+                print(
+                    f"warning: {source_path} imports {top!r} inside try/except ImportError; it belongs to no installed "
+                    "distribution and is not next to the plugin, so the bundle leaves it out",
+                    file=sys.stderr,
                 )
+            elif _findable(top):
+                raise BundleError(_unbundleable(source_path, top))
             else:
                 print(
                     f"warning: {source_path} imports {top!r}, which is not installed; the bundle leaves it out",
@@ -650,6 +682,13 @@ def _collect(plugin: _Plugin, target: _Target) -> _Contents:
         )
     contents.add(f"{plugin.module_name}.py", plugin.path, f"plugin {plugin.path}")
     return contents
+
+
+def _unbundleable(source_path: Path, top: str) -> str:
+    return (
+        f"{source_path} imports {top!r}, which belongs to no installed distribution and is not next to the plugin, "
+        "so it cannot be bundled"
+    )
 
 
 def _findable(name: str) -> bool:

@@ -55,21 +55,11 @@ REPORT_SCRIPT: Final = (
 
 
 def rscni_py(*args: str, cwd: Path) -> str:
-    """Run the ``rscni-py`` command line of this checkout (``python -m rscni_py``) and return its stdout.
-
-    The bundler refuses a plugin that imports a module it can find but not bundle; examples/veth first tries
-    ``from examples.veth import netops``, which the repository root on ``sys.path`` would make findable.  So the
-    command runs from an empty directory with only the SDK package on ``PYTHONPATH``, as for someone who installed
-    rscni-py: then ``examples`` is not importable and the sibling ``netops.py`` is bundled instead.
-    """
-    sdk = cwd / "sdk"
-    if not sdk.exists():
-        sdk.mkdir()
-        (sdk / "rscni_py").symlink_to(REPO_ROOT / "rscni_py")
+    """Run the ``rscni-py`` command line of this checkout (``python -m rscni_py``) and return its stdout."""
     proc = subprocess.run(
         [sys.executable, "-m", "rscni_py", *args],
         cwd=cwd,
-        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(sdk)},
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(REPO_ROOT)},
         capture_output=True,
         text=True,
         check=False,
