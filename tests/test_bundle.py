@@ -602,7 +602,7 @@ IMPORTS: list[tuple[str, str, str | None, dict[str, bool]]] = [
 
 
 @pytest.mark.parametrize(("source", "package", "expected"), [c[1:] for c in IMPORTS], ids=[c[0] for c in IMPORTS])
-def test_imported_modules(source: str, package: str | None, expected: set[str]) -> None:
+def test_imported_modules(source: str, package: str | None, expected: dict[str, bool]) -> None:
     assert bundle_module._imported_modules(source, Path("m.py"), package) == expected
 
 
