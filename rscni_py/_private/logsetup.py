@@ -109,7 +109,10 @@ class _ThenInstall:
         self._loader = loader
 
     def __getattr__(self, name: str) -> Any:
-        # get_source and the rest, for tracebacks and linecache.
+        # get_source and the rest, for tracebacks and linecache. (_loader itself is missing only on a copy made
+        # without __init__: fail plainly instead of recursing.)
+        if name == "_loader":
+            raise AttributeError(name)
         return getattr(self._loader, name)
 
     def create_module(self, spec: ModuleSpec) -> ModuleType | None:
