@@ -6,8 +6,18 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(probe: str) -> Any:
+    """Run a probe in a fresh interpreter with this checkout on the path; return the JSON it printed."""
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True, env={"PYTHONPATH": str(ROOT)}
+    )
+    return json.loads(done.stdout)
+
 
 PROBE = """
 import json, sys
@@ -28,15 +38,7 @@ print(json.dumps({"after_import": after_import, "after_decode": "dataclasses_jso
 
 
 def test_models_import_without_dataclasses_json() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PYTHONPATH": str(ROOT)},
-    )
-    assert json.loads(done.stdout) == {"after_import": [], "after_decode": True, "marshmallow": True, "flag": True}
+    assert _run(PROBE) == {"after_import": [], "after_decode": True, "marshmallow": True, "flag": True}
 
 
 NATIVE_PROBE = """
@@ -54,15 +56,7 @@ print(json.dumps({"encoded": out, "prev": prev.to_dict(),
 
 
 def test_native_engine_never_imports_dataclasses_json() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", NATIVE_PROBE],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PYTHONPATH": str(ROOT)},
-    )
-    assert json.loads(done.stdout) == {
+    assert _run(NATIVE_PROBE) == {
         "encoded": {"cniVersion": "1.1.0", "type": "t", "prevResult": {"ips": [{"address": "10.0.0.1/8"}]}, "x": 1},
         "prev": {"cniVersion": "1.1.0", "ips": [{"address": "10.0.0.1/8"}]},
         "loaded": [],
@@ -98,15 +92,7 @@ print(json.dumps({"before": before, "after": loaded(), "peers": [p.host for p in
 def test_netconf_sub_models_load_on_first_decode() -> None:
     # NetConf names IPAMConf, GCAttachment, RuntimeConfig and DNS in strings only (FIELD_TYPES); a subclass with
     # string annotations of its own still decodes, its names resolved in its own module.
-    done = subprocess.run(
-        [sys.executable, "-c", DEFERRED_PROBE],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PYTHONPATH": str(ROOT)},
-    )
-    assert json.loads(done.stdout) == {
+    assert _run(DEFERRED_PROBE) == {
         "before": [],
         "after": ["rscni_py.types.gc", "rscni_py.types.ipam", "rscni_py.types.runtime_config"],
         "peers": ["a"],
@@ -131,10 +117,7 @@ print(json.dumps({"before": before, "after": str(typing.get_type_hints(NetConf)[
 
 def test_netconf_type_hints_resolve_after_one_decode() -> None:
     # The documented limit of the deferral (NetConf's docstring): introspection needs one decode first.
-    done = subprocess.run(
-        [sys.executable, "-c", HINTS_PROBE], cwd=ROOT, capture_output=True, text=True, check=True, env={"PYTHONPATH": str(ROOT)}
-    )
-    assert json.loads(done.stdout) == {
+    assert _run(HINTS_PROBE) == {
         "before": "name 'IPAMConf' is not defined",
         "after": "<class 'rscni_py.types.runtime_config.RuntimeConfig'>",
     }
