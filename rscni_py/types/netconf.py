@@ -31,7 +31,8 @@ FIELD_TYPES: Final = {
 }
 
 
-def _no_runtime_config() -> RuntimeConfig:
+def _empty_runtime_config() -> RuntimeConfig:
+    # The default of runtime_config; imports the model only when a NetConf is built, never at start-up.
     from rscni_py.types.runtime_config import RuntimeConfig
 
     return RuntimeConfig()
@@ -66,7 +67,7 @@ class NetConf:
     ipam: IPAMConf | None = json_field(default=None, omit="none")
     dns: DNS | None = json_field(default=None, omit="empty")
     args: dict[str, Any] | None = json_field(default=None, omit="none")
-    runtime_config: RuntimeConfig = json_field("runtimeConfig", default_factory=_no_runtime_config, omit="empty")
+    runtime_config: RuntimeConfig = json_field("runtimeConfig", default_factory=_empty_runtime_config, omit="empty")
     prev_result: dict[str, Any] | None = json_field("prevResult", default=None, omit="none")
     ip_masq: bool = json_field("ipMasq", default=False, omit="empty")
     valid_attachments: list[GCAttachment] | None = json_field(
