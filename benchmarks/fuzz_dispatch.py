@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from rscni_py._private.dispatch import MAX_CONFIG_BYTES, MAX_JSON_DEPTH, dispatch  # noqa: E402
+from rscni_py.protocol.dispatch import MAX_CONFIG_BYTES, MAX_JSON_DEPTH, dispatch  # noqa: E402
 from tests.test_fuzz_dispatch import STDIN, Case, Observed, cases, check, fitting_cases, run_case  # noqa: E402
 
 KINDS: dict[str, st.SearchStrategy[Case]] = {

@@ -23,7 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rscni_py._private.codec import Engine, use_engine  # noqa: E402
+from rscni_py.types.codec import Engine, use_engine  # noqa: E402
 from rscni_py.types import Result, parse_result  # noqa: E402
 
 
@@ -143,7 +143,7 @@ def main() -> None:
         ("import rscni_py.types + first decode/encode", f"import rscni_py.types as types_\n{FIRST_DECODE}"),
         (
             "same, native engine",
-            "from rscni_py._private.codec import use_engine\nuse_engine('native')\n"
+            "from rscni_py.types.codec import use_engine\nuse_engine('native')\n"
             f"import rscni_py.types as types_\n{FIRST_DECODE}",
         ),
     ]

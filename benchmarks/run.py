@@ -227,7 +227,7 @@ BREAKDOWN: list[tuple[str, str, str]] = [
     ("+ CNIPlugin, CmdArgs", "import dataclasses, typing, json; from rscni_py.types import json_field; from rscni_py import NetConf, K8sArgs, CNIPlugin, CmdArgs", ""),
     ("+ Result (the imports of typed.py)", "import dataclasses, typing, json; from rscni_py.types import json_field, Result; from rscni_py import NetConf, K8sArgs, CNIPlugin, CmdArgs", ""),
     ("+ the plugin's own classes (typed.py, not run)", "import dataclasses, typing, json; " + _RUN_TYPED.replace("NAME", "'typed'"), ""),
-    ("+ the dispatcher's modules", "import dataclasses, typing, json; import rscni_py._private.main; " + _RUN_TYPED.replace("NAME", "'typed'"), ""),
+    ("+ the dispatcher's modules", "import dataclasses, typing, json; import rscni_py.protocol.main; " + _RUN_TYPED.replace("NAME", "'typed'"), ""),
     ("= VERSION served", "import dataclasses, typing, json; " + _RUN_TYPED.replace("NAME", "'__main__'"), "VERSION"),
     ("model floor: import dataclasses_json", "import dataclasses_json", ""),
     ("= ADD served (1.0.0 prevResult)", "import dataclasses_json; " + _RUN_TYPED.replace("NAME", "'__main__'"), "ADD"),
@@ -282,7 +282,7 @@ def main() -> None:
     plain = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
     attach = {**plain, **ATTACH, "CNI_PATH": str(GO_PLUGIN_DIR)}
 
-    from rscni_py._private.bundle import bundle
+    from rscni_py.tools.bundle import bundle
 
     netns_made = False
     with tempfile.TemporaryDirectory(prefix="rscni-bench-") as tmp:

@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from rscni_py._private.plugin import CmdArgs, CNIPlugin, PluginInfo
-    from rscni_py._private.versions import ALL_VERSIONS as SUPPORTED_VERSIONS
+    from rscni_py.plugin import CmdArgs, CNIPlugin, PluginInfo
+    from rscni_py._base.versions import ALL_VERSIONS as SUPPORTED_VERSIONS
     from rscni_py.errors import (
         CNIError,
         DecodingFailureError,
@@ -63,12 +63,12 @@ __all__ = [
 # Where each public name lives (and its name there); the module is imported when the name is first looked up.
 _HOMES: dict[str, tuple[str, str]] = {
     "CNIArgs": ("rscni_py.types.args", "CNIArgs"),
-    "CNIPlugin": ("rscni_py._private.plugin", "CNIPlugin"),
-    "CmdArgs": ("rscni_py._private.plugin", "CmdArgs"),
+    "CNIPlugin": ("rscni_py.plugin", "CNIPlugin"),
+    "CmdArgs": ("rscni_py.plugin", "CmdArgs"),
     "K8sArgs": ("rscni_py.types.args", "K8sArgs"),
     "NetConf": ("rscni_py.types.netconf", "NetConf"),
-    "PluginInfo": ("rscni_py._private.plugin", "PluginInfo"),
-    "SUPPORTED_VERSIONS": ("rscni_py._private.versions", "ALL_VERSIONS"),
+    "PluginInfo": ("rscni_py.plugin", "PluginInfo"),
+    "SUPPORTED_VERSIONS": ("rscni_py._base.versions", "ALL_VERSIONS"),
     **{name: ("rscni_py.errors", name) for name in __all__ if name.endswith("Error") or name == "ErrorCode"},
 }
 

@@ -59,14 +59,14 @@ SUBCOMMANDS: Final[tuple[Subcommand, ...]] = (
     Subcommand(
         "bundle",
         "pack a plugin module, rscni-py and its dependencies into one executable file",
-        "rscni_py._private.bundle",
+        "rscni_py.tools.bundle",
         "add_bundle_arguments",
         "bundle_main",
     ),
     Subcommand(
         "install",
         "put a plugin executable (and its network configuration) where a container runtime finds them",
-        "rscni_py._private.install",
+        "rscni_py.tools.install",
         "add_install_arguments",
         "install_main",
     ),

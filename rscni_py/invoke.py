@@ -72,11 +72,11 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol, TextIO, runtime_checkable
 
-from rscni_py._private.env import COMMANDS, split_path
-from rscni_py._private.plugin import PluginInfo
-from rscni_py._private.quoting import q
-from rscni_py._private import strict_json
-from rscni_py._private.versions import CURRENT_VERSION, config_version
+from rscni_py.protocol.env import COMMANDS, split_path
+from rscni_py.plugin import PluginInfo
+from rscni_py._base.quoting import q
+from rscni_py._base import strict_json
+from rscni_py._base.versions import CURRENT_VERSION, config_version
 from rscni_py.errors import (
     CNIError,
     DecodingFailureError,
@@ -87,7 +87,7 @@ from rscni_py.errors import (
 from rscni_py.types import AnyResult, ConversionError, FieldError, Result, parse_result
 
 if TYPE_CHECKING:
-    from rscni_py._private.plugin import CmdArgs
+    from rscni_py.plugin import CmdArgs
 
 __all__ = [
     "DefaultExecutor",

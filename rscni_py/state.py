@@ -48,8 +48,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Final, Protocol
 
-from rscni_py._private.env import MAX_IFNAME_BYTES as _MAX_IFNAME_BYTES
-from rscni_py._private.env import validate_container_id, validate_ifname, validate_network_name
+from rscni_py.protocol.env import MAX_IFNAME_BYTES as _MAX_IFNAME_BYTES
+from rscni_py.protocol.env import validate_container_id, validate_ifname, validate_network_name
 from rscni_py.errors import CNIError, ErrorCode
 
 __all__ = [

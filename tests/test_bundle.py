@@ -23,8 +23,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rscni_py
-from rscni_py._private import bundle as bundle_module
-from rscni_py._private.bundle import (
+from rscni_py.tools import bundle as bundle_module
+from rscni_py.tools.bundle import (
     CORE_REQUIREMENTS,
     SHEBANG_FLAGS,
     BundleError,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from rscni_py._private.bundle import SHEBANG_FLAGS, bundle
+from rscni_py.tools.bundle import SHEBANG_FLAGS, bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 LEDGER = ROOT / "tests" / "plugins" / "ledger.py"
@@ -224,5 +224,5 @@ def test_fast_paths_do_not_load_the_model_library(
     )
     assert proc.returncode == exit_code
     imported = {line.rpartition("|")[2].strip() for line in proc.stderr.decode().splitlines() if line.startswith("import time:")}
-    assert "rscni_py._private.dispatch" in imported, "the import log is empty; the test proves nothing"
+    assert "rscni_py.protocol.dispatch" in imported, "the import log is empty; the test proves nothing"
     assert sorted(name for name in imported if name.split(".")[0] in {"dataclasses_json", "marshmallow"}) == []

@@ -204,7 +204,7 @@ def test_a_new_row_in_the_table_is_a_new_subcommand(monkeypatch: pytest.MonkeyPa
 
 def test_a_row_without_its_module_is_left_out(monkeypatch: pytest.MonkeyPatch,
                                               capsys: pytest.CaptureFixture[str]) -> None:
-    ghost = cli.Subcommand("ghost", "not installed", "rscni_py._private.no_such_module", "add", "main")
+    ghost = cli.Subcommand("ghost", "not installed", "rscni_py.tools.no_such_module", "add", "main")
     orphan = cli.Subcommand("orphan", "no package", "no_such_package.module", "add", "main")
     monkeypatch.setattr(cli, "SUBCOMMANDS", (*cli.SUBCOMMANDS, ghost, orphan))
     assert ghost not in cli.available_subcommands() and orphan not in cli.available_subcommands()

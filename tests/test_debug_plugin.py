@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from examples.debug.rscni_debug import DebugPlugin, write_record
-from rscni_py._private.dispatch import dispatch
+from rscni_py.protocol.dispatch import dispatch
 from rscni_py.errors import CNIError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import pytest
 
 from rscni_py import CmdArgs, CNIError, CNIPlugin, NetConf, TryAgainLaterError
-from rscni_py._private.dispatch import dispatch
+from rscni_py.protocol.dispatch import dispatch
 from rscni_py.types import IPConfig, Result
 
 ALL = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
@@ -233,7 +233,7 @@ def test_deep_nesting_is_refused_cleanly() -> None:
 
 
 def test_oversized_stdin_is_refused() -> None:
-    from rscni_py._private.dispatch import MAX_CONFIG_BYTES
+    from rscni_py.protocol.dispatch import MAX_CONFIG_BYTES
 
     out = run(env_for("ADD"), b" " * (MAX_CONFIG_BYTES + 1))
     assert out.json == error(5, f"error reading from stdin: the network config is larger than {MAX_CONFIG_BYTES} bytes")

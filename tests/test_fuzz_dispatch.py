@@ -29,9 +29,9 @@ from rscni_py.errors import (
     TryAgainLaterError,
     UnknownContainerError,
 )
-from rscni_py._private import env as envvars
-from rscni_py._private.dispatch import dispatch
-from rscni_py._private.versions import ALL_VERSIONS, MIN_VERSION_FOR_COMMAND, at_least
+from rscni_py.protocol import env as envvars
+from rscni_py.protocol.dispatch import dispatch
+from rscni_py._base.versions import ALL_VERSIONS, MIN_VERSION_FOR_COMMAND, at_least
 from rscni_py.types import IPInterface, Result, json_field, parse_result
 from rscni_py.types import v0_2, v0_4, v1_0
 from rscni_py.types._convert import AnyResult

@@ -17,8 +17,8 @@ from typing import IO
 
 import pytest
 
-from rscni_py._private import install as install_module
-from rscni_py._private.install import (
+from rscni_py.tools import install as install_module
+from rscni_py.tools.install import (
     DEFAULT_BIN_DIR,
     DEFAULT_CONF_DIR,
     InstallError,

@@ -34,7 +34,7 @@ from rscni_py import (
     UnknownContainerError,
 )
 from rscni_py import invoke
-from rscni_py._private.dispatch import dispatch
+from rscni_py.protocol.dispatch import dispatch
 from rscni_py.invoke import DefaultExecutor, Executor, plugin_error
 from rscni_py.testing.fake_exec import ExecCall, FakeExecutor, FakeResponse
 from rscni_py.types import IPConfig, Result, v0_2, v0_4, v1_0

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rscni_py import CmdArgs, CNIArgs, CNIPlugin, K8sArgs, NetConf
-from rscni_py._private.dispatch import MAX_CONFIG_BYTES, MAX_JSON_DEPTH, _depth_exceeds, _text_depth_exceeds, dispatch
+from rscni_py.protocol.dispatch import MAX_CONFIG_BYTES, MAX_JSON_DEPTH, _depth_exceeds, _text_depth_exceeds, dispatch
 from rscni_py.types import Result, encode, json_field
 from tests.test_dispatch import env_for, error
 

@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rscni_py import CNIError
-from rscni_py._private import env as envvars
-from rscni_py._private.dispatch import MAX_CONFIG_BYTES, MAX_JSON_DEPTH, dispatch
+from rscni_py.protocol import env as envvars
+from rscni_py.protocol.dispatch import MAX_CONFIG_BYTES, MAX_JSON_DEPTH, dispatch
 from rscni_py.invoke import find_in_path
 from rscni_py.state import AttachmentStore, InvalidKeyError
 from tests.test_dispatch import Recorder, env_for, error
@@ -257,7 +257,7 @@ def _modules() -> list[Path]:
 
 def test_the_package_has_modules_to_check() -> None:
     names = {p.relative_to(PACKAGE).as_posix() for p in _modules()}
-    assert {"invoke.py", "state.py", "_private/dispatch.py", "_private/main.py"} <= names
+    assert {"invoke.py", "state.py", "protocol/dispatch.py", "protocol/main.py"} <= names
 
 
 def _subprocess_calls(module: Path) -> int:

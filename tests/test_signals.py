@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from rscni_py._private.dispatch import dispatch
+from rscni_py.protocol.dispatch import dispatch
 from tests.test_dispatch import Recorder, env_for
 
 ROOT = Path(__file__).resolve().parent.parent

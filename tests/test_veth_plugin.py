@@ -29,7 +29,7 @@ import pytest
 
 from examples.veth import netops
 from examples.veth.rscni_veth import VethPlugin
-from rscni_py._private.dispatch import dispatch
+from rscni_py.protocol.dispatch import dispatch
 from tests.integration.harness import NetNS, NetworkLease, acquire_lease, create_netns, delete_netns
 
 IN_CI = os.environ.get("CI") == "true"

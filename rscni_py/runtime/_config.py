@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from rscni_py._private.env import validate_network_name
+from rscni_py.protocol.env import validate_network_name
 from rscni_py.errors import DecodingFailureError, InvalidNetworkConfigError, IOFailureError
 
 __all__ = [
@@ -68,7 +68,7 @@ def conflist_from_json(data: object, source: Path | None = None) -> NetworkConfi
     :raises InvalidNetworkConfigError: (code 7) naming the offending key, e.g. ``plugins[0].type: required field
         missing``, or a network name with characters outside ``[a-zA-Z0-9_.-]``.
     """
-    from rscni_py._private.codec import FieldError
+    from rscni_py.types.codec import FieldError
     from rscni_py.types import NetConfList
 
     if not isinstance(data, dict):

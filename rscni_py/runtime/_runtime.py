@@ -24,9 +24,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rscni_py._private.env import validate_container_id, validate_ifname
-from rscni_py._private.quoting import q
-from rscni_py._private.versions import VersionError, at_least
+from rscni_py.protocol.env import validate_container_id, validate_ifname
+from rscni_py._base.quoting import q
+from rscni_py._base.versions import VersionError, at_least
 from rscni_py.errors import (
     CNIError,
     DecodingFailureError,

@@ -35,14 +35,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from rscni_py._private import strict_json
-from rscni_py._private.versions import ALL_VERSIONS, VersionError, at_least
+from rscni_py._base import strict_json
+from rscni_py._base.versions import ALL_VERSIONS, VersionError, at_least
 from rscni_py.testing._netns import NetnsUnavailable, can_create_netns, temporary_netns
 
 if TYPE_CHECKING:
     from _pytest.mark.structures import ParameterSet
 
-    from rscni_py._private.plugin import CNIPlugin
+    from rscni_py.plugin import CNIPlugin
 
 __all__ = [
     "CHECKS",
@@ -168,7 +168,7 @@ class PluginTarget(Target):
         self.plugin_cls = plugin_cls
 
     def execute(self, env: Mapping[str, str], stdin: bytes) -> Response:
-        from rscni_py._private.dispatch import dispatch
+        from rscni_py.protocol.dispatch import dispatch
 
         stdout, stderr = io.StringIO(), io.StringIO()
         code = dispatch(self.plugin_cls, {**self.env, **env}, io.BytesIO(stdin), stdout, stderr)

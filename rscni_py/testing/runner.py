@@ -20,7 +20,7 @@ from typing_extensions import Unpack
 from rscni_py.errors import CNIError
 
 if TYPE_CHECKING:
-    from rscni_py._private.plugin import CNIPlugin
+    from rscni_py.plugin import CNIPlugin
     from rscni_py.types import AnyResult, GCAttachment
 
 __all__ = [
@@ -283,7 +283,7 @@ class PluginRunner:
         :param cni_version: sets the configuration's ``cniVersion``.
         :param catch_exceptions: overrides the runner's setting for this call.
         """
-        from rscni_py._private.dispatch import dispatch
+        from rscni_py.protocol.dispatch import dispatch
 
         data, version = self._stdin(plugin_cls, command, config, prev_result, cni_version)
         full_env = self._env(command, container_id, netns, ifname, args, env)
@@ -385,7 +385,7 @@ class PluginRunner:
         CHECK is skipped when ADD failed or the configuration's version is older than 0.4.0 (libcni does not send
         CHECK there).  DEL runs even after a failed ADD, without prevResult, as a runtime cleans up.
         """
-        from rscni_py._private.versions import at_least
+        from rscni_py._base.versions import at_least
 
         if "prev_result" in kwargs:
             raise TypeError("cycle() feeds the ADD result as prevResult itself; do not pass prev_result")
@@ -407,7 +407,7 @@ class PluginRunner:
     # --- building the inputs -------------------------------------------------------------------------------------
 
     def _default_config(self, plugin_cls: type[CNIPlugin[Any, Any]], cni_version: str | None) -> dict[str, Any]:
-        from rscni_py._private.versions import ALL_VERSIONS
+        from rscni_py._base.versions import ALL_VERSIONS
 
         newest = max(plugin_cls.supported_versions, key=lambda v: ALL_VERSIONS.index(v) if v in ALL_VERSIONS else -1)
         return {

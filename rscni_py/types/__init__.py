@@ -21,8 +21,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from rscni_py._private.codec import decode, encode, parse_cidr, parse_ip
-    from rscni_py._private.fields import FieldError, json_field
+    from rscni_py.types.codec import decode, encode, parse_cidr, parse_ip
+    from rscni_py.types.fields import FieldError, json_field
     from rscni_py.types._convert import AnyResult, convert_result
     from rscni_py.types._family import KNOWN_VERSIONS
     from rscni_py.types._parse import parse_prev_result, parse_result
@@ -72,7 +72,7 @@ _HOMES: dict[str, str] = {
     "Bandwidth": "rscni_py.types.runtime_config",
     "ConversionError": "rscni_py.types.common",
     "DNS": "rscni_py.types.common",
-    "FieldError": "rscni_py._private.fields",
+    "FieldError": "rscni_py.types.fields",
     "GCAttachment": "rscni_py.types.gc",
     "IPAMConf": "rscni_py.types.ipam",
     "IPAddress": "rscni_py.types.common",
@@ -90,11 +90,11 @@ _HOMES: dict[str, str] = {
     "RuntimeConfig": "rscni_py.types.runtime_config",
     "RuntimeDNS": "rscni_py.types.runtime_config",
     "convert_result": "rscni_py.types._convert",
-    "decode": "rscni_py._private.codec",
-    "encode": "rscni_py._private.codec",
-    "json_field": "rscni_py._private.fields",
-    "parse_cidr": "rscni_py._private.codec",
-    "parse_ip": "rscni_py._private.codec",
+    "decode": "rscni_py.types.codec",
+    "encode": "rscni_py.types.codec",
+    "json_field": "rscni_py.types.fields",
+    "parse_cidr": "rscni_py.types.codec",
+    "parse_ip": "rscni_py.types.codec",
     "parse_prev_result": "rscni_py.types._parse",
     "parse_result": "rscni_py.types._parse",
 }

@@ -1,7 +1,7 @@
 """Which CNI versions share a result shape (spec-facts §3.4, Go ``create.Create``).
 
 Membership is exact string equality, as in Go: ``"1.0"`` is not ``"1.0.0"``. Version parsing and
-comparison for the rest of the SDK live in ``rscni_py._private.versions``; the models only need this
+comparison for the rest of the SDK live in ``rscni_py._base.versions``; the models only need this
 table and the small ordering used by :class:`~rscni_py.types.NetConfList`.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-from rscni_py._private.versions import ALL_VERSIONS, CURRENT_VERSION
-from rscni_py._private.versions import parse_version as version_key
+from rscni_py._base.versions import ALL_VERSIONS, CURRENT_VERSION
+from rscni_py._base.versions import parse_version as version_key
 
 __all__ = [
     "CURRENT_VERSION",

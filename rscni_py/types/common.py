@@ -7,7 +7,7 @@ result may carry the 1.1.0 route fields, and conversion decides what survives.
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from rscni_py._private.fields import IPAddress, IPInterface, MACAddress, json_field
+from rscni_py.types.fields import IPAddress, IPInterface, MACAddress, json_field
 
 if TYPE_CHECKING:
     from rscni_py.types._convert import AnyResult
@@ -76,7 +76,7 @@ class ResultMethods:
 
     def to_dict(self) -> dict[str, Any]:
         """The exact JSON object of this result for its version, ``cniVersion`` first."""
-        from rscni_py._private.codec import encode
+        from rscni_py.types.codec import encode
 
         body = encode(self)
         del body["cniVersion"]

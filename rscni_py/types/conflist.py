@@ -6,7 +6,7 @@ Runtimes read these files; plugins see one entry of ``plugins`` at a time, as a 
 from dataclasses import dataclass
 from typing import Any
 
-from rscni_py._private.fields import FieldError, LooseBool, json_field, raw_field
+from rscni_py.types.fields import FieldError, LooseBool, json_field, raw_field
 from rscni_py.types._family import CURRENT_VERSION, version_key
 from rscni_py.types.netconf import NetConf
 
@@ -34,7 +34,7 @@ class NetConfList:
     @property
     def extra(self) -> dict[str, Any]:
         """The keys of the list that no field took, as received."""
-        from rscni_py._private.codec import extra_keys
+        from rscni_py.types.codec import extra_keys
 
         return extra_keys(self)
 
@@ -49,7 +49,7 @@ class NetConfList:
 
         :raises FieldError: naming the offending key, e.g. ``plugins[1].type: required field missing``.
         """
-        from rscni_py._private.codec import decode
+        from rscni_py.types.codec import decode
 
         conf = decode(cls, data)
         conf.cni_version = select_version(conf.cni_version, conf.cni_versions, "cniVersions" in conf.raw)

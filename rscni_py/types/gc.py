@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from rscni_py._private.fields import json_field
+from rscni_py.types.fields import json_field
 
 __all__ = ["GCAttachment"]
 

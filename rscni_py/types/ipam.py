@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
-from rscni_py._private.fields import json_field, raw_field
+from rscni_py.types.fields import json_field, raw_field
 
 __all__ = ["IPAMConf"]
 
@@ -19,6 +19,6 @@ class IPAMConf:
     @property
     def extra(self) -> dict[str, Any]:
         """The keys of the ``ipam`` object other than ``type``."""
-        from rscni_py._private.codec import extra_keys
+        from rscni_py.types.codec import extra_keys
 
         return extra_keys(self)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from rscni_py._private.fields import json_field, raw_field
+from rscni_py.types.fields import json_field, raw_field
 
 if TYPE_CHECKING:
     from rscni_py.types.common import DNS
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["NetConf"]
 
 #: The sub-models NetConf's fields name, imported when a configuration is first decoded, not when a plugin starts
-#: (see ``rscni_py._private.fields.bind_field_types``).
+#: (see ``rscni_py.types.fields.bind_field_types``).
 FIELD_TYPES: Final = {
     "DNS": "rscni_py.types.common",
     "GCAttachment": "rscni_py.types.gc",
@@ -79,6 +79,6 @@ class NetConf:
     @property
     def extra(self) -> dict[str, Any]:
         """The keys of the configuration that no field of this class took, as received."""
-        from rscni_py._private.codec import extra_keys
+        from rscni_py.types.codec import extra_keys
 
         return extra_keys(self)

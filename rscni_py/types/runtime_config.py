@@ -8,7 +8,7 @@ written back by ``encode``.
 from dataclasses import dataclass
 from typing import Any
 
-from rscni_py._private.fields import IPAddress, IPInterface, MACAddress, json_field, raw_field
+from rscni_py.types.fields import IPAddress, IPInterface, MACAddress, json_field, raw_field
 
 __all__ = ["Bandwidth", "IPRange", "PortMapping", "RuntimeConfig", "RuntimeDNS"]
 
@@ -73,6 +73,6 @@ class RuntimeConfig:
     @property
     def extra(self) -> dict[str, Any]:
         """Capabilities not modelled here, by key, as received."""
-        from rscni_py._private.codec import extra_keys
+        from rscni_py.types.codec import extra_keys
 
         return extra_keys(self)

@@ -8,7 +8,7 @@ import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Final
 
-from rscni_py._private.fields import IPAddress, IPInterface, MACAddress, json_field
+from rscni_py.types.fields import IPAddress, IPInterface, MACAddress, json_field
 from rscni_py.types._family import FAMILY_VERSIONS
 from rscni_py.types.common import DNS, ResultMethods, Route
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from rscni_py._private.bundle import bundle
-from rscni_py._private.install import install
+from rscni_py.tools.bundle import bundle
+from rscni_py.tools.install import install
 
 from .harness import REPO_ROOT, CNIRuntime, NetNS, NetworkLease, expect_ok
 from .test_reference_plugins import bridge_conflist

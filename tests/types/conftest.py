@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from rscni_py._private.codec import Engine, use_engine
+from rscni_py.types.codec import Engine, use_engine
 
 
 @pytest.fixture(scope="session", autouse=True, params=["dataclasses-json", "native"])

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import pytest
 
-from rscni_py._private.codec import (
+from rscni_py.types.codec import (
     FieldError,
     IPAddress,
     IPInterface,

@@ -26,7 +26,7 @@ def loaded():
 import rscni_py.types
 from rscni_py.types import Result, NetConf, NetConfList, parse_result, parse_prev_result, json_field, v0_2, v0_4, v1_0
 from rscni_py.types import runtime_config, netconf, common
-from rscni_py._private import codec
+from rscni_py.types import codec
 r = Result()
 r.convert("0.4.0")
 after_import = loaded()
@@ -43,7 +43,7 @@ def test_models_import_without_dataclasses_json() -> None:
 
 NATIVE_PROBE = """
 import json, sys
-from rscni_py._private.codec import use_engine
+from rscni_py.types.codec import use_engine
 from rscni_py.types import NetConf, decode, encode, parse_prev_result
 use_engine("native")
 conf = decode(NetConf, {"cniVersion": "1.1.0", "type": "t", "prevResult": {"ips": [{"address": "10.0.0.1/8"}]}, "x": 1})

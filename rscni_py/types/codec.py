@@ -16,7 +16,7 @@ Two jobs are split on purpose:
   the default engine the lazy import only spares VERSION; benchmarks/README.md has the figures.
 
 Field declarations (:func:`json_field`, :class:`FieldSpec`, the annotated aliases) live in
-:mod:`rscni_py._private.fields`, which model classes import while they are defined; this module
+:mod:`rscni_py.types.fields`, which model classes import while they are defined; this module
 re-exports them and is imported on the first decode or encode.
 """
 
@@ -33,7 +33,7 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Final, Literal, TypeVar, Union, cast
 
-from rscni_py._private.fields import (
+from rscni_py.types.fields import (
     EXCLUDE,
     LOOSE_BOOL,
     MAC,

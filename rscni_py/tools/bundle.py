@@ -38,7 +38,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import IO, Final
 
-from rscni_py._private.install import atomic_write
+from rscni_py.tools.install import atomic_write
 
 __all__ = [
     "BundleError",

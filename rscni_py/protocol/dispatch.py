@@ -16,14 +16,14 @@ import os
 import re
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Final, Mapping, TextIO, get_args
 
-from rscni_py._private import env as envvars
-from rscni_py._private import logsetup
-from rscni_py._private.netns import OWN_NETNS_PATH, is_override, is_own_netns
-from rscni_py._private.plugin import CmdArgs
-from rscni_py._private.quoting import q, q_list
-from rscni_py._private.signals import DEADLINE_CONFIG_KEY, Interrupted
-from rscni_py._private import strict_json
-from rscni_py._private.versions import ALL_VERSIONS, MIN_VERSION_FOR_COMMAND, VersionError, at_least, config_version
+from rscni_py.protocol import env as envvars
+from rscni_py.protocol import logsetup
+from rscni_py.protocol.netns import OWN_NETNS_PATH, is_override, is_own_netns
+from rscni_py.plugin import CmdArgs
+from rscni_py._base.quoting import q, q_list
+from rscni_py.protocol.signals import DEADLINE_CONFIG_KEY, Interrupted
+from rscni_py._base import strict_json
+from rscni_py._base.versions import ALL_VERSIONS, MIN_VERSION_FOR_COMMAND, VersionError, at_least, config_version
 from rscni_py.errors import (
     CNIError,
     DecodingFailureError,
@@ -37,8 +37,8 @@ from rscni_py.errors import (
 )
 
 if TYPE_CHECKING:
-    from rscni_py._private.plugin import CNIPlugin
-    from rscni_py._private.signals import ProcessSignals
+    from rscni_py.plugin import CNIPlugin
+    from rscni_py.protocol.signals import ProcessSignals
 
 __all__ = ["MAX_CONFIG_BYTES", "MAX_JSON_DEPTH", "dispatch"]
 
@@ -372,7 +372,7 @@ def _build_args(
     override: bool,
 ) -> CmdArgs[Any, Any]:
     """Decode configuration, prevResult and CNI_ARGS into the plugin's types (codes 7, 7 and 4)."""
-    from rscni_py._private.codec import FieldError, decode
+    from rscni_py.types.codec import FieldError, decode
     from rscni_py.types import ConversionError, parse_prev_result
     from rscni_py.types.args import CNIArgsError, parse_cni_args
 

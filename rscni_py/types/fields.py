@@ -1,7 +1,7 @@
 """What model classes need while they are being defined: field declarations and the codec's marker types.
 
 Every plugin imports the models at start-up, VERSION included, but only commands that decode or encode need the
-validation and conversion machinery of :mod:`rscni_py._private.codec`. This module holds the part that class bodies
+validation and conversion machinery of :mod:`rscni_py.types.codec`. This module holds the part that class bodies
 use (:func:`json_field`, :func:`raw_field`, the annotated aliases, :class:`FieldSpec`, :class:`FieldError`) and
 imports nothing beyond ``dataclasses``, ``ipaddress``, ``sys`` and ``typing``; the codec re-exports every name.
 

@@ -10,7 +10,7 @@ import abc
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Mapping, NoReturn, get_args, get_origin
 
-from rscni_py._private.versions import ALL_VERSIONS, CURRENT_VERSION
+from rscni_py._base.versions import ALL_VERSIONS, CURRENT_VERSION
 from rscni_py.types.args import CNIArgs, cni_args_keys
 from rscni_py.types.netconf import NetConf
 
@@ -206,7 +206,7 @@ class CNIPlugin(abc.ABC, Generic[ConfT, ArgsT]):
         The only entry point that touches ``os.environ``, ``sys.stdin``/``sys.stdout``/``sys.stderr`` and the exit
         code; the work is done by a dispatcher that takes them as arguments.
         """
-        from rscni_py._private.main import main
+        from rscni_py.protocol.main import main
 
         raise SystemExit(main(cls))
 

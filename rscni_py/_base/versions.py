@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from rscni_py._private.quoting import q
+from rscni_py._base.quoting import q
 
 __all__ = [
     "ALL_VERSIONS",
@@ -69,7 +69,7 @@ def config_version(config: object) -> str:
     if version is None or version == "":
         return "0.1.0"
     if not isinstance(version, str):
-        from rscni_py._private.strict_json import kind
+        from rscni_py._base.strict_json import kind
         from rscni_py.errors import DecodingFailureError
 
         raise DecodingFailureError(

@@ -16,7 +16,7 @@ import sys
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Callable, Final, Protocol, TextIO
 
-from rscni_py._private.quoting import q
+from rscni_py._base.quoting import q
 from rscni_py.errors import CNIError, IOFailureError
 
 if TYPE_CHECKING:

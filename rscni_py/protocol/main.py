@@ -8,12 +8,12 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
-from rscni_py._private.dispatch import dispatch
-from rscni_py._private.logsetup import ProcessLogging
-from rscni_py._private.signals import ProcessSignals
+from rscni_py.protocol.dispatch import dispatch
+from rscni_py.protocol.logsetup import ProcessLogging
+from rscni_py.protocol.signals import ProcessSignals
 
 if TYPE_CHECKING:
-    from rscni_py._private.plugin import CNIPlugin
+    from rscni_py.plugin import CNIPlugin
 
 __all__ = ["main"]
 

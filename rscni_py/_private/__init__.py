@@ -1,1 +1,0 @@
-"""Implementation details of rscni-py; nothing here is public API."""
