@@ -26,16 +26,16 @@ import sys
 import time
 import traceback
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
 
-from rscni_py.protocol.dispatch import MAX_CONFIG_BYTES, MAX_JSON_DEPTH, dispatch  # noqa: E402
-from tests.test_fuzz_dispatch import STDIN, Case, Observed, cases, check, fitting_cases, run_case  # noqa: E402
+from rscni_py.protocol.dispatch import MAX_CONFIG_BYTES, MAX_JSON_DEPTH, dispatch
+from tests.test_fuzz_dispatch import STDIN, Case, Observed, cases, check, fitting_cases, run_case
 
 KINDS: dict[str, st.SearchStrategy[Case]] = {
     "bytes": cases(STDIN["bytes"]),
@@ -90,8 +90,10 @@ def fuzz(kind: str, strategy: st.SearchStrategy[Case], examples: int, rng_seed: 
 
 
 def print_tally(title: str, tally: Tally, elapsed: float) -> None:
-    print(f"\n== {title}: {tally.cases} cases in {elapsed:.1f} s "
-          f"({tally.dispatch_seconds:.2f} s inside dispatch, {1000 * tally.dispatch_seconds / max(tally.cases, 1):.3f} ms/case)")
+    print(
+        f"\n== {title}: {tally.cases} cases in {elapsed:.1f} s "
+        f"({tally.dispatch_seconds:.2f} s inside dispatch, {1000 * tally.dispatch_seconds / max(tally.cases, 1):.3f} ms/case)"
+    )
     width = max((len(label) for label in tally.outcomes), default=10)
     for label, count in sorted(tally.outcomes.items(), key=lambda item: (-item[1], item[0])):
         print(f"  {label:<{width}}  {count:>7}  {100 * count / max(tally.cases, 1):5.1f}%")
@@ -117,22 +119,43 @@ def time_limits() -> None:
     print("\n== limits")
     timed("stdin of MAX_CONFIG_BYTES + 1 spaces", lambda: (env_for("ADD"), b" " * (MAX_CONFIG_BYTES + 1)))
     timed("valid config padded to 16 MiB - 64 bytes", lambda: (env_for("ADD"), config_with("x", "1") + b" " * padding))
-    timed("16 MiB array of small integers", lambda: (env_for("ADD"), config_with("x", "[" + "1," * (padding // 2 - 8) + "1]")))
-    timed("16 MiB of one-element arrays", lambda: (
-        env_for("ADD"), config_with("x", "[" + "[1]," * (padding // 4 - 8) + "[1]]")))
+    timed(
+        "16 MiB array of small integers",
+        lambda: (env_for("ADD"), config_with("x", "[" + "1," * (padding // 2 - 8) + "1]")),
+    )
+    timed(
+        "16 MiB of one-element arrays",
+        lambda: (env_for("ADD"), config_with("x", "[" + "[1]," * (padding // 4 - 8) + "[1]]")),
+    )
     chain = "[" * (MAX_JSON_DEPTH - 2) + "1" + "]" * (MAX_JSON_DEPTH - 2)
-    timed(f"16 MiB of arrays nested {MAX_JSON_DEPTH - 2} deep", lambda: (
-        env_for("ADD"), config_with("x", "[" + ",".join([chain] * (padding // (len(chain) + 1))) + "]")))
-    timed(f"nesting at the limit ({MAX_JSON_DEPTH} levels)", lambda: (env_for("ADD"), config_with("x", nested(MAX_JSON_DEPTH - 1, "array"))))
+    timed(
+        f"16 MiB of arrays nested {MAX_JSON_DEPTH - 2} deep",
+        lambda: (env_for("ADD"), config_with("x", "[" + ",".join([chain] * (padding // (len(chain) + 1))) + "]")),
+    )
+    timed(
+        f"nesting at the limit ({MAX_JSON_DEPTH} levels)",
+        lambda: (env_for("ADD"), config_with("x", nested(MAX_JSON_DEPTH - 1, "array"))),
+    )
     timed("nesting 1 000 000 levels", lambda: (env_for("ADD"), config_with("x", nested(1_000_000, "array"))))
     timed("integer of 100 000 digits", lambda: (env_for("ADD"), config_with("x", "9" * 100_000)))
-    timed("CNI_ARGS with a 1 MiB value", lambda: (
-        env_for("ADD", CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAME=" + "p" * (1 << 20)), config_with("x", "1")))
-    timed("CNI_ARGS with 100 000 pairs", lambda: (
-        env_for("ADD", CNI_ARGS="IgnoreUnknown=1;" + ";".join(f"K8S_POD_NAME=p{i}" for i in range(100_000))),
-        config_with("x", "1")))
-    timed("CNI_ARGS with 100 000 unknown pairs (strict)", lambda: (
-        env_for("ADD", CNI_ARGS="IgnoreUnknown=0;" + ";".join(f"K{i}=v" for i in range(100_000))), config_with("x", "1")))
+    timed(
+        "CNI_ARGS with a 1 MiB value",
+        lambda: (env_for("ADD", CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAME=" + "p" * (1 << 20)), config_with("x", "1")),
+    )
+    timed(
+        "CNI_ARGS with 100 000 pairs",
+        lambda: (
+            env_for("ADD", CNI_ARGS="IgnoreUnknown=1;" + ";".join(f"K8S_POD_NAME=p{i}" for i in range(100_000))),
+            config_with("x", "1"),
+        ),
+    )
+    timed(
+        "CNI_ARGS with 100 000 unknown pairs (strict)",
+        lambda: (
+            env_for("ADD", CNI_ARGS="IgnoreUnknown=0;" + ";".join(f"K{i}=v" for i in range(100_000))),
+            config_with("x", "1"),
+        ),
+    )
 
 
 def main() -> int:
@@ -151,7 +174,7 @@ def main() -> int:
         start = time.perf_counter()
         try:
             tally = fuzz(kind, strategy, per_kind, options.seed + index)
-        except Exception as exc:  # noqa: BLE001 - report the broken invariant and fail
+        except Exception as exc:
             print(f"\n!! invariant broken for {kind}:", file=sys.stderr)
             traceback.print_exception(exc, file=sys.stderr)  # with hypothesis's falsifying example in its notes
             return 1

@@ -23,8 +23,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rscni_py.types.codec import Engine, use_engine  # noqa: E402
 from rscni_py.types import Result, parse_result  # noqa: E402
+from rscni_py.types.codec import Engine, use_engine  # noqa: E402
 
 
 def document() -> dict[str, Any]:

@@ -84,7 +84,9 @@ class Case:
         """Start the process once, wait for it, and (when ``keep``) record its wall and CPU time."""
         os.lseek(feed, 0, os.SEEK_SET)
         start = time.perf_counter()
-        proc = subprocess.Popen(self.argv, env=self.env, stdin=feed, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            self.argv, env=self.env, stdin=feed, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = (time.perf_counter() - start) * 1000
         self._check(os.waitstatus_to_exitcode(status))
@@ -96,7 +98,9 @@ class Case:
         """Start the process once under GNU time and record its peak RSS."""
         os.lseek(feed, 0, os.SEEK_SET)
         argv = [GNU_TIME, "-f", "%M", "-o", str(report), *self.argv]
-        code = subprocess.run(argv, env=self.env, stdin=feed, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False).returncode
+        code = subprocess.run(
+            argv, env=self.env, stdin=feed, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
+        ).returncode
         self._check(code)
         self.rss_mib.append(int(report.read_text().split()[-1]) / 1024)
 
@@ -104,7 +108,9 @@ class Case:
         """Run the process once under valgrind and keep its instruction count (millions)."""
         os.lseek(feed, 0, os.SEEK_SET)
         argv = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", *self.argv]
-        proc = subprocess.run(argv, env=self.env, stdin=feed, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+        proc = subprocess.run(
+            argv, env=self.env, stdin=feed, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
+        )
         self._check(proc.returncode)
         for line in proc.stderr.decode(errors="replace").splitlines():
             if "I   refs:" in line:
@@ -222,12 +228,36 @@ BREAKDOWN: list[tuple[str, str, str]] = [
     ("interpreter: pass", "pass", ""),
     ("typed floor: import dataclasses, typing, json", "import dataclasses, typing, json", ""),
     ("+ rscni_py and json_field", "import dataclasses, typing, json; from rscni_py.types import json_field", ""),
-    ("+ NetConf", "import dataclasses, typing, json; from rscni_py.types import json_field; from rscni_py import NetConf", ""),
-    ("+ K8sArgs", "import dataclasses, typing, json; from rscni_py.types import json_field; from rscni_py import NetConf, K8sArgs", ""),
-    ("+ CNIPlugin, CmdArgs", "import dataclasses, typing, json; from rscni_py.types import json_field; from rscni_py import NetConf, K8sArgs, CNIPlugin, CmdArgs", ""),
-    ("+ Result (the imports of typed.py)", "import dataclasses, typing, json; from rscni_py.types import json_field, Result; from rscni_py import NetConf, K8sArgs, CNIPlugin, CmdArgs", ""),
-    ("+ the plugin's own classes (typed.py, not run)", "import dataclasses, typing, json; " + _RUN_TYPED.replace("NAME", "'typed'"), ""),
-    ("+ the dispatcher's modules", "import dataclasses, typing, json; import rscni_py.protocol.main; " + _RUN_TYPED.replace("NAME", "'typed'"), ""),
+    (
+        "+ NetConf",
+        "import dataclasses, typing, json; from rscni_py.types import json_field; from rscni_py import NetConf",
+        "",
+    ),
+    (
+        "+ K8sArgs",
+        "import dataclasses, typing, json; from rscni_py.types import json_field; from rscni_py import NetConf, K8sArgs",
+        "",
+    ),
+    (
+        "+ CNIPlugin, CmdArgs",
+        "import dataclasses, typing, json; from rscni_py.types import json_field; from rscni_py import NetConf, K8sArgs, CNIPlugin, CmdArgs",
+        "",
+    ),
+    (
+        "+ Result (the imports of typed.py)",
+        "import dataclasses, typing, json; from rscni_py.types import json_field, Result; from rscni_py import NetConf, K8sArgs, CNIPlugin, CmdArgs",
+        "",
+    ),
+    (
+        "+ the plugin's own classes (typed.py, not run)",
+        "import dataclasses, typing, json; " + _RUN_TYPED.replace("NAME", "'typed'"),
+        "",
+    ),
+    (
+        "+ the dispatcher's modules",
+        "import dataclasses, typing, json; import rscni_py.protocol.main; " + _RUN_TYPED.replace("NAME", "'typed'"),
+        "",
+    ),
     ("= VERSION served", "import dataclasses, typing, json; " + _RUN_TYPED.replace("NAME", "'__main__'"), "VERSION"),
     ("model floor: import dataclasses_json", "import dataclasses_json", ""),
     ("= ADD served (1.0.0 prevResult)", "import dataclasses_json; " + _RUN_TYPED.replace("NAME", "'__main__'"), "ADD"),
@@ -240,7 +270,12 @@ def breakdown(python: str, stdin: bytes) -> None:
     flags = argv[1]  # -I, or -s with PYTHONPATH when the venv does not import this checkout
     plain = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), **env}
     cases = [
-        Case(name, [python, flags, "-c", code], {**plain, **({**ATTACH, "CNI_PATH": "/opt/cni/bin", "CNI_COMMAND": command} if command else {})}, stdin if command == "ADD" else b"")
+        Case(
+            name,
+            [python, flags, "-c", code],
+            {**plain, **({**ATTACH, "CNI_PATH": "/opt/cni/bin", "CNI_COMMAND": command} if command else {})},
+            stdin if command == "ADD" else b"",
+        )
         for name, code, command in BREAKDOWN
     ]
     with tempfile.TemporaryFile() as feed_file:
@@ -268,15 +303,22 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=40, help="measured runs per case (default 40)")
     parser.add_argument("--warmup", type=int, default=5, help="warm-up runs per case (default 5)")
     parser.add_argument("--chain-runs", type=int, default=15, help="measured runs per libcni chain case (default 15)")
-    parser.add_argument("--rss-runs", type=int, default=5, help="runs per case under GNU time for the peak RSS (default 5)")
+    parser.add_argument(
+        "--rss-runs", type=int, default=5, help="runs per case under GNU time for the peak RSS (default 5)"
+    )
     parser.add_argument("--instructions", action="store_true", help="also count instructions under valgrind")
     parser.add_argument("--python", default=sys.executable, help="the venv interpreter the plugin scripts run with")
-    parser.add_argument("--breakdown", action="store_true", help="only count the typed plugin's start-up by stage (valgrind)")
+    parser.add_argument(
+        "--breakdown", action="store_true", help="only count the typed plugin's start-up by stage (valgrind)"
+    )
     ns = parser.parse_args()
     if (ns.instructions or ns.breakdown) and shutil.which("valgrind") is None:
         parser.error("--instructions and --breakdown need valgrind (Debian package valgrind)")
     if ns.breakdown:
-        breakdown(ns.python, json.dumps({"cniVersion": "1.0.0", "name": "bench", "type": "typed", "prevResult": PREV_RESULT}).encode())
+        breakdown(
+            ns.python,
+            json.dumps({"cniVersion": "1.0.0", "name": "bench", "type": "typed", "prevResult": PREV_RESULT}).encode(),
+        )
         return
     python: str = ns.python
     plain = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
@@ -310,14 +352,22 @@ def main() -> None:
 
         floors = [
             Case("floor: python -I -c pass", [python, "-I", "-c", "pass"], plain),
-            Case("typed floor: import dataclasses, typing, json", [python, "-I", "-c", "import dataclasses, typing, json"], plain),
+            Case(
+                "typed floor: import dataclasses, typing, json",
+                [python, "-I", "-c", "import dataclasses, typing, json"],
+                plain,
+            ),
             Case("model floor: import dataclasses_json", [python, "-I", "-c", "import dataclasses_json"], plain),
         ]
         typed = plugin_cases("typed plugin, venv script", typed_argv, typed_env, ("VERSION", "ADD"))
         script = plugin_cases("debug plugin, venv script", debug_argv, debug_env, ("VERSION", "ADD", "DEL"))
         bundled = plugin_cases("debug plugin, bundle", [str(bundle_file)], {}, ("VERSION", "ADD", "DEL"))
         host_local = GO_PLUGIN_DIR / "host-local"
-        go = [Case("Go host-local: VERSION", [str(host_local)], {**plain, "CNI_COMMAND": "VERSION"})] if host_local.exists() else []
+        go = (
+            [Case("Go host-local: VERSION", [str(host_local)], {**plain, "CNI_COMMAND": "VERSION"})]
+            if host_local.exists()
+            else []
+        )
         cases = [*floors, *typed, *script, *bundled, *go]
 
         if os.geteuid() == 0:
@@ -333,15 +383,21 @@ def main() -> None:
                 subprocess.run(["ip", "link", "del", "rscni-bench0"], check=False, stderr=subprocess.DEVNULL)
 
     load = os.getloadavg()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}")
-    print(f"date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}"
+    )
+    print(
+        f"date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
+    )
     print(
         f"runs per case: {ns.runs} after {ns.warmup} warm-up runs, round-robin (chain: {ns.chain_runs} after 2); "
         f"peak RSS from {ns.rss_runs} more under GNU time"
     )
     print(f"venv script: {' '.join(debug_argv[:2])} PLUGIN{' with PYTHONPATH=' + str(ROOT) if debug_env else ''}")
     print(f"bundle: {shebang}\n")
-    print("| case | wall median (ms) | wall min-max (ms) | CPU median (ms) | CPU min-max (ms) | peak RSS median (MiB) | RSS min-max (MiB) |")
+    print(
+        "| case | wall median (ms) | wall min-max (ms) | CPU median (ms) | CPU min-max (ms) | peak RSS median (MiB) | RSS min-max (MiB) |"
+    )
     print("|---|---|---|---|---|---|---|")
     for case in [*cases, *chains]:
         print(case.row())
@@ -359,11 +415,15 @@ def main() -> None:
     ):
         print(f"{ratio(text, num.wall / den.wall, target)}   ({num.cpu / den.cpu:.2f})")
     if go:
-        print(f"{ratio('VERSION, debug bundle / Go host-local', bundled[0].wall / go[0].wall)}   ({bundled[0].cpu / go[0].cpu:.2f})")
+        print(
+            f"{ratio('VERSION, debug bundle / Go host-local', bundled[0].wall / go[0].wall)}   ({bundled[0].cpu / go[0].cpu:.2f})"
+        )
     if len(chains) == 2:
         extra = chains[1].wall - chains[0].wall
-        print(f"{ratio('libcni chain ADD+DEL, with / without the debug bundle', chains[1].wall / chains[0].wall)}"
-              f"   (+{extra:.1f} ms wall)")
+        print(
+            f"{ratio('libcni chain ADD+DEL, with / without the debug bundle', chains[1].wall / chains[0].wall)}"
+            f"   (+{extra:.1f} ms wall)"
+        )
     counted = [case for case in cases if case.instructions is not None]
     if counted:
         print("\ninstructions (millions, valgrind), and ratios by instructions:")

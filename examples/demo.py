@@ -63,11 +63,16 @@ def debug_demo(work: Path) -> None:
     install(bin_dir, "rscni-debug", DEBUG_SCRIPT)
     plugins: list[dict[str, Any]] = []
     if STATIC.exists():
-        plugins.append({
-            "type": "static",
-            "ipam": {"type": "static", "addresses": [{"address": "10.22.0.5/24", "gateway": "10.22.0.1"}],
-                     "routes": [{"dst": "0.0.0.0/0"}]},
-        })
+        plugins.append(
+            {
+                "type": "static",
+                "ipam": {
+                    "type": "static",
+                    "addresses": [{"address": "10.22.0.5/24", "gateway": "10.22.0.1"}],
+                    "routes": [{"dst": "0.0.0.0/0"}],
+                },
+            }
+        )
     plugins.append({"type": "rscni-debug", "cniOutput": str(records)})
     netconf = conflist_from_json({"cniVersion": "1.0.0", "name": "demo", "plugins": plugins})
     runtime = Runtime([str(bin_dir), *SYSTEM_CNI_PATH], cache_dir=work / "cache", timeout=PLUGIN_TIMEOUT)
@@ -114,10 +119,16 @@ def find_veth() -> tuple[Path, dict[str, Any]] | str:
         data = {
             "cniVersion": "1.0.0",
             "name": "rscni-demo-veth",
-            "plugins": [{
-                "type": script.stem.replace("_", "-"),
-                "ipam": {"type": "host-local", "ranges": [[{"subnet": DEMO_SUBNET}]], "routes": [{"dst": "0.0.0.0/0"}]},
-            }],
+            "plugins": [
+                {
+                    "type": script.stem.replace("_", "-"),
+                    "ipam": {
+                        "type": "host-local",
+                        "ranges": [[{"subnet": DEMO_SUBNET}]],
+                        "routes": [{"dst": "0.0.0.0/0"}],
+                    },
+                }
+            ],
         }
     return script, data
 
@@ -155,8 +166,12 @@ def veth_demo(work: Path) -> None:
         rt = RuntimeConf(container_id=netns_name, ifname="eth0", netns=f"/var/run/netns/{netns_name}")
         result = runtime.add(netconf, rt).convert("1.1.0").to_dict()
         print(f"  ADD: the result's addresses: {', '.join(ip['address'] for ip in result.get('ips', []))}")
-        shown = subprocess.run(["ip", "-n", netns_name, "-brief", "address", "show", "dev", "eth0"],
-                               capture_output=True, text=True, check=False)
+        shown = subprocess.run(
+            ["ip", "-n", netns_name, "-brief", "address", "show", "dev", "eth0"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         print(f"  inside the namespace: {' '.join((shown.stdout or shown.stderr).split())}")
         runtime.check(netconf, rt)
         print("  CHECK: ok")

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from rscni_py.plugin import CmdArgs, CNIPlugin, PluginInfo
     from rscni_py._base.versions import ALL_VERSIONS as SUPPORTED_VERSIONS
     from rscni_py.errors import (
         CNIError,
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
         UnknownContainerError,
         UnsupportedFieldError,
     )
+    from rscni_py.plugin import CmdArgs, CNIPlugin, PluginInfo
     from rscni_py.types.args import CNIArgs, K8sArgs
     from rscni_py.types.netconf import NetConf
 

@@ -87,7 +87,9 @@ def _module_exists(name: str) -> bool:
     for index in range(1, len(parts)):
         if spec is None or spec.submodule_search_locations is None:
             return False
-        spec = importlib.machinery.PathFinder.find_spec(".".join(parts[: index + 1]), list(spec.submodule_search_locations))
+        spec = importlib.machinery.PathFinder.find_spec(
+            ".".join(parts[: index + 1]), list(spec.submodule_search_locations)
+        )
     return spec is not None
 
 

@@ -25,8 +25,9 @@ Raise any of these from a plugin method and ``run()`` prints it unchanged.  Any 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 __all__ = [
     "CNIError",
@@ -216,6 +217,4 @@ class InternalError(_WellKnownError):
     error_code = ErrorCode.INTERNAL
 
 
-_BY_CODE: dict[int, type[_WellKnownError]] = {
-    cls.error_code: cls for cls in _WellKnownError.__subclasses__()
-}
+_BY_CODE: dict[int, type[_WellKnownError]] = {cls.error_code: cls for cls in _WellKnownError.__subclasses__()}

@@ -72,10 +72,8 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol, TextIO, runtime_checkable
 
-from rscni_py.protocol.env import COMMANDS, split_path
-from rscni_py.plugin import PluginInfo
-from rscni_py._base.quoting import q
 from rscni_py._base import strict_json
+from rscni_py._base.quoting import q
 from rscni_py._base.versions import CURRENT_VERSION, config_version
 from rscni_py.errors import (
     CNIError,
@@ -84,10 +82,12 @@ from rscni_py.errors import (
     InternalError,
     TryAgainLaterError,
 )
+from rscni_py.plugin import PluginInfo
+from rscni_py.protocol.env import COMMANDS, split_path
 from rscni_py.types import AnyResult, ConversionError, FieldError, Result, parse_result
 
 if TYPE_CHECKING:
-    from rscni_py.plugin import CmdArgs
+    pass
 
 __all__ = [
     "DefaultExecutor",
@@ -123,9 +123,7 @@ class Executor(Protocol):
     :class:`DefaultExecutor` runs real processes; ``rscni_py.testing.FakeExecutor`` answers from memory.
     """
 
-    def exec_plugin(
-        self, path: str, stdin: bytes, env: Mapping[str, str], *, timeout: float | None = None
-    ) -> bytes:
+    def exec_plugin(self, path: str, stdin: bytes, env: Mapping[str, str], *, timeout: float | None = None) -> bytes:
         """Run the plugin at ``path`` with exactly ``env`` and ``stdin``; return its stdout when it exits 0.
 
         :raises CNIError: the plugin failed, could not be run, or ran out of time (see the module's table).
@@ -219,9 +217,7 @@ class DefaultExecutor:
         """See :func:`find_in_path`."""
         return find_in_path(name, paths)
 
-    def exec_plugin(
-        self, path: str, stdin: bytes, env: Mapping[str, str], *, timeout: float | None = None
-    ) -> bytes:
+    def exec_plugin(self, path: str, stdin: bytes, env: Mapping[str, str], *, timeout: float | None = None) -> bytes:
         """Run the plugin at ``path``; return its stdout when it exits 0, else raise the mapped ``CNIError``."""
         if timeout is not None and timeout <= 0:
             raise ValueError(f"timeout must be positive, got {timeout!r}")
@@ -349,14 +345,10 @@ def plugin_error(exit_text: str, stdout: bytes, stderr: bytes) -> CNIError:
         # Go decodes a missing code as 0; keep that.
         return CNIError.from_dict({"code": 0, **data})
     except (ValueError, RecursionError) as exc:
-        return CNIError(
-            0, f"netplugin failed but error parsing its diagnostic message {_quoted(stdout)}: {exc}"
-        )
+        return CNIError(0, f"netplugin failed but error parsing its diagnostic message {_quoted(stdout)}: {exc}")
 
 
-def plugin_env(
-    base: Mapping[str, str], command: str, overrides: Mapping[str, str] | None = None
-) -> dict[str, str]:
+def plugin_env(base: Mapping[str, str], command: str, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment a delegate runs with: ``base`` (ours) with ``CNI_COMMAND`` set to ``command``.
 
     Everything else passes through unchanged, as the spec asks: the other CNI_* variables, and the trace context
@@ -477,7 +469,9 @@ def get_version_info(
         raise DecodingFailureError(f"decoding version info: expected an object, got {strict_json.kind(data)}")
     version, supported = data.get("cniVersion"), data.get("supportedVersions")
     if version is not None and not isinstance(version, str):
-        raise DecodingFailureError(f"decoding version info: cniVersion: expected a string, got {strict_json.kind(version)}")
+        raise DecodingFailureError(
+            f"decoding version info: cniVersion: expected a string, got {strict_json.kind(version)}"
+        )
     if supported is not None and not (isinstance(supported, list) and all(isinstance(v, str) for v in supported)):
         raise DecodingFailureError("decoding version info: supportedVersions: expected an array of strings")
     if not version:
@@ -664,7 +658,7 @@ def _rollback(
 ) -> None:
     try:
         exec_plugin_without_result(runner, path, data, env, timeout=timeout)
-    except Exception as exc:  # noqa: BLE001 - the original failure is what the caller must see
+    except Exception as exc:
         _log.warning("rollback: DEL of delegated plugin %s failed: %s", path, exc)
         original.add_note(f"rollback: DEL of delegated plugin {path} failed too: {exc}")
     else:

@@ -7,8 +7,9 @@ The class is generic over the plugin's configuration class and its CNI_ARGS clas
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Mapping, NoReturn, get_args, get_origin
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, NoReturn, get_args, get_origin
 
 from rscni_py._base.versions import ALL_VERSIONS, CURRENT_VERSION
 from rscni_py.types.args import CNIArgs, cni_args_keys

@@ -48,9 +48,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Final, Protocol
 
+from rscni_py.errors import CNIError, ErrorCode
 from rscni_py.protocol.env import MAX_IFNAME_BYTES as _MAX_IFNAME_BYTES
 from rscni_py.protocol.env import validate_container_id, validate_ifname, validate_network_name
-from rscni_py.errors import CNIError, ErrorCode
 
 __all__ = [
     "ALREADY_GONE_ERRNOS",
@@ -84,7 +84,11 @@ _CODE_INVALID_CONFIG: Final = ErrorCode.INVALID_NETWORK_CONFIG
 _CODE_TRY_AGAIN_LATER: Final = ErrorCode.TRY_AGAIN_LATER
 _CODE_INTERNAL: Final = ErrorCode.INTERNAL
 # What an empty key is reported as, by field (the SDK's validators never see an empty value).
-_MISSING_CODES: Final = {"network name": _CODE_INVALID_CONFIG, "containerID": _CODE_INVALID_ENV, "ifname": _CODE_INVALID_ENV}
+_MISSING_CODES: Final = {
+    "network name": _CODE_INVALID_CONFIG,
+    "containerID": _CODE_INVALID_ENV,
+    "ifname": _CODE_INVALID_ENV,
+}
 
 # Linux NAME_MAX: the longest file name one directory entry can hold, in bytes.
 _NAME_MAX: Final = 255
@@ -632,9 +636,7 @@ class AttachmentStore:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 assert timeout is not None
-                logger.warning(
-                    "gave up waiting for state lock %s after %.3f s", self._lock_path, timeout
-                )
+                logger.warning("gave up waiting for state lock %s after %.3f s", self._lock_path, timeout)
                 raise LockTimeoutError(self._lock_path, timeout)
             time.sleep(min(delay, remaining))
             delay = min(delay * 2, 0.05)
@@ -775,7 +777,7 @@ def is_already_gone(exc: BaseException, errnos: Collection[int] = ALREADY_GONE_E
     return code is not None and code in errnos
 
 
-class tolerate_missing:  # noqa: N801 - used like contextlib.suppress, so named like it
+class tolerate_missing:
     """Swallow "already gone" errors in a ``with`` block, for DEL (SPEC.md "DEL": missing resources are not errors).
 
     ::

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +46,7 @@ def read_record(path: Path) -> Record:
         env[key] = value
     prefix = b"STDIN_DATA: "
     assert lines[6].startswith(prefix)
-    return Record(env, json.loads(lines[6][len(prefix):]))
+    return Record(env, json.loads(lines[6][len(prefix) :]))
 
 
 @dataclass(frozen=True)
@@ -67,9 +66,7 @@ class RecordingExecutor(DefaultExecutor):
         super().__init__()
         self.calls: list[Call] = []
 
-    def exec_plugin(
-        self, path: str, stdin: bytes, env: Mapping[str, str], *, timeout: float | None = None
-    ) -> bytes:
+    def exec_plugin(self, path: str, stdin: bytes, env: Mapping[str, str], *, timeout: float | None = None) -> bytes:
         cni_env = {key: value for key, value in env.items() if key.startswith("CNI_")}
         self.calls.append(Call(os.path.basename(path), env["CNI_COMMAND"], json.loads(stdin), cni_env))
         return super().exec_plugin(path, stdin, env, timeout=timeout)

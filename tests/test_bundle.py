@@ -88,7 +88,7 @@ BAD_MARKERS: list[tuple[str, str, str]] = [
     ("dangling-and", 'os_name == "posix" and', "invalid marker 'os_name == \"posix\" and': unexpected end"),
     ("bad-character", "os_name == $", "invalid marker 'os_name == $' at '$'"),
     ("unclosed", '(os_name == "posix"', "invalid marker '(os_name == \"posix\"': unexpected end"),
-    ("trailing", 'os_name == "posix" "x"', "invalid marker 'os_name == \"posix\" \"x\"': unexpected '\"x\"'"),
+    ("trailing", 'os_name == "posix" "x"', 'invalid marker \'os_name == "posix" "x"\': unexpected \'"x"\''),
 ]
 
 
@@ -120,7 +120,10 @@ REQUIREMENTS: list[tuple[str, tuple[str, frozenset[str], str | None]]] = [
     ("typing_inspect>=0.4.0", ("typing-inspect", frozenset(), None)),
     ("Mypy.Extensions", ("mypy-extensions", frozenset(), None)),
     ("pre-commit>=3.5,<5.0 ; extra == 'dev'", ("pre-commit", frozenset(), "extra == 'dev'")),
-    ("requests[socks, Security]>=2; python_version<'4'", ("requests", frozenset({"socks", "security"}), "python_version<'4'")),
+    (
+        "requests[socks, Security]>=2; python_version<'4'",
+        ("requests", frozenset({"socks", "security"}), "python_version<'4'"),
+    ),
 ]
 
 
@@ -154,7 +157,7 @@ def test_extension_module(arcname: str, module: str | None) -> None:
 
 # --- building ---------------------------------------------------------------------------------------------------
 
-PLUGIN_CLASS = '''
+PLUGIN_CLASS = """
 class {name}(CNIPlugin):
     about = "{name} plugin"
 
@@ -166,7 +169,7 @@ class {name}(CNIPlugin):
 
     def check(self, args):
         pass
-'''
+"""
 
 
 def _plugin_source(*classes: str, head: str = "", tail: str = "") -> str:
@@ -188,7 +191,9 @@ def _archive(path: Path) -> tuple[bytes, list[str]]:
 
 
 def test_bundle_layout(tmp_path: Path) -> None:
-    plugin = _write(tmp_path / "demo.py", _plugin_source("Demo", tail='\nif __name__ == "__main__":\n    raise SystemExit(3)\n'))
+    plugin = _write(
+        tmp_path / "demo.py", _plugin_source("Demo", tail='\nif __name__ == "__main__":\n    raise SystemExit(3)\n')
+    )
     output = bundle(plugin, tmp_path / "out" / "demo")
 
     assert output == tmp_path / "out" / "demo"
@@ -285,8 +290,20 @@ BAD_INPUT: list[tuple[str, str, str, dict[str, str], str]] = [
     # The plugin file.
     ("missing-plugin", "nope.py", "out", {}, "plugin file not found: {tmp}/nope.py"),
     ("plugin-is-directory", "a-dir", "out", {}, "plugin is not a file: {tmp}/a-dir"),
-    ("not-a-py-file", "notpy.txt", "out", {}, "plugin {tmp}/notpy.txt: expected a Python module file named like name.py"),
-    ("not-an-identifier", "bad-name.py", "out", {}, "plugin {tmp}/bad-name.py: expected a Python module file named like name.py"),
+    (
+        "not-a-py-file",
+        "notpy.txt",
+        "out",
+        {},
+        "plugin {tmp}/notpy.txt: expected a Python module file named like name.py",
+    ),
+    (
+        "not-an-identifier",
+        "bad-name.py",
+        "out",
+        {},
+        "plugin {tmp}/bad-name.py: expected a Python module file named like name.py",
+    ),
     (
         "shadows-stdlib",
         "json.py",
@@ -356,7 +373,13 @@ BAD_INPUT: list[tuple[str, str, str, dict[str, str], str]] = [
         {"class_name": "Half"},
         "plugin {tmp}/abstract.py: 'Half' is abstract (it does not implement add, check, delete)",
     ),
-    ("abstract-only", "abstract.py", "out", {}, "plugin {tmp}/abstract.py defines no concrete subclass of rscni_py.CNIPlugin"),
+    (
+        "abstract-only",
+        "abstract.py",
+        "out",
+        {},
+        "plugin {tmp}/abstract.py defines no concrete subclass of rscni_py.CNIPlugin",
+    ),
     (
         "class-imported",
         "imported.py",
@@ -378,7 +401,13 @@ BAD_INPUT: list[tuple[str, str, str, dict[str, str], str]] = [
     ("output-is-plugin", "one.py", "one.py", {}, "output {tmp}/one.py is the plugin file itself; choose another name"),
     ("output-below-file", "one.py", "a-file/out", {}, "cannot write output {tmp}/a-file/out: Not a directory"),
     # The interpreter.
-    ("python-not-on-path", "one.py", "out", {"python": "no-such-python-rscni"}, "--python no-such-python-rscni: not found on PATH"),
+    (
+        "python-not-on-path",
+        "one.py",
+        "out",
+        {"python": "no-such-python-rscni"},
+        "--python no-such-python-rscni: not found on PATH",
+    ),
     (
         "python-missing",
         "one.py",
@@ -386,9 +415,21 @@ BAD_INPUT: list[tuple[str, str, str, dict[str, str], str]] = [
         {"python": "/nonexistent/python3"},
         "cannot run interpreter /nonexistent/python3: No such file or directory",
     ),
-    ("python-not-python", "one.py", "out", {"python": "/bin/true"}, "interpreter /bin/true is not a Python 3 interpreter"),
+    (
+        "python-not-python",
+        "one.py",
+        "out",
+        {"python": "/bin/true"},
+        "interpreter /bin/true is not a Python 3 interpreter",
+    ),
     ("python-fails", "one.py", "out", {"python": "/bin/false"}, "interpreter /bin/false failed (exit 1): no output"),
-    ("python-prints-json", "one.py", "out", {"python": "fake-python"}, "interpreter {tmp}/fake-python is not a Python 3 interpreter"),
+    (
+        "python-prints-json",
+        "one.py",
+        "out",
+        {"python": "fake-python"},
+        "interpreter {tmp}/fake-python is not a Python 3 interpreter",
+    ),
 ]
 
 
@@ -418,7 +459,9 @@ def test_rejects_old_python(tmp_path: Path) -> None:
     plugin = _write(tmp_path / "demo.py", _plugin_source("Demo"))
     with pytest.raises(BundleError) as caught:
         bundle(plugin, tmp_path / "out", python=str(OLD_PYTHON))
-    assert re.fullmatch(rf"interpreter {OLD_PYTHON} is Python 3\.10\.\d+; rscni-py needs 3\.11 or newer", str(caught.value))
+    assert re.fullmatch(
+        rf"interpreter {OLD_PYTHON} is Python 3\.10\.\d+; rscni-py needs 3\.11 or newer", str(caught.value)
+    )
 
 
 def test_python_symlink_kept_in_shebang(tmp_path: Path) -> None:
@@ -511,7 +554,9 @@ def test_refuses_module_outside_any_distribution(tmp_path: Path, monkeypatch: py
     """A module found on sys.path that no distribution owns and that is not next to the plugin cannot be vendored."""
     _write(tmp_path / "elsewhere" / "stray_rscni_mod.py", "")
     monkeypatch.syspath_prepend(str(tmp_path / "elsewhere"))
-    plugin = _write(tmp_path / "plug" / "stray.py", _plugin_source("Stray", head="\ndef _lazy():\n    import stray_rscni_mod\n"))
+    plugin = _write(
+        tmp_path / "plug" / "stray.py", _plugin_source("Stray", head="\ndef _lazy():\n    import stray_rscni_mod\n")
+    )
     with pytest.raises(BundleError) as caught:
         bundle(plugin, tmp_path / "out")
     assert str(caught.value) == (
@@ -520,7 +565,9 @@ def test_refuses_module_outside_any_distribution(tmp_path: Path, monkeypatch: py
     )
 
 
-def test_optional_import_of_an_unbundleable_module_is_left_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_optional_import_of_an_unbundleable_module_is_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The layout of examples/veth: a package import that works in the source tree, a sibling import as fallback."""
     _write(tmp_path / "tree" / "srcpkg_rscni" / "__init__.py", "")
     _write(tmp_path / "tree" / "srcpkg_rscni" / "helper.py", "")
@@ -585,19 +632,54 @@ IMPORTS: list[tuple[str, str, str | None, dict[str, bool]]] = [
     ("from-names-may-be-modules", "from a import b, c", None, _required("a", "a.b", "a.c")),
     ("star", "from a import *", None, _required("a")),
     ("inside-function", "def f():\n    import lazy", None, _required("lazy")),
-    ("relative-in-package", "from . import x\nfrom .y import z", "pkg.sub", _required("pkg.sub", "pkg.sub.x", "pkg.sub.y", "pkg.sub.y.z")),
+    (
+        "relative-in-package",
+        "from . import x\nfrom .y import z",
+        "pkg.sub",
+        _required("pkg.sub", "pkg.sub.x", "pkg.sub.y", "pkg.sub.y.z"),
+    ),
     ("relative-parent", "from ..up import w", "pkg.sub", _required("pkg.up", "pkg.up.w")),
     ("relative-too-deep", "from ... import w", "pkg.sub", {}),
     ("relative-at-top-level", "from . import x", None, {}),
-    ("type-checking-skipped", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import hidden\nelse:\n    import shown", None, _required("typing", "typing.TYPE_CHECKING", "shown")),
-    ("typing-dot-type-checking", "import typing\nif typing.TYPE_CHECKING:\n    import hidden", None, _required("typing")),
-    ("try-import-error", "try:\n    import fast\nexcept ImportError:\n    import slow", None, {"fast": True, "slow": False}),
-    ("try-module-not-found", "try:\n    from a import b\nexcept (KeyError, ModuleNotFoundError):\n    pass", None, {"a": True, "a.b": True}),
+    (
+        "type-checking-skipped",
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import hidden\nelse:\n    import shown",
+        None,
+        _required("typing", "typing.TYPE_CHECKING", "shown"),
+    ),
+    (
+        "typing-dot-type-checking",
+        "import typing\nif typing.TYPE_CHECKING:\n    import hidden",
+        None,
+        _required("typing"),
+    ),
+    (
+        "try-import-error",
+        "try:\n    import fast\nexcept ImportError:\n    import slow",
+        None,
+        {"fast": True, "slow": False},
+    ),
+    (
+        "try-module-not-found",
+        "try:\n    from a import b\nexcept (KeyError, ModuleNotFoundError):\n    pass",
+        None,
+        {"a": True, "a.b": True},
+    ),
     ("try-bare-except", "try:\n    import a\nexcept:\n    pass", None, {"a": True}),
     ("try-other-error", "try:\n    import a\nexcept KeyError:\n    pass", None, _required("a")),
-    ("try-else-and-finally", "try:\n    import a\nexcept ImportError:\n    pass\nelse:\n    import b\nfinally:\n    import c", None, {"a": True, "b": False, "c": False}),
+    (
+        "try-else-and-finally",
+        "try:\n    import a\nexcept ImportError:\n    pass\nelse:\n    import b\nfinally:\n    import c",
+        None,
+        {"a": True, "b": False, "c": False},
+    ),
     ("guarded-and-unguarded", "try:\n    import a\nexcept ImportError:\n    pass\nimport a", None, _required("a")),
-    ("nested-function-in-try", "try:\n    def f():\n        import a\nexcept ImportError:\n    pass", None, {"a": True}),
+    (
+        "nested-function-in-try",
+        "try:\n    def f():\n        import a\nexcept ImportError:\n    pass",
+        None,
+        {"a": True},
+    ),
 ]
 
 

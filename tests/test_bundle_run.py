@@ -71,7 +71,11 @@ def test_about_without_command(ledger: Path) -> None:
 
 def test_version(ledger: Path) -> None:
     code, out, err = run(ledger, {"CNI_COMMAND": "VERSION"})
-    assert (code, json.loads(out), err) == (0, {"cniVersion": "1.1.0", "supportedVersions": ["0.4.0", "1.0.0", "1.1.0"]}, "")
+    assert (code, json.loads(out), err) == (
+        0,
+        {"cniVersion": "1.1.0", "supportedVersions": ["0.4.0", "1.0.0", "1.1.0"]},
+        "",
+    )
 
 
 def test_add_check_del(ledger: Path, tmp_path: Path) -> None:
@@ -134,7 +138,9 @@ def poison(tmp_path: Path) -> Path:
     """A directory whose rscni_py and dataclasses_json would break the plugin if they were imported."""
     for package in ("rscni_py", "dataclasses_json"):
         (tmp_path / "poison" / package).mkdir(parents=True)
-        (tmp_path / "poison" / package / "__init__.py").write_text("raise SystemExit('imported from outside the bundle')\n")
+        (tmp_path / "poison" / package / "__init__.py").write_text(
+            "raise SystemExit('imported from outside the bundle')\n"
+        )
     return tmp_path / "poison"
 
 
@@ -162,14 +168,14 @@ def test_imports_use_the_precompiled_bytecode(ledger: Path, tmp_path: Path) -> N
     """With every source file in the archive broken, the plugin still runs: only the .pyc files are read."""
     with zipfile.ZipFile(ledger) as archive:
         sources = [name for name in archive.namelist() if name.endswith(".py")]
-    broken = _rewrite(ledger, tmp_path / "broken", {name: b"raise ImportError('source used')\n" for name in sources})
+    broken = _rewrite(ledger, tmp_path / "broken", dict.fromkeys(sources, b"raise ImportError('source used')\n"))
     code, out, err = run(broken, {**ATTACH, "CNI_COMMAND": "ADD"}, config(tmp_path / "data"))
     assert (code, err) == (0, "")
     assert json.loads(out)["interfaces"] == [{"name": "eth0", "sandbox": "/var/run/netns/x"}]
     # The control: without the .pyc files the same broken sources are used and fail.
     with zipfile.ZipFile(broken) as archive:
         compiled = [name for name in archive.namelist() if name.endswith(".pyc")]
-    no_bytecode = _rewrite(broken, tmp_path / "no-bytecode", {name: b"" for name in compiled})
+    no_bytecode = _rewrite(broken, tmp_path / "no-bytecode", dict.fromkeys(compiled, b""))
     assert run(no_bytecode, {"CNI_COMMAND": "VERSION"})[0] != 0
 
 
@@ -223,6 +229,8 @@ def test_fast_paths_do_not_load_the_model_library(
         cwd="/",
     )
     assert proc.returncode == exit_code
-    imported = {line.rpartition("|")[2].strip() for line in proc.stderr.decode().splitlines() if line.startswith("import time:")}
+    imported = {
+        line.rpartition("|")[2].strip() for line in proc.stderr.decode().splitlines() if line.startswith("import time:")
+    }
     assert "rscni_py.protocol.dispatch" in imported, "the import log is empty; the test proves nothing"
     assert sorted(name for name in imported if name.split(".")[0] in {"dataclasses_json", "marshmallow"}) == []

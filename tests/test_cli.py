@@ -55,14 +55,29 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 
 def test_add_check_del_cycle(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
     conf = setup.write(conflist("1.0.0", [debug_plugin(setup.out, capabilities={"mac": True})]))
-    code, out, _ = run(setup.argv("add", conf, "--args", "IgnoreUnknown=1;K8S_POD_NAME=web",
-                                  "--capability-args", '{"mac": "c2:11:22:33:44:55", "ips": ["10.1.0.5"]}',
-                                  "--ifname", "net0"), capsys)
+    code, out, _ = run(
+        setup.argv(
+            "add",
+            conf,
+            "--args",
+            "IgnoreUnknown=1;K8S_POD_NAME=web",
+            "--capability-args",
+            '{"mac": "c2:11:22:33:44:55", "ips": ["10.1.0.5"]}',
+            "--ifname",
+            "net0",
+        ),
+        capsys,
+    )
     assert (code, json.loads(out)) == (0, {"cniVersion": "1.0.0"})
     record = read_record(setup.out / "c1-Add")
-    assert record.env == {"CNI_COMMAND": "Add", "CNI_CONTAINERID": "c1", "CNI_IFNAME": "net0",
-                          "CNI_NETNS": "/var/run/netns/x", "CNI_PATH": str(setup.bin),
-                          "CNI_ARGS": "IgnoreUnknown=1;K8S_POD_NAME=web"}
+    assert record.env == {
+        "CNI_COMMAND": "Add",
+        "CNI_CONTAINERID": "c1",
+        "CNI_IFNAME": "net0",
+        "CNI_NETNS": "/var/run/netns/x",
+        "CNI_PATH": str(setup.bin),
+        "CNI_ARGS": "IgnoreUnknown=1;K8S_POD_NAME=web",
+    }
     assert record.stdin["runtimeConfig"] == {"mac": "c2:11:22:33:44:55"}
     assert "prevResult" not in record.stdin
     assert run(setup.argv("check", conf, "--ifname", "net0"), capsys)[:2] == (0, "")
@@ -89,8 +104,9 @@ def test_validate_prints_version_and_capabilities(setup: Setup, capsys: pytest.C
     assert (code, json.loads(out)) == (0, {"cniVersion": "1.1.0", "capabilities": ["dns", "mac"]})
 
 
-def test_cni_path_defaults_to_the_environment(setup: Setup, capsys: pytest.CaptureFixture[str],
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cni_path_defaults_to_the_environment(
+    setup: Setup, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CNI_PATH", f"{setup.tmp}/none:{setup.bin}")
     conf = setup.write(conflist("1.1.0", [debug_plugin(setup.out)]))
     assert run(["exec", "status", conf, "--cache-dir", str(setup.cache)], capsys)[:2] == (0, "")
@@ -99,31 +115,73 @@ def test_cni_path_defaults_to_the_environment(setup: Setup, capsys: pytest.Captu
 
 # What a failure prints: the CNI error JSON on stdout, exit 1. "<T>" stands for the test's tmp directory.
 FAILURES: list[tuple[str, list[str], dict[str, Any], dict[str, Any]]] = [
-    ("plugin-error", ["add"], conflist("1.0.0", [{"type": "debug"}]),
-     {"cniVersion": "1.0.0", "code": 7, "msg": 'plugin type="debug" failed (add): cniOutput: required field missing'}),
-    ("missing-plugin", ["add"], conflist("0.4.0", [{"type": "nope"}]),
-     {"cniVersion": "0.4.0", "code": 999, "msg": 'plugin type="nope" failed (add): failed to find plugin "nope" in '
-                                                  "path [<T>/bin]"}),
-    ("check-too-old", ["check"], conflist("0.3.1", [{"type": "debug"}]),
-     {"cniVersion": "0.3.1", "code": 1, "msg": 'configuration version "0.3.1" does not support the CHECK command'}),
-    ("bad-args", ["add", "--args", "A=1;B"], conflist("1.0.0", [{"type": "debug"}]),
-     {"cniVersion": "1.0.0", "code": 4, "msg": 'invalid CNI_ARGS pair "B"', "details": "A=1;B"}),
-    ("bad-capability-args", ["add", "--capability-args", "[1]"], conflist("1.0.0", [{"type": "debug"}]),
-     {"cniVersion": "1.0.0", "code": 6, "msg": "--capability-args: expected a JSON object"}),
-    ("bad-valid-attachments", ["gc", "--valid-attachments", '[{"containerID": 1}]'],
-     conflist("1.1.0", [{"type": "debug"}]),
-     {"cniVersion": "1.1.0", "code": 6,
-      "msg": '--valid-attachments[0]: expected {"containerID": string, "ifname": string}'}),
-    ("bad-container-id", ["del", "--container-id", "a b"], conflist("1.0.0", [{"type": "debug"}]),
-     {"cniVersion": "1.0.0", "code": 4, "msg": "invalid characters in containerID", "details": "a b"}),
-    ("bad-config", ["add"], {"name": "n", "plugins": []},
-     {"code": 7, "msg": "invalid network configuration in <T>/net.conflist: plugins: no plugins in list"}),
+    (
+        "plugin-error",
+        ["add"],
+        conflist("1.0.0", [{"type": "debug"}]),
+        {
+            "cniVersion": "1.0.0",
+            "code": 7,
+            "msg": 'plugin type="debug" failed (add): cniOutput: required field missing',
+        },
+    ),
+    (
+        "missing-plugin",
+        ["add"],
+        conflist("0.4.0", [{"type": "nope"}]),
+        {
+            "cniVersion": "0.4.0",
+            "code": 999,
+            "msg": 'plugin type="nope" failed (add): failed to find plugin "nope" in path [<T>/bin]',
+        },
+    ),
+    (
+        "check-too-old",
+        ["check"],
+        conflist("0.3.1", [{"type": "debug"}]),
+        {"cniVersion": "0.3.1", "code": 1, "msg": 'configuration version "0.3.1" does not support the CHECK command'},
+    ),
+    (
+        "bad-args",
+        ["add", "--args", "A=1;B"],
+        conflist("1.0.0", [{"type": "debug"}]),
+        {"cniVersion": "1.0.0", "code": 4, "msg": 'invalid CNI_ARGS pair "B"', "details": "A=1;B"},
+    ),
+    (
+        "bad-capability-args",
+        ["add", "--capability-args", "[1]"],
+        conflist("1.0.0", [{"type": "debug"}]),
+        {"cniVersion": "1.0.0", "code": 6, "msg": "--capability-args: expected a JSON object"},
+    ),
+    (
+        "bad-valid-attachments",
+        ["gc", "--valid-attachments", '[{"containerID": 1}]'],
+        conflist("1.1.0", [{"type": "debug"}]),
+        {
+            "cniVersion": "1.1.0",
+            "code": 6,
+            "msg": '--valid-attachments[0]: expected {"containerID": string, "ifname": string}',
+        },
+    ),
+    (
+        "bad-container-id",
+        ["del", "--container-id", "a b"],
+        conflist("1.0.0", [{"type": "debug"}]),
+        {"cniVersion": "1.0.0", "code": 4, "msg": "invalid characters in containerID", "details": "a b"},
+    ),
+    (
+        "bad-config",
+        ["add"],
+        {"name": "n", "plugins": []},
+        {"code": 7, "msg": "invalid network configuration in <T>/net.conflist: plugins: no plugins in list"},
+    ),
 ]
 
 
 @pytest.mark.parametrize(("argv", "data", "want"), [f[1:] for f in FAILURES], ids=[f[0] for f in FAILURES])
-def test_failures_print_the_error_json(setup: Setup, capsys: pytest.CaptureFixture[str], argv: list[str],
-                                       data: dict[str, Any], want: dict[str, Any]) -> None:
+def test_failures_print_the_error_json(
+    setup: Setup, capsys: pytest.CaptureFixture[str], argv: list[str], data: dict[str, Any], want: dict[str, Any]
+) -> None:
     conf = setup.write(data)
     code, out, _ = run(setup.argv(argv[0], conf) + argv[1:], capsys)
     expected = {k: v.replace("<T>", str(setup.tmp)) if isinstance(v, str) else v for k, v in want.items()}
@@ -131,19 +189,40 @@ def test_failures_print_the_error_json(setup: Setup, capsys: pytest.CaptureFixtu
 
 
 @pytest.mark.parametrize("command", ["add", "check", "del"])
-def test_container_id_is_required_for_attachment_commands(setup: Setup, capsys: pytest.CaptureFixture[str],
-                                                          command: str) -> None:
+def test_container_id_is_required_for_attachment_commands(
+    setup: Setup, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
     conf = setup.write(conflist("1.0.0", [{"type": "debug"}]))
     assert run(setup.argv(command, conf, attach=False), capsys) == (
-        2, "", f"rscni-py exec: error: --container-id is required for {command}\n")
+        2,
+        "",
+        f"rscni-py exec: error: --container-id is required for {command}\n",
+    )
 
 
-@pytest.mark.parametrize("argv", [
-    [], ["nope"], ["exec"], ["exec", "add"], ["exec", "frob", "x"],
-    ["exec", "status", "x", "--timeout", "0"], ["exec", "status", "x", "--timeout", "inf"],
-    ["exec", "status", "x", "--timeout", "soon"],
-], ids=["nothing", "unknown-subcommand", "no-command", "no-conflist", "unknown-command", "zero-timeout",
-        "infinite-timeout", "timeout-not-a-number"])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["nope"],
+        ["exec"],
+        ["exec", "add"],
+        ["exec", "frob", "x"],
+        ["exec", "status", "x", "--timeout", "0"],
+        ["exec", "status", "x", "--timeout", "inf"],
+        ["exec", "status", "x", "--timeout", "soon"],
+    ],
+    ids=[
+        "nothing",
+        "unknown-subcommand",
+        "no-command",
+        "no-conflist",
+        "unknown-command",
+        "zero-timeout",
+        "infinite-timeout",
+        "timeout-not-a-number",
+    ],
+)
 def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as caught:
         cli.main(argv)
@@ -152,8 +231,9 @@ def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]
 
 
 def test_module_entry_point_help_lists_subcommands() -> None:
-    proc = subprocess.run([sys.executable, "-m", "rscni_py", "--help"], capture_output=True, text=True, check=False,
-                          cwd=ROOT, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "rscni_py", "--help"], capture_output=True, text=True, check=False, cwd=ROOT, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert "exec" in proc.stdout and "run a network configuration's plugin chain" in proc.stdout
 
@@ -169,13 +249,15 @@ def test_subcommand_modules_load_only_when_used() -> None:
         "    pass\n"
         "print(sorted(m for m in sys.modules if m.startswith('rscni_py.runtime') or m == 'rscni_py.invoke'))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=ROOT,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=ROOT, timeout=120
+    )
     assert (proc.returncode, proc.stdout) == (0, "rscni-py 0.1.0\n[]\n"), proc.stderr
 
 
-def test_a_new_row_in_the_table_is_a_new_subcommand(monkeypatch: pytest.MonkeyPatch,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_new_row_in_the_table_is_a_new_subcommand(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     calls: list[str] = []
     module = types.ModuleType("fake_subcommand")
 
@@ -202,8 +284,9 @@ def test_a_new_row_in_the_table_is_a_new_subcommand(monkeypatch: pytest.MonkeyPa
     capsys.readouterr()
 
 
-def test_a_row_without_its_module_is_left_out(monkeypatch: pytest.MonkeyPatch,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_row_without_its_module_is_left_out(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     ghost = cli.Subcommand("ghost", "not installed", "rscni_py.tools.no_such_module", "add", "main")
     orphan = cli.Subcommand("orphan", "no package", "no_such_package.module", "add", "main")
     monkeypatch.setattr(cli, "SUBCOMMANDS", (*cli.SUBCOMMANDS, ghost, orphan))
@@ -236,8 +319,11 @@ def test_cni_args_round_trip(pairs: list[tuple[str, str]]) -> None:
     assert RuntimeConf(container_id="c1", args=parse_cni_args(text)).args_string() == text
 
 
-@pytest.mark.parametrize(("text", "bad"), [("A", "A"), ("A=1;", ""), ("=1", "=1"), ("A=1;;B=2", "")],
-                         ids=["no-equals", "trailing-separator", "empty-key", "empty-pair"])
+@pytest.mark.parametrize(
+    ("text", "bad"),
+    [("A", "A"), ("A=1;", ""), ("=1", "=1"), ("A=1;;B=2", "")],
+    ids=["no-equals", "trailing-separator", "empty-key", "empty-pair"],
+)
 def test_cni_args_bad_pairs(text: str, bad: str) -> None:
     with pytest.raises(CNIError) as caught:
         parse_cni_args(text)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -128,10 +127,14 @@ def test_conforming_plugins_pass_every_check(plugin: type[Good]) -> None:
 def test_plugin_without_1_1_0_skips_status() -> None:
     outcomes = run_checks(PluginTarget(GoodUpTo100))
     assert outcome_table(outcomes) == all_pass(status="skip"), "\n".join(map(str, outcomes))
-    assert [o.detail for o in outcomes if o.skipped] == ["the plugin does not list 1.1.0, the first version with STATUS"]
+    assert [o.detail for o in outcomes if o.skipped] == [
+        "the plugin does not list 1.1.0, the first version with STATUS"
+    ]
 
 
-@pytest.mark.parametrize("module", ["rscni_py.testing.conformance", "rscni_py.testing.runner", "rscni_py.testing.pytest_plugin"])
+@pytest.mark.parametrize(
+    "module", ["rscni_py.testing.conformance", "rscni_py.testing.runner", "rscni_py.testing.pytest_plugin"]
+)
 def test_public_names_exist_and_are_sorted(module: str) -> None:
     import importlib
 
@@ -173,9 +176,9 @@ def test_versions_option_limits_the_lifecycle() -> None:
     lifecycle = run_checks(PluginTarget(NoAddresses), ["lifecycle"])[0]
     assert not lifecycle.passed
     assert lifecycle.detail == (
-        "ADD at 0.1.0: expected success (exit 1, stdout '{     \"cniVersion\": \"0.1.0\",     \"code\": 999,     "
-        "\"msg\": \"cannot convert: no valid IP addresses\" }'); ADD at 0.2.0: expected success (exit 1, stdout '{     "
-        "\"cniVersion\": \"0.2.0\",     \"code\": 999,     \"msg\": \"cannot convert: no valid IP addresses\" }')"
+        'ADD at 0.1.0: expected success (exit 1, stdout \'{     "cniVersion": "0.1.0",     "code": 999,     '
+        '"msg": "cannot convert: no valid IP addresses" }\'); ADD at 0.2.0: expected success (exit 1, stdout \'{     '
+        '"cniVersion": "0.2.0",     "code": 999,     "msg": "cannot convert: no valid IP addresses" }\')'
     )
     # ...and a target that names the versions it is meant for passes.
     assert run_checks(PluginTarget(NoAddresses, versions=["0.4.0", "1.0.0", "1.1.0"]), ["lifecycle"])[0].passed
@@ -183,7 +186,9 @@ def test_versions_option_limits_the_lifecycle() -> None:
 
 def test_lifecycle_can_be_switched_off() -> None:
     outcome = run_checks(PluginTarget(Good, lifecycle=False), ["lifecycle"])[0]
-    assert outcome == CheckOutcome("lifecycle", outcome.rule, False, "disabled for this target (lifecycle=False)", skipped=True)
+    assert outcome == CheckOutcome(
+        "lifecycle", outcome.rule, False, "disabled for this target (lifecycle=False)", skipped=True
+    )
 
 
 def test_needs_netns_without_root_skips_what_needs_it(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -249,7 +254,9 @@ class DoubleDocument(Tweaked):
 
     def tweak(self, env: Mapping[str, str], stdin: bytes, response: Response) -> Response:
         if env.get("CNI_COMMAND") == "ADD" and response.exit_code == 0:
-            return Response(0, response.stdout + '\n{"cniVersion": "1.1.0", "code": 999, "msg": "late"}', response.stderr)
+            return Response(
+                0, response.stdout + '\n{"cniVersion": "1.1.0", "code": 999, "msg": "late"}', response.stderr
+            )
         return response
 
 
@@ -292,7 +299,11 @@ class AcceptsAnyVersion(PluginTarget):
                 config = json.loads(stdin)
             except ValueError:
                 config = None
-            if isinstance(config, dict) and "name" in config and config.get("cniVersion") not in GoodUpTo100.supported_versions:
+            if (
+                isinstance(config, dict)
+                and "name" in config
+                and config.get("cniVersion") not in GoodUpTo100.supported_versions
+            ):
                 stdin = json.dumps({**config, "cniVersion": "1.0.0"}).encode()
         return super().execute(env, stdin)
 
@@ -321,16 +332,35 @@ BROKEN_CASES = [
     (PluginTarget(BrokenStatus), {"status": "fail"}),
     (DoubleDocument(Good), {"lifecycle": "fail", "stdout-framing": "fail"}),
     (ExitTwo(Good), {"exit-codes": "fail"}),
-    (ErrorWithExitZero(Good), {name: "fail" for name in ALL_CHECKS if name not in ("version-shape", "status", "repeated-del", "lifecycle", "stdout-framing")}),
-    (SilentErrors(Good), {name: "fail" for name in ALL_CHECKS if name not in ("version-shape", "status", "repeated-del", "lifecycle", "stdout-framing")}),
+    (
+        ErrorWithExitZero(Good),
+        {
+            name: "fail"
+            for name in ALL_CHECKS
+            if name not in ("version-shape", "status", "repeated-del", "lifecycle", "stdout-framing")
+        },
+    ),
+    (
+        SilentErrors(Good),
+        {
+            name: "fail"
+            for name in ALL_CHECKS
+            if name not in ("version-shape", "status", "repeated-del", "lifecycle", "stdout-framing")
+        },
+    ),
     # Without a usable VERSION answer the kit cannot know the versions: it tolerates old-style GC/STATUS refusals.
     (BadVersionInfo(Good), {"version-shape": "fail", "status": "skip"}),
     (AcceptsAnyVersion(GoodUpTo100), {"unsupported-version": "fail", "missing-version": "fail", "status": "skip"}),
-    (IgnoresCommandGates(Good), {"missing-version": "fail", "check-gating": "fail", "gc-gating": "fail", "status-gating": "fail"}),
+    (
+        IgnoresCommandGates(Good),
+        {"missing-version": "fail", "check-gating": "fail", "gc-gating": "fail", "status-gating": "fail"},
+    ),
     (
         LaxEnvironment(Good),
         # Exit 0 with nothing on stdout is what Go's skel does without CNI_COMMAND, so missing-command still passes.
-        {name: "fail" for name in ("missing-env-add", "missing-env-check", "missing-env-del", "invalid-env", "unknown-command")},
+        dict.fromkeys(
+            ("missing-env-add", "missing-env-check", "missing-env-del", "invalid-env", "unknown-command"), "fail"
+        ),
     ),
 ]
 
@@ -349,19 +379,21 @@ def test_broken_plugins_fail_the_right_checks(target: Target, broken: dict[str, 
 def test_failure_details_name_every_failing_case() -> None:
     outcomes = {o.name: o for o in run_checks(AcceptsAnyVersion(GoodUpTo100))}
     assert outcomes["unsupported-version"].detail == (
-        "ADD cniVersion 99.0.0: expected error 1, the plugin succeeded (exit 0, stdout '{     \"cniVersion\": \"1.0.0\",     "
-        "\"ips\": [         {             \"address\": \"10.1.2.3/24\"         }     ] }'); "
+        'ADD cniVersion 99.0.0: expected error 1, the plugin succeeded (exit 0, stdout \'{     "cniVersion": "1.0.0",     '
+        '"ips": [         {             "address": "10.1.2.3/24"         }     ] }\'); '
         "DEL cniVersion 99.0.0: expected error 1, the plugin succeeded (exit 0, stdout ''); "
-        "ADD cniVersion 1.0: expected error 1, the plugin succeeded (exit 0, stdout '{     \"cniVersion\": \"1.0.0\",     "
-        "\"ips\": [         {             \"address\": \"10.1.2.3/24\"         }     ] }'); "
-        "ADD cniVersion 0.1.0: expected error 1, the plugin succeeded (exit 0, stdout '{     \"cniVersion\": \"1.0.0\",     "
-        "\"ips\": [         {             \"address\": \"10.1.2.3/24\"         }     ] }'); "
-        "ADD cniVersion 0.2.0: expected error 1, the plugin succeeded (exit 0, stdout '{     \"cniVersion\": \"1.0.0\",     "
-        "\"ips\": [         {             \"address\": \"10.1.2.3/24\"         }     ] }'); "
-        "ADD cniVersion 1.1.0: expected error 1, the plugin succeeded (exit 0, stdout '{     \"cniVersion\": \"1.0.0\",     "
-        "\"ips\": [         {             \"address\": \"10.1.2.3/24\"         }     ] }')"
+        'ADD cniVersion 1.0: expected error 1, the plugin succeeded (exit 0, stdout \'{     "cniVersion": "1.0.0",     '
+        '"ips": [         {             "address": "10.1.2.3/24"         }     ] }\'); '
+        'ADD cniVersion 0.1.0: expected error 1, the plugin succeeded (exit 0, stdout \'{     "cniVersion": "1.0.0",     '
+        '"ips": [         {             "address": "10.1.2.3/24"         }     ] }\'); '
+        'ADD cniVersion 0.2.0: expected error 1, the plugin succeeded (exit 0, stdout \'{     "cniVersion": "1.0.0",     '
+        '"ips": [         {             "address": "10.1.2.3/24"         }     ] }\'); '
+        'ADD cniVersion 1.1.0: expected error 1, the plugin succeeded (exit 0, stdout \'{     "cniVersion": "1.0.0",     '
+        '"ips": [         {             "address": "10.1.2.3/24"         }     ] }\')'
     )
-    assert outcomes["missing-version"].detail.startswith("ADD without cniVersion: expected error 1, the plugin succeeded")
+    assert outcomes["missing-version"].detail.startswith(
+        "ADD without cniVersion: expected error 1, the plugin succeeded"
+    )
 
 
 def test_old_plugin_must_still_refuse_gc() -> None:
@@ -408,15 +440,22 @@ def lifecycle_state(needs_netns: bool) -> str:
 def test_go_loopback_passes() -> None:
     outcomes = run_checks(ExecutableTarget(go_plugin("loopback"), needs_netns=True))
     state = lifecycle_state(True)
-    assert outcome_table(outcomes) == all_pass(status="skip", repeated_del=state, lifecycle=state), "\n".join(map(str, outcomes))
+    assert outcome_table(outcomes) == all_pass(status="skip", repeated_del=state, lifecycle=state), "\n".join(
+        map(str, outcomes)
+    )
     if IS_ROOT:
         # Go's loopback labels a 1.x-shaped result with the configuration's version, so its 0.3.x/0.4.0 results lack
         # ips[].version; libcni reads them anyway, and so does the kit, saying so.
         lifecycle = next(o for o in outcomes if o.name == "lifecycle")
-        assert lifecycle.detail == "ok (tolerated: " + "; ".join(
-            f"ADD at {v}: ips[0], ips[1] without version (the spec requires it; libcni reads it)"
-            for v in ("0.3.0", "0.3.1", "0.4.0")
-        ) + ")"
+        assert (
+            lifecycle.detail
+            == "ok (tolerated: "
+            + "; ".join(
+                f"ADD at {v}: ips[0], ips[1] without version (the spec requires it; libcni reads it)"
+                for v in ("0.3.0", "0.3.1", "0.4.0")
+            )
+            + ")"
+        )
 
 
 @pytest.mark.integration
@@ -447,7 +486,9 @@ def test_go_bridge_passes(tmp_path: Path, bridge_name: str) -> None:
     target = ExecutableTarget(go_plugin("bridge"), config=config, needs_netns=True, cni_path=str(CNI_DIR))
     outcomes = run_checks(target)
     state = lifecycle_state(True)
-    assert outcome_table(outcomes) == all_pass(status="skip", repeated_del=state, lifecycle=state), "\n".join(map(str, outcomes))
+    assert outcome_table(outcomes) == all_pass(status="skip", repeated_del=state, lifecycle=state), "\n".join(
+        map(str, outcomes)
+    )
 
 
 @pytest.mark.integration
@@ -459,22 +500,26 @@ def test_go_plugins_in_scripts_that_break_the_protocol(tmp_path: Path) -> None:
             pytest.fail("this test needs root (a network namespace for ADD)")
         pytest.skip("needs root (a network namespace for ADD)")
     exit_two = tmp_path / "exit-two"
-    exit_two.write_text(textwrap.dedent(f"""\
+    exit_two.write_text(
+        textwrap.dedent(f"""\
         #!/bin/sh
         # Go's loopback, but exiting 2 on every error.
         out=$({loopback}); rc=$?
         printf '%s' "$out"
         [ "$rc" -eq 0 ] || exit 2
-        """))
+        """)
+    )
     twice = tmp_path / "twice"
-    twice.write_text(textwrap.dedent(f"""\
+    twice.write_text(
+        textwrap.dedent(f"""\
         #!/bin/sh
         # Go's loopback, but ADD prints its result twice.
         out=$({loopback}); rc=$?
         printf '%s' "$out"
         [ "$CNI_COMMAND" = ADD ] && [ "$rc" -eq 0 ] && printf '\\n%s' "$out"
         exit $rc
-        """))
+        """)
+    )
     for script in (exit_two, twice):
         script.chmod(0o755)
     assert failures(run_checks(ExecutableTarget(exit_two, needs_netns=True))) == ["exit-codes"]
@@ -495,7 +540,7 @@ def test_our_sdk_as_an_executable_passes(tmp_path: Path) -> None:
 
 def test_hanging_plugin_times_out(tmp_path: Path) -> None:
     script = tmp_path / "hangs-on-del"
-    script.write_text("#!/bin/sh\n[ \"$CNI_COMMAND\" = DEL ] && exec sleep 30\nexec /bin/cat >/dev/null\n")
+    script.write_text('#!/bin/sh\n[ "$CNI_COMMAND" = DEL ] && exec sleep 30\nexec /bin/cat >/dev/null\n')
     script.chmod(0o755)
     # Every DEL hangs (12 probes in all make a DEL), so keep the timeout short.
     outcomes = run_checks(ExecutableTarget(script, timeout=0.2, lifecycle=False), ["repeated-del", "exit-codes"])
@@ -517,7 +562,9 @@ def test_command_line_report(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     config = {"ipam": {"type": "host-local", "subnet": "10.252.0.0/24", "dataDir": str(tmp_path)}}
     code = conformance.main([str(host_local), "--config", json.dumps(config), "--version", "1.0.0"])
     lines = [
-        f"  SKIP {n}: the plugin does not list 1.1.0, the first version with STATUS\n" if n == "status" else f"  PASS {n}: ok\n"
+        f"  SKIP {n}: the plugin does not list 1.1.0, the first version with STATUS\n"
+        if n == "status"
+        else f"  PASS {n}: ok\n"
         for n in CHECK_NAMES
     ]
     assert (code, capsys.readouterr().out) == (0, "conformance of host-local:\n" + "".join(lines))
@@ -533,7 +580,7 @@ def test_command_line_report(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 # --- pytest integration ---------------------------------------------------------------------------------------------
 
-PYTEST_FILE = '''
+PYTEST_FILE = """
 import pytest
 from ipaddress import ip_interface
 
@@ -566,7 +613,7 @@ class TestGood(ConformanceSuite):
 @pytest.mark.parametrize("case", conformance.pytest_cases(PluginTarget(StrictDelete), PluginTarget(Good, lifecycle=False)))
 def test_conformance(case):
     case.verify()
-'''
+"""
 
 
 def test_pytest_integration(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -576,7 +623,9 @@ def test_pytest_integration(pytester: pytest.Pytester, monkeypatch: pytest.Monke
     n = len(CHECK_NAMES)
     # TestGood: all pass.  StrictDelete: repeated-del and lifecycle fail.  Good without lifecycle: one skip.
     result.assert_outcomes(passed=3 * n - 3, failed=2, skipped=1)
-    result.stdout.fnmatch_lines([
-        "*test_conformance?StrictDelete:repeated-del?*",
-        "*repeated-del (SPEC §2 DEL:*DEL #1 of an unknown attachment: expected success*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*test_conformance?StrictDelete:repeated-del?*",
+            "*repeated-del (SPEC §2 DEL:*DEL #1 of an unknown attachment: expected success*",
+        ]
+    )

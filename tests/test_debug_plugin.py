@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from examples.debug.rscni_debug import DebugPlugin, write_record
-from rscni_py.protocol.dispatch import dispatch
 from rscni_py.errors import CNIError
+from rscni_py.protocol.dispatch import dispatch
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "examples" / "debug" / "rscni_debug.py"
@@ -44,17 +44,28 @@ def config(out_dir: object, version: str = "1.1.0", **extra: Any) -> bytes:
     return json.dumps(conf, separators=(",", ":")).encode()
 
 
-def expected_record(command: str, stdin: bytes, *, container_id: str = "c1", ifname: str = "eth0",
-                    netns: str = "/var/run/netns/test", cni_args: str = "") -> bytes:
+def expected_record(
+    command: str,
+    stdin: bytes,
+    *,
+    container_id: str = "c1",
+    ifname: str = "eth0",
+    netns: str = "/var/run/netns/test",
+    cni_args: str = "",
+) -> bytes:
     return (
-        f"CNI_COMMAND: {command}\n"
-        f"CNI_CONTAINERID: {container_id}\n"
-        f"CNI_IFNAME: {ifname}\n"
-        f"CNI_NETNS: {netns}\n"
-        f"CNI_PATH: {CNI_PATH}\n"
-        f"CNI_ARGS: {cni_args}\n"
-        "STDIN_DATA: "
-    ).encode() + stdin + b"\n--------------------\n"
+        (
+            f"CNI_COMMAND: {command}\n"
+            f"CNI_CONTAINERID: {container_id}\n"
+            f"CNI_IFNAME: {ifname}\n"
+            f"CNI_NETNS: {netns}\n"
+            f"CNI_PATH: {CNI_PATH}\n"
+            f"CNI_ARGS: {cni_args}\n"
+            "STDIN_DATA: "
+        ).encode()
+        + stdin
+        + b"\n--------------------\n"
+    )
 
 
 # --- records ---------------------------------------------------------------------------------------------------------
@@ -71,8 +82,9 @@ RECORD_CASES = [
 
 
 @pytest.mark.parametrize(("command", "file_name", "word", "attached"), RECORD_CASES, ids=[c[0] for c in RECORD_CASES])
-def test_one_exact_record_file_per_command(tmp_path: Path, command: str, file_name: str, word: str,
-                                          attached: bool) -> None:
+def test_one_exact_record_file_per_command(
+    tmp_path: Path, command: str, file_name: str, word: str, attached: bool
+) -> None:
     stdin = config(tmp_path)
     code, _ = serve(command, stdin, cni_args="IgnoreUnknown=1;K8S_POD_NAME=web-0")
     assert code == 0
@@ -97,8 +109,14 @@ def test_a_repeated_command_replaces_its_record(tmp_path: Path) -> None:
 
 def test_raw_stdin_is_recorded_byte_for_byte(tmp_path: Path) -> None:
     # Indentation, a trailing newline and non-ASCII text all stay as the runtime sent them.
-    stdin = json.dumps({"cniVersion": "1.0.0", "name": "net1", "type": "d", "cniOutput": str(tmp_path),
-                        "note": "caf\u00e9"}, indent=2, ensure_ascii=False).encode() + b"\n"
+    stdin = (
+        json.dumps(
+            {"cniVersion": "1.0.0", "name": "net1", "type": "d", "cniOutput": str(tmp_path), "note": "caf\u00e9"},
+            indent=2,
+            ensure_ascii=False,
+        ).encode()
+        + b"\n"
+    )
     assert serve("ADD", stdin)[0] == 0
     assert (tmp_path / "c1-Add").read_bytes() == expected_record("Add", stdin)
 
@@ -113,18 +131,26 @@ def test_missing_output_directory_is_created(tmp_path: Path) -> None:
 # --- ADD output ------------------------------------------------------------------------------------------------------
 
 PREV_0_4 = {
-    "interfaces": [{"name": "veth1", "mac": "aa:bb:cc:dd:ee:01"},
-                   {"name": "eth0", "mac": "aa:bb:cc:dd:ee:02", "sandbox": "/var/run/netns/test"}],
-    "ips": [{"version": "4", "interface": 1, "address": "10.244.0.3/24", "gateway": "10.244.0.1"},
-            {"version": "6", "interface": 1, "address": "fd00::3/64"}],
+    "interfaces": [
+        {"name": "veth1", "mac": "aa:bb:cc:dd:ee:01"},
+        {"name": "eth0", "mac": "aa:bb:cc:dd:ee:02", "sandbox": "/var/run/netns/test"},
+    ],
+    "ips": [
+        {"version": "4", "interface": 1, "address": "10.244.0.3/24", "gateway": "10.244.0.1"},
+        {"version": "6", "interface": 1, "address": "fd00::3/64"},
+    ],
     "routes": [{"dst": "0.0.0.0/0", "gw": "10.244.0.1"}],
     "dns": {"nameservers": ["10.96.0.10"], "search": ["svc.cluster.local"]},
 }
 PREV_1_0 = {
-    "interfaces": [{"name": "veth1", "mac": "aa:bb:cc:dd:ee:01", "mtu": 1400},
-                   {"name": "eth0", "mac": "aa:bb:cc:dd:ee:02", "sandbox": "/var/run/netns/test"}],
-    "ips": [{"interface": 1, "address": "10.244.0.3/24", "gateway": "10.244.0.1"},
-            {"interface": 1, "address": "fd00::3/64"}],
+    "interfaces": [
+        {"name": "veth1", "mac": "aa:bb:cc:dd:ee:01", "mtu": 1400},
+        {"name": "eth0", "mac": "aa:bb:cc:dd:ee:02", "sandbox": "/var/run/netns/test"},
+    ],
+    "ips": [
+        {"interface": 1, "address": "10.244.0.3/24", "gateway": "10.244.0.1"},
+        {"interface": 1, "address": "fd00::3/64"},
+    ],
     "routes": [{"dst": "0.0.0.0/0", "gw": "10.244.0.1"}],
     "dns": {"nameservers": ["10.96.0.10"], "search": ["svc.cluster.local"]},
 }
@@ -138,15 +164,19 @@ def test_add_passes_prev_result_through_at_the_config_version(tmp_path: Path, ve
     assert (code, out) == (0, prev)
 
 
-@pytest.mark.parametrize(("version", "want"), [
-    ("0.3.0", {"cniVersion": "0.3.0", "dns": {}}),
-    ("0.3.1", {"cniVersion": "0.3.1", "dns": {}}),
-    ("0.4.0", {"cniVersion": "0.4.0", "dns": {}}),
-    ("1.0.0", {"cniVersion": "1.0.0"}),
-    ("1.1.0", {"cniVersion": "1.1.0"}),
-    # An empty result has no address to express in the 0.1.0/0.2.0 shape; Go's debug plugin fails the same way.
-    ("0.2.0", {"cniVersion": "0.2.0", "code": 999, "msg": "cannot convert: no valid IP addresses"}),
-], ids=lambda value: value if isinstance(value, str) else "")
+@pytest.mark.parametrize(
+    ("version", "want"),
+    [
+        ("0.3.0", {"cniVersion": "0.3.0", "dns": {}}),
+        ("0.3.1", {"cniVersion": "0.3.1", "dns": {}}),
+        ("0.4.0", {"cniVersion": "0.4.0", "dns": {}}),
+        ("1.0.0", {"cniVersion": "1.0.0"}),
+        ("1.1.0", {"cniVersion": "1.1.0"}),
+        # An empty result has no address to express in the 0.1.0/0.2.0 shape; Go's debug plugin fails the same way.
+        ("0.2.0", {"cniVersion": "0.2.0", "code": 999, "msg": "cannot convert: no valid IP addresses"}),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
 def test_add_without_prev_result_prints_an_empty_result(tmp_path: Path, version: str, want: dict[str, Any]) -> None:
     code, out = serve("ADD", config(tmp_path, version))
     assert (code, out) == (0 if "code" not in want else 1, want)
@@ -161,6 +191,7 @@ def test_add_converts_an_older_prev_result_to_the_config_version(tmp_path: Path)
 
 
 # --- errors ----------------------------------------------------------------------------------------------------------
+
 
 def _error(code: int, msg: str, details: str = "", version: str = "1.1.0") -> dict[str, Any]:
     out: dict[str, Any] = {"cniVersion": version, "code": code, "msg": msg}
@@ -213,7 +244,9 @@ def test_invalid_container_id_writes_nothing(tmp_path: Path) -> None:
     out = io.StringIO()
     code = dispatch(DebugPlugin, env, io.BytesIO(config(tmp_path / "out")), out, io.StringIO())
     assert (code, json.loads(out.getvalue())) == (
-        1, _error(4, "invalid characters in containerID", "../escape", version="1.1.0"))
+        1,
+        _error(4, "invalid characters in containerID", "../escape", version="1.1.0"),
+    )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -239,10 +272,12 @@ def test_unwritable_record_replaces_nothing(tmp_path: Path) -> None:
 
 # --- as a real process -----------------------------------------------------------------------------------------------
 
+
 def _run_script(env: dict[str, str], stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
     base = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, str(SCRIPT)], input=stdin, env={**base, **env}, capture_output=True,
-                          check=False, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(SCRIPT)], input=stdin, env={**base, **env}, capture_output=True, check=False, timeout=120
+    )
 
 
 def test_script_add_as_a_process(tmp_path: Path) -> None:

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from ipaddress import ip_interface
 from typing import Any, ClassVar
 
 import pytest
 
-from rscni_py import CmdArgs, CNIError, CNIPlugin, NetConf, TryAgainLaterError
+from rscni_py import CmdArgs, CNIError, CNIPlugin, TryAgainLaterError
 from rscni_py.protocol.dispatch import dispatch
 from rscni_py.types import IPConfig, Result
 
 ALL = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
-ATTACH_ENV = {"CNI_CONTAINERID": "ctr1", "CNI_NETNS": "/var/run/netns/test", "CNI_IFNAME": "eth0", "CNI_PATH": "/opt/cni/bin"}
+ATTACH_ENV = {
+    "CNI_CONTAINERID": "ctr1",
+    "CNI_NETNS": "/var/run/netns/test",
+    "CNI_IFNAME": "eth0",
+    "CNI_PATH": "/opt/cni/bin",
+}
 
 
 @dataclass
@@ -202,20 +207,35 @@ def test_validation_error_wins_over_earlier_missing_variable() -> None:
 CONFIG_CASES = [
     (b"", 6, "error decoding network config: stdin is empty", ""),
     (b"  \n", 6, "error decoding network config: stdin is empty", ""),
-    (b"{", 6, "error decoding network config: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)", ""),
+    (
+        b"{",
+        6,
+        "error decoding network config: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+        "",
+    ),
     (b"nope", 6, "error decoding network config: Expecting value: line 1 column 1 (char 0)", ""),
     (b'{"name": "n"} {}', 6, "error decoding network config: Extra data: line 1 column 15 (char 14)", ""),
     (b"[]", 6, "error decoding network config: expected a JSON object, got array", ""),
     (b'"x"', 6, "error decoding network config: expected a JSON object, got string", ""),
     (b'{"name": NaN}', 6, "error decoding network config: invalid JSON value NaN", ""),
     (b'{"name": 5}', 6, "error decoding network config: name: expected a string, got number", ""),
-    (b'{"name": "\xff"}', 6, "error decoding network config: 'utf-8' codec can't decode byte 0xff in position 10: invalid start byte", ""),
+    (
+        b'{"name": "\xff"}',
+        6,
+        "error decoding network config: 'utf-8' codec can't decode byte 0xff in position 10: invalid start byte",
+        "",
+    ),
     (b"null", 7, "missing network name", ""),
     (b"{}", 7, "missing network name", ""),
     (b'{"name": ""}', 7, "missing network name", ""),
     (b'{"name": "has space"}', 7, "invalid characters found in network name", "has space"),
     (b'{"name": "../etc"}', 7, "invalid characters found in network name", "../etc"),
-    (b'{"name": "n", "cniVersion": 1}', 6, "decoding version from network config: cniVersion: expected a string, got number", ""),
+    (
+        b'{"name": "n", "cniVersion": 1}',
+        6,
+        "decoding version from network config: cniVersion: expected a string, got number",
+        "",
+    ),
 ]
 
 
@@ -274,17 +294,62 @@ def test_version_never_reads_stdin_and_needs_no_other_variable() -> None:
 
 VERSION_CASES = [
     # (plugin, command, config version, expected error or None)
-    (Recorder, "ADD", "0.9.9", error(1, "incompatible CNI versions", f'config is "0.9.9", plugin supports [{" ".join(json.dumps(v) for v in ALL)}]', "0.9.9")),
-    (OnlyNew, "ADD", "1.0", error(1, "incompatible CNI versions", 'config is "1.0", plugin supports ["1.0.0" "1.1.0"]', "1.0")),
-    (OnlyNew, "ADD", None, error(1, "incompatible CNI versions", 'config is "0.1.0", plugin supports ["1.0.0" "1.1.0"]', "0.1.0")),
-    (OnlyNew, "DEL", "0.4.0", error(1, "incompatible CNI versions", 'config is "0.4.0", plugin supports ["1.0.0" "1.1.0"]', "0.4.0")),
-    (Recorder, "ADD", "garbage", error(1, "incompatible CNI versions", f'config is "garbage", plugin supports [{" ".join(json.dumps(v) for v in ALL)}]', "garbage")),
+    (
+        Recorder,
+        "ADD",
+        "0.9.9",
+        error(
+            1,
+            "incompatible CNI versions",
+            f'config is "0.9.9", plugin supports [{" ".join(json.dumps(v) for v in ALL)}]',
+            "0.9.9",
+        ),
+    ),
+    (
+        OnlyNew,
+        "ADD",
+        "1.0",
+        error(1, "incompatible CNI versions", 'config is "1.0", plugin supports ["1.0.0" "1.1.0"]', "1.0"),
+    ),
+    (
+        OnlyNew,
+        "ADD",
+        None,
+        error(1, "incompatible CNI versions", 'config is "0.1.0", plugin supports ["1.0.0" "1.1.0"]', "0.1.0"),
+    ),
+    (
+        OnlyNew,
+        "DEL",
+        "0.4.0",
+        error(1, "incompatible CNI versions", 'config is "0.4.0", plugin supports ["1.0.0" "1.1.0"]', "0.4.0"),
+    ),
+    (
+        Recorder,
+        "ADD",
+        "garbage",
+        error(
+            1,
+            "incompatible CNI versions",
+            f'config is "garbage", plugin supports [{" ".join(json.dumps(v) for v in ALL)}]',
+            "garbage",
+        ),
+    ),
     (Recorder, "CHECK", "0.3.1", error(1, "config version does not allow CHECK", '"0.3.1"', "0.3.1")),
     (Recorder, "CHECK", None, error(1, "config version does not allow CHECK", '"0.1.0"', "0.1.0")),
-    (Recorder, "CHECK", "garbage", error(6, 'failed to convert major version part "garbage": invalid syntax', "", "garbage")),
+    (
+        Recorder,
+        "CHECK",
+        "garbage",
+        error(6, 'failed to convert major version part "garbage": invalid syntax', "", "garbage"),
+    ),
     (Recorder, "CHECK", "1.2.3.4", error(6, 'invalid version "1.2.3.4": too many parts', "", "1.2.3.4")),
     (UpTo100, "CHECK", "1.1.0", error(1, "plugin version does not allow CHECK", '"1.1.0"', "1.1.0")),
-    (UpTo100, "CHECK", "0.4.1", error(1, "incompatible CNI versions", 'config is "0.4.1", plugin supports ["0.4.0" "1.0.0"]', "0.4.1")),
+    (
+        UpTo100,
+        "CHECK",
+        "0.4.1",
+        error(1, "incompatible CNI versions", 'config is "0.4.1", plugin supports ["0.4.0" "1.0.0"]', "0.4.1"),
+    ),
     (Recorder, "GC", "1.0.0", error(1, "config version does not allow GC", '"1.0.0"', "1.0.0")),
     (Recorder, "STATUS", "0.4.0", error(1, "config version does not allow STATUS", '"0.4.0"', "0.4.0")),
     (UpTo100, "STATUS", "1.1.0", error(1, "plugin version does not allow STATUS", '"1.1.0"', "1.1.0")),
@@ -296,12 +361,20 @@ VERSION_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("plugin", "command", "version", "expected"), VERSION_CASES, ids=lambda v: str(v)[:30] if not isinstance(v, type) else v.__name__)
-def test_version_gate(plugin: type[Recorder], command: str, version: str | None, expected: dict[str, Any] | None) -> None:
+@pytest.mark.parametrize(
+    ("plugin", "command", "version", "expected"),
+    VERSION_CASES,
+    ids=lambda v: str(v)[:30] if not isinstance(v, type) else v.__name__,
+)
+def test_version_gate(
+    plugin: type[Recorder], command: str, version: str | None, expected: dict[str, Any] | None
+) -> None:
     out = run(env_for(command), conf(version), plugin=plugin)
     if expected is None:
         assert out.code == 0, out.stdout
-        assert [name for name, _ in out.calls] == [{"ADD": "add", "CHECK": "check", "GC": "gc", "STATUS": "status"}[command]]
+        assert [name for name, _ in out.calls] == [
+            {"ADD": "add", "CHECK": "check", "GC": "gc", "STATUS": "status"}[command]
+        ]
     else:
         assert (out.code, out.json, out.calls) == (1, expected, [])
 
@@ -346,7 +419,13 @@ def test_add_receives_full_cmd_args() -> None:
     ((name, args),) = out.calls
     assert name == "add"
     assert (args.command, args.container_id, args.netns, args.ifname, args.args, args.path) == (
-        "ADD", "ctr1", "/var/run/netns/test", "eth0", "IgnoreUnknown=1;K=V", ["/a", "", "/b"])
+        "ADD",
+        "ctr1",
+        "/var/run/netns/test",
+        "eth0",
+        "IgnoreUnknown=1;K=V",
+        ["/a", "", "/b"],
+    )
     assert args.stdin_data == json.dumps(config).encode()
     assert (args.config.name, args.config.type, args.config.cni_version) == ("testnet", "recorder", "1.0.0")
     assert args.config.raw == config
@@ -394,7 +473,11 @@ def test_del_without_netns_is_fine() -> None:
 
 
 def test_prev_result_is_parsed_and_converted_up() -> None:
-    prev = {"cniVersion": "0.4.0", "ips": [{"version": "4", "address": "10.0.0.2/24", "gateway": "10.0.0.1"}], "dns": {}}
+    prev = {
+        "cniVersion": "0.4.0",
+        "ips": [{"version": "4", "address": "10.0.0.2/24", "gateway": "10.0.0.1"}],
+        "dns": {},
+    }
     out = run(env_for("ADD"), conf("0.4.0", prevResult=prev))
     assert out.code == 0
     prev_result = out.calls[0][1].prev_result
@@ -457,23 +540,47 @@ class Logs:
         ({"RSCNI_LOG_FILE": "/tmp/e.log"}, {"logFile": "/tmp/c.log"}, (30, "/tmp/e.log")),
     ],
 )
-def test_log_settings(env_extra: dict[str, str], config_extra: dict[str, Any], expected: tuple[int, str | None]) -> None:
+def test_log_settings(
+    env_extra: dict[str, str], config_extra: dict[str, Any], expected: tuple[int, str | None]
+) -> None:
     logs = Logs()
-    code = dispatch(Recorder, {**env_for("DEL"), **env_extra}, io.BytesIO(json.dumps(conf(**config_extra)).encode()), io.StringIO(), io.StringIO(), logs=logs)
+    code = dispatch(
+        Recorder,
+        {**env_for("DEL"), **env_extra},
+        io.BytesIO(json.dumps(conf(**config_extra)).encode()),
+        io.StringIO(),
+        io.StringIO(),
+        logs=logs,
+    )
     assert (code, logs.calls) == (0, [expected])
 
 
 @pytest.mark.parametrize(
     ("env_extra", "config_extra", "expected"),
     [
-        ({"RSCNI_LOG_LEVEL": "loud"}, {}, error(4, 'RSCNI_LOG_LEVEL: unknown log level "loud"', "use one of DEBUG, INFO, WARNING, ERROR")),
-        ({}, {"logLevel": "loud"}, error(7, 'logLevel: unknown log level "loud"', "use one of DEBUG, INFO, WARNING, ERROR")),
+        (
+            {"RSCNI_LOG_LEVEL": "loud"},
+            {},
+            error(4, 'RSCNI_LOG_LEVEL: unknown log level "loud"', "use one of DEBUG, INFO, WARNING, ERROR"),
+        ),
+        (
+            {},
+            {"logLevel": "loud"},
+            error(7, 'logLevel: unknown log level "loud"', "use one of DEBUG, INFO, WARNING, ERROR"),
+        ),
         ({}, {"logFile": 3}, error(7, "logFile: expected a string, got number")),
     ],
 )
 def test_bad_log_settings(env_extra: dict[str, str], config_extra: dict[str, Any], expected: dict[str, Any]) -> None:
     out = io.StringIO()
-    code = dispatch(Recorder, {**env_for("DEL"), **env_extra}, io.BytesIO(json.dumps(conf(**config_extra)).encode()), out, io.StringIO(), logs=Logs())
+    code = dispatch(
+        Recorder,
+        {**env_for("DEL"), **env_extra},
+        io.BytesIO(json.dumps(conf(**config_extra)).encode()),
+        out,
+        io.StringIO(),
+        logs=Logs(),
+    )
     assert (code, json.loads(out.getvalue())) == (1, expected)
 
 
@@ -485,7 +592,14 @@ def test_bad_log_settings(env_extra: dict[str, str], config_extra: dict[str, Any
     [
         ("K=V", error(4, 'CNI_ARGS: unknown args ["K=V"]', '"K=V"')),
         ("IgnoreUnknown=1;", error(4, 'CNI_ARGS: invalid pair ""', '"IgnoreUnknown=1;"')),
-        ("IgnoreUnknown=maybe", error(4, 'CNI_ARGS: error parsing value of pair "IgnoreUnknown=maybe": boolean unmarshal error: invalid input maybe', '"IgnoreUnknown=maybe"')),
+        (
+            "IgnoreUnknown=maybe",
+            error(
+                4,
+                'CNI_ARGS: error parsing value of pair "IgnoreUnknown=maybe": boolean unmarshal error: invalid input maybe',
+                '"IgnoreUnknown=maybe"',
+            ),
+        ),
     ],
 )
 def test_bad_cni_args_is_code_4_naming_the_pair(raw: str, expected: dict[str, Any]) -> None:

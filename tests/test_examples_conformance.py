@@ -11,7 +11,6 @@ from examples.debug.rscni_debug import DebugPlugin
 from rscni_py.testing import conformance
 from tests.runtime_support import install_python_plugin
 
-
 # Without a prevResult the debug plugin's ADD result has no address, which 0.1.0/0.2.0 cannot express (Go's debug
 # plugin fails the same way), so its ADD/DEL lifecycle is checked from 0.3.0 on.
 DEBUG_VERSIONS = ("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
@@ -35,7 +34,9 @@ def test_debug_plugin_in_process(tmp_path: Path) -> None:
 @pytest.mark.integration
 def test_debug_plugin_as_an_executable(tmp_path: Path) -> None:
     plugin = install_python_plugin(tmp_path / "bin", "rscni-debug")
-    target = conformance.ExecutableTarget(plugin, config=debug_config(tmp_path), versions=DEBUG_VERSIONS, timeout=60, workers=2)
+    target = conformance.ExecutableTarget(
+        plugin, config=debug_config(tmp_path), versions=DEBUG_VERSIONS, timeout=60, workers=2
+    )
     outcomes = conformance.run_checks(target)
     assert outcomes_failed(outcomes) == []
 
@@ -57,8 +58,13 @@ def test_veth_plugin_as_an_executable(tmp_path: Path) -> None:
         "ipam": {"type": "host-local", "subnet": "10.246.7.0/24", "dataDir": str(tmp_path / "ipam")},
     }
     target = conformance.ExecutableTarget(
-        plugin, config=config, versions=("0.3.1", "0.4.0", "1.0.0"), needs_netns=True,
-        cni_path=f"{tmp_path / 'bin'}:/usr/lib/cni", timeout=60, workers=2,
+        plugin,
+        config=config,
+        versions=("0.3.1", "0.4.0", "1.0.0"),
+        needs_netns=True,
+        cni_path=f"{tmp_path / 'bin'}:/usr/lib/cni",
+        timeout=60,
+        workers=2,
     )
     outcomes = conformance.run_checks(target)
     assert outcomes_failed(outcomes) == []

@@ -41,14 +41,16 @@ GENERIC_CASES: list[tuple[str, Any, tuple[type, ...]]] = [
 ]
 
 
-@pytest.mark.parametrize(("alias", "expected"), [(c[1], c[2]) for c in GENERIC_CASES], ids=[c[0] for c in GENERIC_CASES])
+@pytest.mark.parametrize(
+    ("alias", "expected"), [(c[1], c[2]) for c in GENERIC_CASES], ids=[c[0] for c in GENERIC_CASES]
+)
 def test_missing_generic_parameters_take_their_defaults(alias: Any, expected: tuple[type, ...]) -> None:
     assert get_args(alias) == expected
 
 
 def test_too_many_generic_parameters_still_fail() -> None:
     with pytest.raises(TypeError, match="Too many arguments"):
-        CNIPlugin[_Conf, K8sArgs, int]  # type: ignore[misc]  # noqa: B018
+        CNIPlugin[_Conf, K8sArgs, int]  # type: ignore[misc]
 
 
 def test_one_parameter_plugin_derives_both_classes() -> None:
@@ -134,14 +136,26 @@ PATHS: list[tuple[str, dict[str, str], bytes, list[str]]] = [
     ("unsupported-version", {"CNI_COMMAND": "ADD", **ATTACH}, _config("9.9.9"), []),
     ("del-1.0.0", {"CNI_COMMAND": "DEL", **ATTACH}, _config("1.0.0", PREV_1_0), sorted(DECODING)),
     ("del-0.4.0", {"CNI_COMMAND": "DEL", **ATTACH}, _config("0.4.0", PREV_0_4), sorted(DECODING + OLD_SHAPES)),
-    ("del-log-level", {"CNI_COMMAND": "DEL", **ATTACH}, _config("1.0.0", PREV_1_0, logLevel="debug"), sorted(DECODING + LOGGING)),
-    ("del-log-env", {"CNI_COMMAND": "DEL", "RSCNI_LOG_LEVEL": "error", **ATTACH}, _config("1.0.0"), sorted(DECODING + LOGGING)),
+    (
+        "del-log-level",
+        {"CNI_COMMAND": "DEL", **ATTACH},
+        _config("1.0.0", PREV_1_0, logLevel="debug"),
+        sorted(DECODING + LOGGING),
+    ),
+    (
+        "del-log-env",
+        {"CNI_COMMAND": "DEL", "RSCNI_LOG_LEVEL": "error", **ATTACH},
+        _config("1.0.0"),
+        sorted(DECODING + LOGGING),
+    ),
 ]
 
 
 @pytest.mark.parametrize("plugin", sorted(PLUGINS))
 @pytest.mark.parametrize(("env", "stdin", "expected"), [c[1:] for c in PATHS], ids=[c[0] for c in PATHS])
-def test_each_path_imports_only_what_it_uses(plugin: str, env: dict[str, str], stdin: bytes, expected: list[str]) -> None:
+def test_each_path_imports_only_what_it_uses(
+    plugin: str, env: dict[str, str], stdin: bytes, expected: list[str]
+) -> None:
     # A 1.x configuration never needs the 0.x result shapes; VERSION, about and the early errors need no decoding.
     # DEL rather than ADD: both decode the configuration and prevResult; the debug plugin fails DEL on purpose here
     # (its cniOutput, under /dev/null, cannot be created), after everything was decoded.
@@ -157,7 +171,7 @@ def test_each_path_imports_only_what_it_uses(plugin: str, env: dict[str, str], s
     assert (loaded.split(",") if loaded else []) == expected, proc.stderr.decode()
 
 
-LATE_LOGGER = '''
+LATE_LOGGER = """
 from rscni_py import CmdArgs, CNIPlugin
 from rscni_py.types import Result
 
@@ -177,7 +191,7 @@ class Late(CNIPlugin):
 
 
 Late.run()
-'''
+"""
 
 
 def test_plugin_importing_logging_late_still_gets_the_handlers(tmp_path: Path) -> None:
@@ -238,4 +252,4 @@ def test_lazy_names_are_the_objects_of_their_modules(package: str) -> None:
     assert resolved == dict.fromkeys(module.__all__, True)
     assert set(module.__all__) <= set(dir(module))
     with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
-        getattr(module, "Nope")
+        module.Nope

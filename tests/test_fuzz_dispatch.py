@@ -22,7 +22,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rscni_py import CmdArgs, CNIArgs, CNIError, CNIPlugin, K8sArgs, NetConf
+from rscni_py import CmdArgs, CNIError, CNIPlugin, K8sArgs, NetConf
+from rscni_py._base.versions import ALL_VERSIONS, MIN_VERSION_FOR_COMMAND, at_least
 from rscni_py.errors import (
     DecodingFailureError,
     InvalidNetworkConfigError,
@@ -31,9 +32,7 @@ from rscni_py.errors import (
 )
 from rscni_py.protocol import env as envvars
 from rscni_py.protocol.dispatch import dispatch
-from rscni_py._base.versions import ALL_VERSIONS, MIN_VERSION_FOR_COMMAND, at_least
-from rscni_py.types import IPInterface, Result, json_field, parse_result
-from rscni_py.types import v0_2, v0_4, v1_0
+from rscni_py.types import IPInterface, Result, json_field, parse_result, v0_4, v1_0
 from rscni_py.types._convert import AnyResult
 from rscni_py.types._family import family_of
 from rscni_py.types.args import arg_field
@@ -49,6 +48,7 @@ ERROR_KEYS: Final = frozenset({"cniVersion", "code", "msg", "details"})
 
 
 # --- plugins ------------------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Calls:
@@ -163,6 +163,7 @@ PLUGINS: Final[tuple[type[Plain] | type[Typed], ...]] = (Plain, Raising, Returni
 
 # --- strategies: results, configurations, environments, stdin ------------------------------------------------------
 
+
 def _cidr(version: Literal[4, 6]) -> st.SearchStrategy[str]:
     bits = 32 if version == 4 else 128
     return st.tuples(st.ip_addresses(v=version), st.integers(0, bits)).map(lambda t: f"{t[0]}/{t[1]}")
@@ -174,16 +175,27 @@ def _ip(version: Literal[4, 6]) -> st.SearchStrategy[str]:
 
 _names = st.text(st.characters(codec="ascii", categories=["L", "N"]), min_size=1, max_size=8)
 _macs = st.sampled_from(["00:11:22:33:44:55", "aa-bb-cc-dd-ee-ff", ""])
-_dns = st.fixed_dictionaries({}, optional={
-    "nameservers": st.lists(_ip(4), max_size=2), "domain": _names, "search": st.lists(_names, max_size=2),
-    "options": st.lists(_names, max_size=2),
-})
+_dns = st.fixed_dictionaries(
+    {},
+    optional={
+        "nameservers": st.lists(_ip(4), max_size=2),
+        "domain": _names,
+        "search": st.lists(_names, max_size=2),
+        "options": st.lists(_names, max_size=2),
+    },
+)
 
 
 def _routes(family: Literal[4, 6]) -> st.SearchStrategy[list[dict[str, Any]]]:
-    route = st.fixed_dictionaries({"dst": _cidr(family)}, optional={
-        "gw": _ip(family), "mtu": st.integers(0, 9000), "priority": st.integers(0, 100), "table": st.integers(0, 255),
-    })
+    route = st.fixed_dictionaries(
+        {"dst": _cidr(family)},
+        optional={
+            "gw": _ip(family),
+            "mtu": st.integers(0, 9000),
+            "priority": st.integers(0, 100),
+            "table": st.integers(0, 255),
+        },
+    )
     return st.lists(route, max_size=2)
 
 
@@ -195,7 +207,9 @@ _V02_IPCONFIG: Final = {
     for ipv in _FAMILIES
 }
 _IFACE_KEYS: Final[dict[str, st.SearchStrategy[Any]]] = {
-    "name": _names, "mac": _macs, "sandbox": st.just("/var/run/netns/x"),
+    "name": _names,
+    "mac": _macs,
+    "sandbox": st.just("/var/run/netns/x"),
 }
 _INTERFACES: Final = {
     "0.4": st.lists(st.fixed_dictionaries({}, optional=_IFACE_KEYS), max_size=2),
@@ -240,15 +254,27 @@ RESULTS: Final = {version: result_json(version) for version in ALL_VERSIONS}
 any_result: st.SearchStrategy[dict[str, Any]] = st.one_of(*RESULTS.values())
 
 _OPTIONAL_KEYS: Final[dict[str, st.SearchStrategy[Any]]] = {
-    "ipam": st.fixed_dictionaries({"type": st.just("host-local")}, optional={"subnet": _CIDRS[4], "routes": _v4_routes}),
+    "ipam": st.fixed_dictionaries(
+        {"type": st.just("host-local")}, optional={"subnet": _CIDRS[4], "routes": _v4_routes}
+    ),
     "dns": _dns,
     "args": st.dictionaries(_names, st.integers() | _names, max_size=2),
     "capabilities": st.dictionaries(st.sampled_from(["portMappings", "ips", "mac"]), st.booleans(), max_size=2),
-    "runtimeConfig": st.fixed_dictionaries({}, optional={
-        "portMappings": st.lists(st.fixed_dictionaries({
-            "hostPort": st.integers(1, 65535), "containerPort": st.integers(1, 65535), "protocol": st.just("tcp"),
-        }), max_size=2),
-    }),
+    "runtimeConfig": st.fixed_dictionaries(
+        {},
+        optional={
+            "portMappings": st.lists(
+                st.fixed_dictionaries(
+                    {
+                        "hostPort": st.integers(1, 65535),
+                        "containerPort": st.integers(1, 65535),
+                        "protocol": st.just("tcp"),
+                    }
+                ),
+                max_size=2,
+            ),
+        },
+    ),
     "prevResult": any_result,
     "cni.dev/valid-attachments": st.lists(st.fixed_dictionaries({"containerID": _names, "ifname": _names}), max_size=2),
     "vlan": st.none() | st.integers(0, 4094),
@@ -286,12 +312,31 @@ valid_config = _valid_config()
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
 json_values = st.recursive(
-    json_scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
 _huge_numbers = st.sampled_from([10**20, 2**63, -(2**63) - 1, 10**400, -1, 1e308, 4.9e-324])
-_odd_strings = st.sampled_from(["", " ", ".", "..", "../../etc/passwd", "a/b", "x\n", "\u00e9" * 10, "\x00", "%s%n",
-                                "1.0", "0.4.0 ", "CNI_ARGS=a;b", "$(reboot)", "`id`", "a" * 300])
+_odd_strings = st.sampled_from(
+    [
+        "",
+        " ",
+        ".",
+        "..",
+        "../../etc/passwd",
+        "a/b",
+        "x\n",
+        "\u00e9" * 10,
+        "\x00",
+        "%s%n",
+        "1.0",
+        "0.4.0 ",
+        "CNI_ARGS=a;b",
+        "$(reboot)",
+        "`id`",
+        "a" * 300,
+    ]
+)
 
 
 def _nest(levels: int, kind: str) -> object:
@@ -301,7 +346,9 @@ def _nest(levels: int, kind: str) -> object:
     return value
 
 
-_deep = st.tuples(st.sampled_from([20, 126, 127, 128, 200]), st.sampled_from(["array", "object"])).map(lambda t: _nest(*t))
+_deep = st.tuples(st.sampled_from([20, 126, 127, 128, 200]), st.sampled_from(["array", "object"])).map(
+    lambda t: _nest(*t)
+)
 
 
 def _paths(doc: object, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -347,7 +394,7 @@ def mutate(draw: st.DrawFn, doc: dict[str, Any]) -> dict[str, Any]:
         elif action == "mangle" and isinstance(parent[key], str):
             text = parent[key]
             at = draw(st.integers(0, len(text)))
-            parent[key] = text[:at] + draw(st.text(max_size=3)) + text[at + draw(st.integers(0, 2)):]
+            parent[key] = text[:at] + draw(st.text(max_size=3)) + text[at + draw(st.integers(0, 2)) :]
         elif action == "deep":
             parent[key] = draw(_deep)
         elif action == "huge":
@@ -406,18 +453,28 @@ _VALID_ENV: Final[dict[str, list[str]]] = {
     "CNI_CONTAINERID": ["ctr1", "a", "0123456789abcdef" * 4, "x.y_z-1"],
     "CNI_NETNS": ["/var/run/netns/test", "/proc/1/ns/net-does-not-exist", "/proc/self/ns/net"],
     "CNI_IFNAME": ["eth0", "net1", "a" * 15, "\u00e9th0"],
-    "CNI_ARGS": ["", "IgnoreUnknown=1;K8S_POD_NAME=web-0;K8S_POD_NAMESPACE=ns;POD=web-0",
-                 "POD=p;IP=10.0.0.9", "POD=p;IgnoreUnknown=true;EXTRA=1"],
+    "CNI_ARGS": [
+        "",
+        "IgnoreUnknown=1;K8S_POD_NAME=web-0;K8S_POD_NAMESPACE=ns;POD=web-0",
+        "POD=p;IP=10.0.0.9",
+        "POD=p;IgnoreUnknown=true;EXTRA=1",
+    ],
     "CNI_PATH": ["/opt/cni/bin", "/opt/cni/bin:/usr/lib/cni", "::"],
     "CNI_NETNS_OVERRIDE": ["1", "true", "TRUE", "0", ""],
     "RSCNI_LOG_LEVEL": ["", "debug", "INFO"],
 }
-_odd_env_text = _odd_strings | st.text(max_size=20) | st.sampled_from(["\udcff", "eth0\t", "IP=1.2.3.4/99", "POD=a=b", ";"])
+_odd_env_text = (
+    _odd_strings | st.text(max_size=20) | st.sampled_from(["\udcff", "eth0\t", "IP=1.2.3.4/99", "POD=a=b", ";"])
+)
 
 
 def environment(valid_only: bool = False) -> st.SearchStrategy[dict[str, str]]:
     """CNI_* variables: each missing, valid or odd; the command valid, in the wrong case or made up."""
-    command = st.sampled_from(COMMANDS) if valid_only else st.sampled_from([*COMMANDS, "", "add", "NOPE", "VERSION "]) | st.text(max_size=8)
+    command = (
+        st.sampled_from(COMMANDS)
+        if valid_only
+        else st.sampled_from([*COMMANDS, "", "add", "NOPE", "VERSION "]) | st.text(max_size=8)
+    )
     parts: dict[str, st.SearchStrategy[str]] = {"CNI_COMMAND": command}
     for name, good in _VALID_ENV.items():
         good_value = st.sampled_from(good)
@@ -461,6 +518,7 @@ outcomes: st.SearchStrategy[object] = st.one_of(
 
 
 # --- one case -------------------------------------------------------------------------------------------------------
+
 
 class Outcome(enum.Enum):
     """How a case ended, for the benchmark's counts."""
@@ -530,8 +588,11 @@ def fitting_cases(draw: st.DrawFn) -> Case:
     if usable:
         config["cniVersion"] = draw(st.sampled_from(usable))
         if "prevResult" in config:
-            config["prevResult"] = draw(st.sampled_from(sorted(_family_versions(config["cniVersion"]))).flatmap(
-                lambda version: RESULTS[version]))
+            config["prevResult"] = draw(
+                st.sampled_from(sorted(_family_versions(config["cniVersion"]))).flatmap(
+                    lambda version: RESULTS[version]
+                )
+            )
     case.stdin = json.dumps(config).encode()
     return case
 
@@ -578,7 +639,14 @@ def check(case: Case, seen: Observed) -> tuple[Outcome, int | None]:
     if command == "VERSION":
         # Needs nothing else and never reads stdin.
         assert (seen.code, seen.calls) == (0, [])
-        assert seen.stdout == json.dumps({"cniVersion": "1.1.0", "supportedVersions": list(case.plugin.supported_versions)}, separators=(",", ":")) + "\n"
+        assert (
+            seen.stdout
+            == json.dumps(
+                {"cniVersion": "1.1.0", "supportedVersions": list(case.plugin.supported_versions)},
+                separators=(",", ":"),
+            )
+            + "\n"
+        )
         return Outcome.VERSION, None
     if command == "" and case.plugin.about:
         assert (seen.code, seen.stdout, seen.calls) == (0, "", [])
@@ -619,7 +687,9 @@ def check(case: Case, seen: Observed) -> tuple[Outcome, int | None]:
             assert (code, doc["msg"], doc.get("details", "")) == (failure.code, failure.msg, failure.details)
         else:
             assert code == 999
-            assert doc["msg"] == (type(failure).__name__ if isinstance(failure, BrokenStr) else str(failure) or type(failure).__name__)
+            assert doc["msg"] == (
+                type(failure).__name__ if isinstance(failure, BrokenStr) else str(failure) or type(failure).__name__
+            )
             assert "Traceback (most recent call last)" in seen.stderr
     else:
         # A plugin that returned no result, or one that cannot be converted to the configuration's version.
@@ -704,8 +774,13 @@ def test_fitting_configs_always_reach_the_plugin(case: Case) -> None:
 
 # --- found by fuzzing: regressions -------------------------------------------------------------------------------------
 
-VALID_ADD = {"CNI_COMMAND": "ADD", "CNI_CONTAINERID": "c1", "CNI_NETNS": "/var/run/netns/x", "CNI_IFNAME": "eth0",
-             "CNI_PATH": "/opt/cni/bin"}
+VALID_ADD = {
+    "CNI_COMMAND": "ADD",
+    "CNI_CONTAINERID": "c1",
+    "CNI_NETNS": "/var/run/netns/x",
+    "CNI_IFNAME": "eth0",
+    "CNI_PATH": "/opt/cni/bin",
+}
 VALID_CONFIG = b'{"cniVersion": "1.0.0", "name": "n", "type": "fuzz"}'
 
 
@@ -731,6 +806,7 @@ def test_unwritable_streams_do_not_raise(broken: str) -> None:
 
 # --- through run(), in a real process ----------------------------------------------------------------------------------
 
+
 def _representable(value: str) -> bool:
     """Whether a real process environment can hold ``value`` (no NUL; encodable as file-system bytes)."""
     try:
@@ -739,13 +815,22 @@ def _representable(value: str) -> bool:
         return False
 
 
-@settings(max_examples=50, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
+@settings(
+    max_examples=50,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+)
 @given(env=ENV_ANY, stdin=any_stdin)
 def test_run_prints_one_document_or_nothing(env: dict[str, str], stdin: bytes) -> None:
     env = {k: v for k, v in env.items() if _representable(v)}
     proc = subprocess.run(
-        [sys.executable, str(NOISY)], input=stdin, capture_output=True, check=False, timeout=60,
+        [sys.executable, str(NOISY)],
+        input=stdin,
+        capture_output=True,
+        check=False,
+        timeout=60,
         env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), **env},
     )
     assert proc.returncode in (0, 1), proc.stderr

@@ -210,8 +210,16 @@ BAD_INPUT: list[tuple[str, dict[str, str], str]] = [
         {"conf": "bad.conflist"},
         "network config {tmp}/confs/bad.conflist is not valid JSON: Expecting value: line 1 column 1 (char 0)",
     ),
-    ("conf-not-object", {"conf": "list.conf"}, "network config {tmp}/confs/list.conf: expected a JSON object, got list"),
-    ("conf-without-type", {"conf": "notype.conf"}, "network config {tmp}/confs/notype.conf: missing string field 'type'"),
+    (
+        "conf-not-object",
+        {"conf": "list.conf"},
+        "network config {tmp}/confs/list.conf: expected a JSON object, got list",
+    ),
+    (
+        "conf-without-type",
+        {"conf": "notype.conf"},
+        "network config {tmp}/confs/notype.conf: missing string field 'type'",
+    ),
     (
         "conflist-named-conf",
         {"conf": "list-in.conf"},
@@ -286,7 +294,7 @@ def test_arguments_defaults() -> None:
         "conf": None,
         "conf_dir": None,
     }
-    assert (DEFAULT_BIN_DIR, DEFAULT_CONF_DIR) == (Path("/opt/cni/bin"), Path("/etc/cni/net.d"))
+    assert (Path("/opt/cni/bin"), Path("/etc/cni/net.d")) == (DEFAULT_BIN_DIR, DEFAULT_CONF_DIR)
 
 
 def test_install_main_success(

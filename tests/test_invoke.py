@@ -20,7 +20,6 @@ from hypothesis import strategies as st
 
 from rscni_py import (
     CmdArgs,
-    CNIArgs,
     CNIError,
     CNIPlugin,
     DecodingFailureError,
@@ -32,10 +31,10 @@ from rscni_py import (
     PluginNotAvailableError,
     TryAgainLaterError,
     UnknownContainerError,
+    invoke,
 )
-from rscni_py import invoke
-from rscni_py.protocol.dispatch import dispatch
 from rscni_py.invoke import DefaultExecutor, Executor, plugin_error
+from rscni_py.protocol.dispatch import dispatch
 from rscni_py.testing.fake_exec import ExecCall, FakeExecutor, FakeResponse
 from rscni_py.types import IPConfig, Result, v0_2, v0_4, v1_0
 
@@ -230,7 +229,7 @@ def test_commands_without_result_ignore_stdout(stdout: bytes) -> None:
     "error",
     [
         InvalidNetworkConfigError("invalid range set 0: no subnet", "x"),
-        CNIError(0, "netplugin failed: \"panic\": exit status 2"),
+        CNIError(0, 'netplugin failed: "panic": exit status 2'),
         CNIError(142, "plugin-specific"),
         PluginNotAvailableError("no IPs left"),
         TryAgainLaterError('plugin "/x" did not finish within 1s and was killed'),
@@ -300,33 +299,54 @@ def test_null_result_is_an_empty_result_of_the_config_version() -> None:
 @pytest.mark.parametrize(
     ("stdout", "error"),
     [
-        (b"", DecodingFailureError(
-            'failed to unmarshal raw result of plugin "/opt/cni/bin/fake-ipam": Expecting value: line 1 column 1 (char 0)',
-            '""',
-        )),
-        (b"hello", DecodingFailureError(
-            'failed to unmarshal raw result of plugin "/opt/cni/bin/fake-ipam": Expecting value: line 1 column 1 (char 0)',
-            '"hello"',
-        )),
-        (b'{"cniVersion":"1.0.0"}\n{"code":7,"msg":"late error"}', DecodingFailureError(
-            'failed to unmarshal raw result of plugin "/opt/cni/bin/fake-ipam": Extra data: line 2 column 1 (char 23)',
-            '"{\\"cniVersion\\":\\"1.0.0\\"}\\n{\\"code\\":7,\\"msg\\":\\"late error\\"}"',
-        )),
-        (b"[1]", DecodingFailureError(
-            'failed to unmarshal raw result of plugin "/opt/cni/bin/fake-ipam": expected an object, got array',
-            '"[1]"',
-        )),
-        (b'{"ips":[{"address":"NaN"}],"x":NaN}', DecodingFailureError(
-            'failed to unmarshal raw result of plugin "/opt/cni/bin/fake-ipam": invalid JSON value NaN',
-            '"{\\"ips\\":[{\\"address\\":\\"NaN\\"}],\\"x\\":NaN}"',
-        )),
-        (b'{"ips":[{"address":"10.1.0.500/24"}]}', DecodingFailureError(
-            'invalid result from plugin "/opt/cni/bin/fake-ipam": ips[0].address: invalid CIDR "10.1.0.500/24"',
-            '"{\\"ips\\":[{\\"address\\":\\"10.1.0.500/24\\"}]}"',
-        )),
-        (b'{"cniVersion":"9.9.9"}', IncompatibleCNIVersionError(
-            'result of plugin "/opt/cni/bin/fake-ipam": unsupported CNI result version "9.9.9"',
-        )),
+        (
+            b"",
+            DecodingFailureError(
+                'failed to unmarshal raw result of plugin "/opt/cni/bin/fake-ipam": Expecting value: line 1 column 1 (char 0)',
+                '""',
+            ),
+        ),
+        (
+            b"hello",
+            DecodingFailureError(
+                'failed to unmarshal raw result of plugin "/opt/cni/bin/fake-ipam": Expecting value: line 1 column 1 (char 0)',
+                '"hello"',
+            ),
+        ),
+        (
+            b'{"cniVersion":"1.0.0"}\n{"code":7,"msg":"late error"}',
+            DecodingFailureError(
+                'failed to unmarshal raw result of plugin "/opt/cni/bin/fake-ipam": Extra data: line 2 column 1 (char 23)',
+                '"{\\"cniVersion\\":\\"1.0.0\\"}\\n{\\"code\\":7,\\"msg\\":\\"late error\\"}"',
+            ),
+        ),
+        (
+            b"[1]",
+            DecodingFailureError(
+                'failed to unmarshal raw result of plugin "/opt/cni/bin/fake-ipam": expected an object, got array',
+                '"[1]"',
+            ),
+        ),
+        (
+            b'{"ips":[{"address":"NaN"}],"x":NaN}',
+            DecodingFailureError(
+                'failed to unmarshal raw result of plugin "/opt/cni/bin/fake-ipam": invalid JSON value NaN',
+                '"{\\"ips\\":[{\\"address\\":\\"NaN\\"}],\\"x\\":NaN}"',
+            ),
+        ),
+        (
+            b'{"ips":[{"address":"10.1.0.500/24"}]}',
+            DecodingFailureError(
+                'invalid result from plugin "/opt/cni/bin/fake-ipam": ips[0].address: invalid CIDR "10.1.0.500/24"',
+                '"{\\"ips\\":[{\\"address\\":\\"10.1.0.500/24\\"}]}"',
+            ),
+        ),
+        (
+            b'{"cniVersion":"9.9.9"}',
+            IncompatibleCNIVersionError(
+                'result of plugin "/opt/cni/bin/fake-ipam": unsupported CNI result version "9.9.9"',
+            ),
+        ),
     ],
     ids=["empty", "garbage", "two-documents", "array", "nan", "bad-field", "unknown-version"],
 )
@@ -340,7 +360,10 @@ def test_bad_result_output(stdout: bytes, error: CNIError) -> None:
 @pytest.mark.parametrize(
     ("conf", "message"),
     [
-        (b"{", "decoding version from network config: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"),
+        (
+            b"{",
+            "decoding version from network config: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+        ),
         (b'{"cniVersion":1}', "decoding version from network config: cniVersion: expected a string, got number"),
     ],
     ids=["not-json", "version-not-string"],
@@ -373,7 +396,13 @@ def test_get_version_info(answer: FakeResponse, versions: tuple[str, ...]) -> No
         ExecCall(
             "/opt/cni/bin/p",
             b'{"cniVersion":"1.1.0"}',
-            {"PATH": "/bin", "CNI_COMMAND": "VERSION", "CNI_NETNS": "dummy", "CNI_IFNAME": "dummy", "CNI_PATH": "dummy"},
+            {
+                "PATH": "/bin",
+                "CNI_COMMAND": "VERSION",
+                "CNI_NETNS": "dummy",
+                "CNI_IFNAME": "dummy",
+                "CNI_PATH": "dummy",
+            },
             1.0,
         )
     ]
@@ -387,9 +416,14 @@ def test_get_version_info(answer: FakeResponse, versions: tuple[str, ...]) -> No
         ({}, DecodingFailureError("decoding version info: missing field cniVersion")),
         ({"cniVersion": "1.0.0"}, DecodingFailureError("decoding version info: missing field supportedVersions")),
         ({"cniVersion": 1}, DecodingFailureError("decoding version info: cniVersion: expected a string, got number")),
-        ({"cniVersion": "1.0.0", "supportedVersions": "1.0.0"},
-         DecodingFailureError("decoding version info: supportedVersions: expected an array of strings")),
-        (CNIError(4, "required env variables [CNI_PATH] missing"), CNIError(4, "required env variables [CNI_PATH] missing")),
+        (
+            {"cniVersion": "1.0.0", "supportedVersions": "1.0.0"},
+            DecodingFailureError("decoding version info: supportedVersions: expected an array of strings"),
+        ),
+        (
+            CNIError(4, "required env variables [CNI_PATH] missing"),
+            CNIError(4, "required env variables [CNI_PATH] missing"),
+        ),
     ],
     ids=["not-json", "array", "no-version", "no-list", "version-number", "list-string", "plugin-error"],
 )
@@ -408,28 +442,61 @@ def test_get_version_info_errors(answer: FakeResponse, error: CNIError) -> None:
         (b"", b"", CNIError(0, "netplugin failed with no error message: exit status 1")),
         (b"", b"boom\n", CNIError(0, 'netplugin failed: "boom\\n": exit status 1')),
         (b"", b"\xff bad utf-8", CNIError(0, 'netplugin failed: "\ufffd bad utf-8": exit status 1')),
-        (b'{"code":7,"msg":"no subnet","details":"range 0"}', b"ignored",
-         InvalidNetworkConfigError("no subnet", "range 0")),
+        (
+            b'{"code":7,"msg":"no subnet","details":"range 0"}',
+            b"ignored",
+            InvalidNetworkConfigError("no subnet", "range 0"),
+        ),
         (b'{"cniVersion":"1.0.0","code":11,"msg":"busy"}', b"", TryAgainLaterError("busy")),
         (b'{"code":142,"msg":"mine"}', b"", CNIError(142, "mine")),
         (b'{"msg":"no code"}', b"", CNIError(0, "no code")),
         (b'{"code":3}', b"", UnknownContainerError("")),
-        (b"not json", b"", CNIError(
-            0, 'netplugin failed but error parsing its diagnostic message "not json": '
-            "Expecting value: line 1 column 1 (char 0)")),
-        (b'{"cniVersion":"1.0.0","ips":[]}\n{"code":7,"msg":"x"}', b"", CNIError(
-            0, 'netplugin failed but error parsing its diagnostic message '
-            '"{\\"cniVersion\\":\\"1.0.0\\",\\"ips\\":[]}\\n{\\"code\\":7,\\"msg\\":\\"x\\"}": '
-            "Extra data: line 2 column 1 (char 32)")),
-        (b'"oops"', b"", CNIError(
-            0, 'netplugin failed but error parsing its diagnostic message "\\"oops\\"": '
-            "expected an error object, got string")),
-        (b'{"cniVersion":"1.0.0"}', b"", CNIError(
-            0, 'netplugin failed but error parsing its diagnostic message "{\\"cniVersion\\":\\"1.0.0\\"}": '
-            "the object has neither code nor msg")),
-        (b'{"code":"7","msg":"x"}', b"", CNIError(
-            0, 'netplugin failed but error parsing its diagnostic message "{\\"code\\":\\"7\\",\\"msg\\":\\"x\\"}": '
-            "error object has no valid code: '7'")),
+        (
+            b"not json",
+            b"",
+            CNIError(
+                0,
+                'netplugin failed but error parsing its diagnostic message "not json": '
+                "Expecting value: line 1 column 1 (char 0)",
+            ),
+        ),
+        (
+            b'{"cniVersion":"1.0.0","ips":[]}\n{"code":7,"msg":"x"}',
+            b"",
+            CNIError(
+                0,
+                "netplugin failed but error parsing its diagnostic message "
+                '"{\\"cniVersion\\":\\"1.0.0\\",\\"ips\\":[]}\\n{\\"code\\":7,\\"msg\\":\\"x\\"}": '
+                "Extra data: line 2 column 1 (char 32)",
+            ),
+        ),
+        (
+            b'"oops"',
+            b"",
+            CNIError(
+                0,
+                'netplugin failed but error parsing its diagnostic message "\\"oops\\"": '
+                "expected an error object, got string",
+            ),
+        ),
+        (
+            b'{"cniVersion":"1.0.0"}',
+            b"",
+            CNIError(
+                0,
+                'netplugin failed but error parsing its diagnostic message "{\\"cniVersion\\":\\"1.0.0\\"}": '
+                "the object has neither code nor msg",
+            ),
+        ),
+        (
+            b'{"code":"7","msg":"x"}',
+            b"",
+            CNIError(
+                0,
+                'netplugin failed but error parsing its diagnostic message "{\\"code\\":\\"7\\",\\"msg\\":\\"x\\"}": '
+                "error object has no valid code: '7'",
+            ),
+        ),
     ],
     ids=[
         "silent",
@@ -549,12 +616,12 @@ def test_rollback_when_the_delegate_add_itself_fails(add_answer: FakeResponse) -
 
 def test_nested_rollbacks_unwind_in_reverse_order() -> None:
     fake = FakeExecutor({"pool": IPAM_RESULT_100, "extra": IPAM_RESULT_100})
-    with pytest.raises(Boom):
-        with (
-            invoke.add_with_rollback("pool", CONF_100, env=PLUGIN_ENV, executor=fake),
-            invoke.add_with_rollback("extra", CONF_100, env=PLUGIN_ENV, executor=fake),
-        ):
-            raise Boom
+    with (
+        pytest.raises(Boom),
+        invoke.add_with_rollback("pool", CONF_100, env=PLUGIN_ENV, executor=fake),
+        invoke.add_with_rollback("extra", CONF_100, env=PLUGIN_ENV, executor=fake),
+    ):
+        raise Boom
     assert fake.commands == [("pool", "ADD"), ("extra", "ADD"), ("extra", "DEL"), ("pool", "DEL")]
 
 
@@ -619,8 +686,16 @@ def run_plugin(env: dict[str, str], stdin: bytes) -> tuple[int, Any]:
     ("failure", "stdout", "commands"),
     [
         (None, {"cniVersion": "1.0.0", "ips": [{"address": "10.1.0.5/24", "gateway": "10.1.0.1"}]}, ["ADD"]),
-        (InvalidNetworkConfigError("bridge: mtu too large"), {"cniVersion": "1.0.0", "code": 7, "msg": "bridge: mtu too large"}, ["ADD", "DEL"]),
-        (RuntimeError("netlink: device busy"), {"cniVersion": "1.0.0", "code": 999, "msg": "netlink: device busy"}, ["ADD", "DEL"]),
+        (
+            InvalidNetworkConfigError("bridge: mtu too large"),
+            {"cniVersion": "1.0.0", "code": 7, "msg": "bridge: mtu too large"},
+            ["ADD", "DEL"],
+        ),
+        (
+            RuntimeError("netlink: device busy"),
+            {"cniVersion": "1.0.0", "code": 999, "msg": "netlink: device busy"},
+            ["ADD", "DEL"],
+        ),
     ],
     ids=["success", "plugin-error", "unexpected-exception"],
 )
@@ -640,7 +715,8 @@ def test_plugin_passes_delegate_error_through_to_the_runtime() -> None:
     IpamUser.fail_with = None
     env = {k: v for k, v in PLUGIN_ENV.items() if k.startswith("CNI_")}
     assert run_plugin(env, CONF_100) == (
-        1, {"cniVersion": "1.0.0", "code": 7, "msg": "invalid range set 0", "details": "subnet missing"}
+        1,
+        {"cniVersion": "1.0.0", "code": 7, "msg": "invalid range set 0", "details": "subnet missing"},
     )
     assert IpamUser.executor.commands == [("fake-ipam", "ADD"), ("fake-ipam", "DEL")]
 
@@ -671,4 +747,6 @@ def test_fake_answers(answer: FakeResponse, stdout: bytes) -> None:
 def test_fake_unregistered_path_fails_like_a_missing_file() -> None:
     with pytest.raises(CNIError) as info:
         FakeExecutor().exec_plugin("/opt/cni/bin/gone", b"", {})
-    assert info.value == CNIError(0, "netplugin failed with no error message: fork/exec /opt/cni/bin/gone: no such file or directory")
+    assert info.value == CNIError(
+        0, "netplugin failed with no error message: fork/exec /opt/cni/bin/gone: no such file or directory"
+    )

@@ -23,8 +23,7 @@ from typing import Any
 
 import pytest
 
-from rscni_py import CNIError, DecodingFailureError, InvalidNetworkConfigError, TryAgainLaterError
-from rscni_py import invoke
+from rscni_py import CNIError, DecodingFailureError, InvalidNetworkConfigError, TryAgainLaterError, invoke
 from rscni_py.invoke import DefaultExecutor
 from rscni_py.types import IPConfig, Result, Route
 
@@ -79,21 +78,37 @@ def wait_gone(pid: int, within: float = 5.0) -> bool:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ('echo \'{"code":7,"msg":"invalid range set 0","details":"no subnet"}\'\nexit 1\n',
-         InvalidNetworkConfigError("invalid range set 0", "no subnet")),
-        ('echo \'{"cniVersion":"1.0.0","code":142,"msg":"plugin specific"}\'\nexit 2\n',
-         CNIError(142, "plugin specific")),
+        (
+            'echo \'{"code":7,"msg":"invalid range set 0","details":"no subnet"}\'\nexit 1\n',
+            InvalidNetworkConfigError("invalid range set 0", "no subnet"),
+        ),
+        (
+            'echo \'{"cniVersion":"1.0.0","code":142,"msg":"plugin specific"}\'\nexit 2\n',
+            CNIError(142, "plugin specific"),
+        ),
         ("exit 1\n", CNIError(0, "netplugin failed with no error message: exit status 1")),
         ("exit 3\n", CNIError(0, "netplugin failed with no error message: exit status 3")),
-        ("echo 'panic: runtime error' >&2\nexit 2\n",
-         CNIError(0, 'netplugin failed: "panic: runtime error\\n": exit status 2')),
-        ("echo 'Segmentation fault (core dumped) or so'\nexit 1\n",
-         CNIError(0, 'netplugin failed but error parsing its diagnostic message "Segmentation fault (core dumped) or so\\n": '
-                  "Expecting value: line 1 column 1 (char 0)")),
-        ('printf \'{"cniVersion":"1.0.0","ips":[]}{"code":7,"msg":"late"}\'\nexit 1\n',
-         CNIError(0, 'netplugin failed but error parsing its diagnostic message '
-                  '"{\\"cniVersion\\":\\"1.0.0\\",\\"ips\\":[]}{\\"code\\":7,\\"msg\\":\\"late\\"}": '
-                  "Extra data: line 1 column 32 (char 31)")),
+        (
+            "echo 'panic: runtime error' >&2\nexit 2\n",
+            CNIError(0, 'netplugin failed: "panic: runtime error\\n": exit status 2'),
+        ),
+        (
+            "echo 'Segmentation fault (core dumped) or so'\nexit 1\n",
+            CNIError(
+                0,
+                'netplugin failed but error parsing its diagnostic message "Segmentation fault (core dumped) or so\\n": '
+                "Expecting value: line 1 column 1 (char 0)",
+            ),
+        ),
+        (
+            'printf \'{"cniVersion":"1.0.0","ips":[]}{"code":7,"msg":"late"}\'\nexit 1\n',
+            CNIError(
+                0,
+                "netplugin failed but error parsing its diagnostic message "
+                '"{\\"cniVersion\\":\\"1.0.0\\",\\"ips\\":[]}{\\"code\\":7,\\"msg\\":\\"late\\"}": '
+                "Extra data: line 1 column 32 (char 31)",
+            ),
+        ),
         ("kill -KILL $$\n", CNIError(0, "netplugin failed with no error message: signal: killed")),
         ("kill -SEGV $$\n", CNIError(0, "netplugin failed with no error message: signal: segmentation fault")),
         ("echo dying >&2\nkill -TERM $$\n", CNIError(0, 'netplugin failed: "dying\\n": signal: terminated')),
@@ -121,7 +136,9 @@ def test_missing_file(tmp_path: Path) -> None:
     path = str(tmp_path / "gone")
     with pytest.raises(CNIError) as info:
         run(path)
-    assert info.value == CNIError(0, f"netplugin failed with no error message: fork/exec {path}: no such file or directory")
+    assert info.value == CNIError(
+        0, f"netplugin failed with no error message: fork/exec {path}: no such file or directory"
+    )
 
 
 def test_not_executable(tmp_path: Path) -> None:
@@ -164,7 +181,9 @@ def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     elapsed = time.monotonic() - started
     assert (type(info.value), info.value) == (
         TryAgainLaterError,
-        TryAgainLaterError(f"plugin {json.dumps(path)} did not finish within 0.5s and was killed", '"waiting for the lock\\n"'),
+        TryAgainLaterError(
+            f"plugin {json.dumps(path)} did not finish within 0.5s and was killed", '"waiting for the lock\\n"'
+        ),
     )
     assert elapsed < 5, elapsed
     shell, grandchild = (int(pid) for pid in pids.read_text().split())
@@ -275,12 +294,14 @@ def test_delegate_that_ignores_stdin(tmp_path: Path) -> None:
 def test_bare_name_is_not_searched_in_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # An empty CNI_PATH element means the current directory (Go's filepath.Join); it must not fall back to $PATH.
     monkeypatch.chdir(tmp_path)
-    script(tmp_path, "echo '{\"cniVersion\":\"1.0.0\"}'\n", name="local-plugin")
+    script(tmp_path, 'echo \'{"cniVersion":"1.0.0"}\'\n', name="local-plugin")
     assert invoke.find_in_path("local-plugin", [""]) == "local-plugin"
     assert DefaultExecutor().exec_plugin("local-plugin", CONF, ENV) == b'{"cniVersion":"1.0.0"}\n'
     with pytest.raises(CNIError) as info:
         DefaultExecutor().exec_plugin("true", CONF, ENV)  # /bin/true exists, ./true does not
-    assert info.value == CNIError(0, "netplugin failed with no error message: fork/exec true: no such file or directory")
+    assert info.value == CNIError(
+        0, "netplugin failed with no error message: fork/exec true: no such file or directory"
+    )
 
 
 # --- "text file busy" ------------------------------------------------------------------------------------------------
@@ -290,7 +311,7 @@ def busy_script(tmp_path: Path) -> tuple[str, int]:
     """A plugin file that is still open for writing, as while it is being installed."""
     path = tmp_path / "plugin"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o755)
-    os.write(fd, b"#!/bin/sh\necho '{\"cniVersion\":\"1.0.0\"}'\n")
+    os.write(fd, b'#!/bin/sh\necho \'{"cniVersion":"1.0.0"}\'\n')
     return str(path), fd
 
 
@@ -408,7 +429,9 @@ def test_python_plugin_delegating_to_host_local(tmp_path: Path, fail: bool) -> N
     if fail:
         env["FAIL_AFTER_IPAM"] = "1"
     conf = host_local_conf(tmp_path)
-    proc = subprocess.run([sys.executable, str(plugin)], input=conf, env=env, capture_output=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, str(plugin)], input=conf, env=env, capture_output=True, timeout=60, check=False
+    )
     out: Any = json.loads(proc.stdout)
     allocated = tmp_path / "net1" / "10.99.0.2"
     if fail:
@@ -524,8 +547,12 @@ def go_invoke(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("goinvoke")
     (work / "main.go").write_text(GO_SOURCE)
     env = {
-        "PATH": os.environ.get("PATH", ""), "HOME": str(work), "GO111MODULE": "off", "GOPATH": str(GOPATH),
-        "GOCACHE": str(work / "cache"), "GOFLAGS": "",
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(work),
+        "GO111MODULE": "off",
+        "GOPATH": str(GOPATH),
+        "GOCACHE": str(work / "cache"),
+        "GOFLAGS": "",
     }
     subprocess.run([go, "build", "-o", str(work / "goinvoke"), "."], cwd=work, env=env, check=True)
     return work / "goinvoke"
@@ -575,7 +602,9 @@ def test_result_versions_match_go(go_invoke: Path, tmp_path: Path, config_versio
     go = dict(zip(paths, go_answers(go_invoke, [f"result:{p}" for p in paths.values()], data)))
     for name, path in paths.items():
         try:
-            ours: dict[str, Any] = {"version": invoke.exec_plugin_with_result(DefaultExecutor(), path, data, ENV).cni_version}
+            ours: dict[str, Any] = {
+                "version": invoke.exec_plugin_with_result(DefaultExecutor(), path, data, ENV).cni_version
+            }
         except CNIError:
             ours = {"error": True}
         theirs = {"version": go[name]["version"]} if "version" in go[name] else {"error": True}
@@ -602,7 +631,9 @@ def test_version_info_matches_go(go_invoke: Path, tmp_path: Path) -> None:
     go = dict(zip(paths, go_answers(go_invoke, [f"version:{p}" for p in paths.values()], CONF)))
     for name, path in paths.items():
         try:
-            ours: dict[str, Any] = {"versions": list(invoke.get_version_info(DefaultExecutor(), path).supported_versions)}
+            ours: dict[str, Any] = {
+                "versions": list(invoke.get_version_info(DefaultExecutor(), path).supported_versions)
+            }
         except CNIError:
             ours = {"error": True}
         theirs = {"versions": go[name]["versions"]} if "versions" in go[name] else {"error": True}
@@ -620,7 +651,7 @@ def test_lookup_matches_go(go_invoke: Path, tmp_path: Path) -> None:
     args = [f"find:{name}:{dirs}" for name in cases] + ["find:p:"]
     go = go_answers(go_invoke, args, CONF)
     for arg, theirs in zip(args, go):
-        name, _, listed = arg[len("find:"):].partition(":")
+        name, _, listed = arg[len("find:") :].partition(":")
         try:
             ours = {"path": invoke.find_in_path(name, listed.split(",") if listed else [])}
         except CNIError as err:

@@ -162,14 +162,18 @@ def test_utf16_configuration_is_measured_too(levels: int, refused: bool) -> None
 
 _json_trees = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(st.sampled_from('[]{}"\\a\u00e9\n\u2028')),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(st.sampled_from('[]{}"\\k')), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(st.sampled_from('[]{}"\\k')), inner, max_size=3)
+    ),
     max_leaves=30,
 )
 
 
 @settings(max_examples=500, derandomize=True, database=None, deadline=None)
 @given(_json_trees, st.integers(0, 12), st.booleans(), st.sampled_from([None, 1]))
-def test_text_depth_check_agrees_with_walking_the_objects(tree: object, limit: int, ascii_only: bool, indent: int | None) -> None:
+def test_text_depth_check_agrees_with_walking_the_objects(
+    tree: object, limit: int, ascii_only: bool, indent: int | None
+) -> None:
     text = json.dumps(tree, ensure_ascii=ascii_only, indent=indent).encode()
     assert _text_depth_exceeds(text, limit) == _depth_exceeds(tree, limit)
 
@@ -177,15 +181,26 @@ def test_text_depth_check_agrees_with_walking_the_objects(tree: object, limit: i
 @pytest.mark.parametrize("kind", ["array", "object"])
 def test_deep_nesting_through_run_leaves_no_traceback(kind: str) -> None:
     stdin = config_with("x", nested(100_000, kind), "0.4.0")
-    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "CNI_COMMAND": "ADD", "CNI_CONTAINERID": "c1",
-           "CNI_NETNS": "/var/run/netns/x", "CNI_IFNAME": "eth0", "CNI_PATH": "/opt/cni/bin", "RSCNI_LOG_LEVEL": "DEBUG"}
-    proc = subprocess.run([sys.executable, str(NOISY)], input=stdin, env=env, capture_output=True, check=False, timeout=60)
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(ROOT),
+        "CNI_COMMAND": "ADD",
+        "CNI_CONTAINERID": "c1",
+        "CNI_NETNS": "/var/run/netns/x",
+        "CNI_IFNAME": "eth0",
+        "CNI_PATH": "/opt/cni/bin",
+        "RSCNI_LOG_LEVEL": "DEBUG",
+    }
+    proc = subprocess.run(
+        [sys.executable, str(NOISY)], input=stdin, env=env, capture_output=True, check=False, timeout=60
+    )
     assert (proc.returncode, json.loads(proc.stdout)) == (1, TOO_DEEP)
     assert b"Traceback" not in proc.stderr
     assert b"RecursionError" not in proc.stderr
 
 
 # --- huge numbers -----------------------------------------------------------------------------------------------------
+
 
 @dataclass(kw_only=True)
 class RatioConf(NetConf):
@@ -207,7 +222,8 @@ def test_integer_too_large_for_a_float_field_names_the_field() -> None:
     out = io.StringIO()
     code = dispatch(Ratio, env_for("DEL"), io.BytesIO(config_with("ratio", "9" * 400)), out, io.StringIO())
     assert (code, json.loads(out.getvalue())) == (
-        1, error(7, "invalid network config: ratio: number out of range: integer of 400 digits", version="1.0.0")
+        1,
+        error(7, "invalid network config: ratio: number out of range: integer of 400 digits", version="1.0.0"),
     )
 
 
@@ -230,10 +246,17 @@ def test_smallest_and_largest_finite_numbers_are_kept() -> None:
 def test_integer_beyond_the_interpreters_digit_limit_is_code_6() -> None:
     # Python refuses to convert integers of more than 4300 digits (sys.get_int_max_str_digits()); a clean code 6.
     code, out, err = serve(config_with("x", "9" * 100_000))
-    assert (code, out, err) == (1, error(6, (
-        "error decoding network config: Exceeds the limit (4300 digits) for integer string conversion: "
-        "value has 100000 digits; use sys.set_int_max_str_digits() to increase the limit"
-    )), "")
+    assert (code, out, err) == (
+        1,
+        error(
+            6,
+            (
+                "error decoding network config: Exceeds the limit (4300 digits) for integer string conversion: "
+                "value has 100000 digits; use sys.set_int_max_str_digits() to increase the limit"
+            ),
+        ),
+        "",
+    )
 
 
 def test_integer_at_the_digit_limit_is_kept() -> None:
@@ -299,10 +322,18 @@ def test_raw_stream_with_short_reads_is_read_to_its_end() -> None:
 
 
 def test_run_stops_reading_an_endless_stdin() -> None:
-    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "CNI_COMMAND": "ADD", "CNI_CONTAINERID": "c1",
-           "CNI_NETNS": "/var/run/netns/x", "CNI_IFNAME": "eth0", "CNI_PATH": "/opt/cni/bin"}
-    proc = subprocess.Popen([sys.executable, str(NOISY)], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(ROOT),
+        "CNI_COMMAND": "ADD",
+        "CNI_CONTAINERID": "c1",
+        "CNI_NETNS": "/var/run/netns/x",
+        "CNI_IFNAME": "eth0",
+        "CNI_PATH": "/opt/cni/bin",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, str(NOISY)], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     assert proc.stdin is not None and proc.stdout is not None
     written, block = 0, b" " * 65536
     try:
@@ -326,6 +357,7 @@ def test_run_stops_reading_an_endless_stdin() -> None:
 # --- CNI_ARGS size ----------------------------------------------------------------------------------------------------
 # Linux caps one environment string at 128 KiB (MAX_ARG_STRLEN), so a real process never sees more; dispatch() takes
 # any mapping, and parsing is linear, so no limit of our own is needed (timings: benchmarks/fuzz_dispatch.py).
+
 
 def test_one_mebibyte_cni_args_value_is_parsed_whole() -> None:
     value = "p" * (1 << 20)

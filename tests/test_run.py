@@ -18,13 +18,19 @@ ATTACH = {"CNI_CONTAINERID": "c1", "CNI_NETNS": "/var/run/netns/x", "CNI_IFNAME"
 
 def plugin(env: dict[str, str], stdin: bytes = CONFIG) -> subprocess.CompletedProcess[bytes]:
     base = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, str(NOISY)], input=stdin, env={**base, **env}, capture_output=True, check=False, timeout=60)
+    return subprocess.run(
+        [sys.executable, str(NOISY)], input=stdin, env={**base, **env}, capture_output=True, check=False, timeout=60
+    )
 
 
 def test_add_stdout_is_exactly_the_result() -> None:
     proc = plugin({"CNI_COMMAND": "ADD", **ATTACH})
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == {"cniVersion": "0.4.0", "ips": [{"version": "4", "address": "10.9.9.9/24"}], "dns": {}}
+    assert json.loads(proc.stdout) == {
+        "cniVersion": "0.4.0",
+        "ips": [{"version": "4", "address": "10.9.9.9/24"}],
+        "dns": {},
+    }
     stderr = proc.stderr.decode()
     assert "stray print from add()" in stderr
     assert "child process output" in stderr
@@ -60,7 +66,9 @@ def test_log_file_and_level_from_environment(tmp_path: Path) -> None:
 
 def test_log_file_from_config(tmp_path: Path) -> None:
     log_file = tmp_path / "conf.log"
-    config = json.dumps({"cniVersion": "1.0.0", "name": "n", "type": "noisy", "logLevel": "INFO", "logFile": str(log_file)})
+    config = json.dumps(
+        {"cniVersion": "1.0.0", "name": "n", "type": "noisy", "logLevel": "INFO", "logFile": str(log_file)}
+    )
     proc = plugin({"CNI_COMMAND": "ADD", **ATTACH}, config.encode())
     assert proc.returncode == 0, proc.stderr
     assert "INFO noisy [ADD c1] message at INFO" in log_file.read_text()
@@ -75,9 +83,19 @@ def test_unwritable_log_file_is_code_5(tmp_path: Path) -> None:
 
 
 def test_about_without_command() -> None:
-    proc = subprocess.run([sys.executable, str(NOISY)], env={"PYTHONPATH": str(ROOT)}, stdin=subprocess.DEVNULL, capture_output=True, check=False, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, str(NOISY)],
+        env={"PYTHONPATH": str(ROOT)},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
     assert (proc.returncode, proc.stdout) == (0, b"")
-    assert proc.stderr == b"CNI noisy test plugin v0\nCNI protocol versions supported: 0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0\n"
+    assert (
+        proc.stderr
+        == b"CNI noisy test plugin v0\nCNI protocol versions supported: 0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0\n"
+    )
 
 
 def _close_stdout() -> None:
@@ -88,12 +106,28 @@ def _close_stdout() -> None:
 def test_unusable_stdout_gives_nonzero_exit_without_traceback(how: str) -> None:
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "CNI_COMMAND": "ADD", **ATTACH}
     if how == "closed":
-        proc = subprocess.run([sys.executable, str(NOISY)], input=CONFIG, env=env, stderr=subprocess.PIPE, check=False, timeout=60, preexec_fn=_close_stdout)
+        proc = subprocess.run(
+            [sys.executable, str(NOISY)],
+            input=CONFIG,
+            env=env,
+            stderr=subprocess.PIPE,
+            check=False,
+            timeout=60,
+            preexec_fn=_close_stdout,
+        )
     else:
         read_end, write_end = os.pipe()
         os.close(read_end)
         try:
-            proc = subprocess.run([sys.executable, str(NOISY)], input=CONFIG, env=env, stdout=write_end, stderr=subprocess.PIPE, check=False, timeout=60)
+            proc = subprocess.run(
+                [sys.executable, str(NOISY)],
+                input=CONFIG,
+                env=env,
+                stdout=write_end,
+                stderr=subprocess.PIPE,
+                check=False,
+                timeout=60,
+            )
         finally:
             os.close(write_end)
     assert proc.returncode == 1
@@ -103,7 +137,12 @@ def test_unusable_stdout_gives_nonzero_exit_without_traceback(how: str) -> None:
 
 @pytest.mark.parametrize(
     "env",
-    [{"CNI_COMMAND": "VERSION"}, {}, {"CNI_COMMAND": "ADD"}, {"CNI_COMMAND": "ADD", **ATTACH, "CNI_IFNAME": "bad/name"}],
+    [
+        {"CNI_COMMAND": "VERSION"},
+        {},
+        {"CNI_COMMAND": "ADD"},
+        {"CNI_COMMAND": "ADD", **ATTACH, "CNI_IFNAME": "bad/name"},
+    ],
     ids=["version", "about", "missing-env", "invalid-env"],
 )
 def test_fast_paths_do_not_load_the_model_library(env: dict[str, str]) -> None:
@@ -115,5 +154,12 @@ def test_fast_paths_do_not_load_the_model_library(env: dict[str, str]) -> None:
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('dataclasses_json', 'marshmallow'))\n"
         "sys.stderr.write('LOADED:' + ','.join(bad))\n" % str(NOISY)
     )
-    proc = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(ROOT), **env}, input=CONFIG, capture_output=True, check=False, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"PYTHONPATH": str(ROOT), **env},
+        input=CONFIG,
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
     assert proc.stderr.decode().endswith("LOADED:"), proc.stderr

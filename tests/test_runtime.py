@@ -71,8 +71,9 @@ class Env:
         self.cache_dir = tmp_path / "cache"
         self.executor = RecordingExecutor()
         self.path = [str(self.bin), str(DEBIAN_CNI)]
-        self.runtime = Runtime(self.path, cache_dir=self.cache_dir, executor=self.executor,
-                               env={"PATH": os.environ.get("PATH", "")})
+        self.runtime = Runtime(
+            self.path, cache_dir=self.cache_dir, executor=self.executor, env={"PATH": os.environ.get("PATH", "")}
+        )
 
     def out(self, name: str) -> Path:
         return self.tmp / "records" / name
@@ -102,6 +103,7 @@ def env(tmp_path: Path) -> Env:
 
 # --- ADD -------------------------------------------------------------------------------------------------------------
 
+
 @needs_debian
 def test_add_threads_prev_result_and_caches_the_last_result(env: Env) -> None:
     a, b = debug_plugin(env.out("a")), debug_plugin(env.out("b"), extra={"kept": [1, 2]})
@@ -114,8 +116,12 @@ def test_add_threads_prev_result_and_caches_the_last_result(env: Env) -> None:
     assert second.stdin == {**b, "name": "testnet", "cniVersion": "1.0.0", "prevResult": STATIC_RESULT}
     assert first.env == second.env == env.record_env("ADD")
     # The static plugin got no prevResult at all.
-    assert env.executor.calls[0].config == {"type": "static", "ipam": STATIC_IPAM, "name": "testnet",
-                                            "cniVersion": "1.0.0"}
+    assert env.executor.calls[0].config == {
+        "type": "static",
+        "ipam": STATIC_IPAM,
+        "name": "testnet",
+        "cniVersion": "1.0.0",
+    }
     assert [c.env for c in env.executor.calls] == [env.cni_env("ADD")] * 3
     # The cache holds the attachment in libcni's format.
     cached = json.loads((env.cache_dir / "results" / "testnet-c1-eth0").read_text())
@@ -130,8 +136,13 @@ def test_add_threads_prev_result_and_caches_the_last_result(env: Env) -> None:
         "result": STATIC_RESULT,
     }
     assert env.runtime.cache.load("testnet", "c1", "eth0") == CachedAttachment(
-        network="testnet", container_id="c1", ifname="eth0", netns=NETNS,
-        cni_args=(("IgnoreUnknown", "1"), ("K8S_POD_NAME", "web")), config=netconf.to_bytes(), result=STATIC_RESULT,
+        network="testnet",
+        container_id="c1",
+        ifname="eth0",
+        netns=NETNS,
+        cni_args=(("IgnoreUnknown", "1"), ("K8S_POD_NAME", "web")),
+        config=netconf.to_bytes(),
+        result=STATIC_RESULT,
     )
 
 
@@ -159,13 +170,18 @@ def test_runtime_config_only_from_declared_capabilities(env: Env) -> None:
     }
 
 
-@pytest.mark.parametrize(("version", "versions", "selected"), [
-    ("0.4.0", ["0.3.1", "1.0.0", "1.1.0", "2.0.0"], "1.1.0"),  # newest known entry; 2.0.0 is skipped
-    ("1.0.0", ["0.4.0"], "1.0.0"),                               # cniVersion itself counts too
-    ("0.3.1", None, "0.3.1"),
-], ids=["newest-known", "cniVersion-higher", "no-cniVersions"])
-def test_cni_versions_selection_reaches_every_plugin(env: Env, version: str, versions: list[str] | None,
-                                                     selected: str) -> None:
+@pytest.mark.parametrize(
+    ("version", "versions", "selected"),
+    [
+        ("0.4.0", ["0.3.1", "1.0.0", "1.1.0", "2.0.0"], "1.1.0"),  # newest known entry; 2.0.0 is skipped
+        ("1.0.0", ["0.4.0"], "1.0.0"),  # cniVersion itself counts too
+        ("0.3.1", None, "0.3.1"),
+    ],
+    ids=["newest-known", "cniVersion-higher", "no-cniVersions"],
+)
+def test_cni_versions_selection_reaches_every_plugin(
+    env: Env, version: str, versions: list[str] | None, selected: str
+) -> None:
     extra: dict[str, Any] = {"cniVersions": versions} if versions is not None else {}
     netconf = env.load(conflist(version, [debug_plugin(env.out("a"))], **extra))
     assert netconf.cni_version == selected
@@ -179,9 +195,13 @@ def test_add_failure_stops_the_chain_and_caches_nothing(env: Env) -> None:
     with pytest.raises(PluginFailedError) as caught:
         env.runtime.add(env.load(conflist("1.0.0", plugins)), RT)
     assert caught.value == CNIError(
-        7, 'plugin type="debug" failed (add): cniOutput: expected an absolute directory path', "relative/dir")
+        7, 'plugin type="debug" failed (add): cniOutput: expected an absolute directory path', "relative/dir"
+    )
     assert (caught.value.command, caught.value.plugin_type, caught.value.cause) == (
-        "ADD", "debug", CNIError(7, "cniOutput: expected an absolute directory path", "relative/dir"))
+        "ADD",
+        "debug",
+        CNIError(7, "cniOutput: expected an absolute directory path", "relative/dir"),
+    )
     assert env.executor.sequence() == [("ADD", str(env.out("a"))), ("ADD", "relative/dir")]
     assert not env.out("c").exists()
     assert env.runtime.cache.attachments() == []
@@ -191,21 +211,32 @@ def test_missing_plugin(env: Env) -> None:
     with pytest.raises(PluginFailedError) as caught:
         env.runtime.add(env.load(conflist("1.0.0", [{"type": "no-such-plugin"}])), RT)
     assert caught.value == CNIError(
-        999, f'plugin type="no-such-plugin" failed (add): failed to find plugin "no-such-plugin" in path '
-             f"[{' '.join(env.path)}]")
+        999,
+        f'plugin type="no-such-plugin" failed (add): failed to find plugin "no-such-plugin" in path '
+        f"[{' '.join(env.path)}]",
+    )
 
 
-@pytest.mark.parametrize(("rt", "error"), [
-    (RuntimeConf(container_id=""), CNIError(3, "missing containerID")),
-    (RuntimeConf(container_id="../x"), CNIError(4, "invalid characters in containerID", "../x")),
-    (RuntimeConf(container_id="c1", ifname="a/b"),
-     CNIError(4, "interface name contains / or : or whitespace characters", "a/b")),
-    (RuntimeConf(container_id="c1", ifname="x" * 16),
-     CNIError(4, "interface name is too long", "interface name should be less than 16 characters")),
-], ids=["no-id", "bad-id", "slash-ifname", "long-ifname"])
+@pytest.mark.parametrize(
+    ("rt", "error"),
+    [
+        (RuntimeConf(container_id=""), CNIError(3, "missing containerID")),
+        (RuntimeConf(container_id="../x"), CNIError(4, "invalid characters in containerID", "../x")),
+        (
+            RuntimeConf(container_id="c1", ifname="a/b"),
+            CNIError(4, "interface name contains / or : or whitespace characters", "a/b"),
+        ),
+        (
+            RuntimeConf(container_id="c1", ifname="x" * 16),
+            CNIError(4, "interface name is too long", "interface name should be less than 16 characters"),
+        ),
+    ],
+    ids=["no-id", "bad-id", "slash-ifname", "long-ifname"],
+)
 @pytest.mark.parametrize("command", ["add", "check", "delete"])
-def test_invalid_attachment_is_refused_before_any_plugin_runs(env: Env, rt: RuntimeConf, error: CNIError,
-                                                             command: str) -> None:
+def test_invalid_attachment_is_refused_before_any_plugin_runs(
+    env: Env, rt: RuntimeConf, error: CNIError, command: str
+) -> None:
     netconf = env.load(conflist("1.0.0", [debug_plugin(env.out("a"))]))
     with pytest.raises(CNIError) as caught:
         getattr(env.runtime, command)(netconf, rt)
@@ -221,10 +252,12 @@ def test_a_plugin_that_hangs_is_killed_after_the_timeout(env: Env) -> None:
     with pytest.raises(PluginFailedError) as caught:
         runtime.add(env.load(conflist("1.0.0", [{"type": "sleepy"}])), RT)
     assert caught.value == CNIError(
-        11, f'plugin type="sleepy" failed (add): plugin "{sleepy}" did not finish within 0.5s and was killed')
+        11, f'plugin type="sleepy" failed (add): plugin "{sleepy}" did not finish within 0.5s and was killed'
+    )
 
 
 # --- CHECK and DEL ---------------------------------------------------------------------------------------------------
+
 
 @needs_debian
 def test_check_and_del_use_the_cached_result_del_in_reverse(env: Env) -> None:
@@ -325,11 +358,17 @@ def test_host_local_allocation_lives_from_add_to_del(env: Env) -> None:
 
 # --- GC and STATUS ---------------------------------------------------------------------------------------------------
 
+
 def test_gc_deletes_stale_attachments_then_sends_valid_attachments(env: Env) -> None:
     a, b = debug_plugin(env.out("a")), debug_plugin(env.out("b"))
     netconf = env.load(conflist("1.1.0", [a, b]))
-    stale = RuntimeConf(container_id="c2", ifname="net1", netns="/var/run/netns/other", args=(("X", "1"),),
-                        capability_args={"mac": "c2:11:22:33:44:55"})
+    stale = RuntimeConf(
+        container_id="c2",
+        ifname="net1",
+        netns="/var/run/netns/other",
+        args=(("X", "1"),),
+        capability_args={"mac": "c2:11:22:33:44:55"},
+    )
     env.runtime.add(netconf, RT)
     env.runtime.add(netconf, stale)
     # An attachment of another network is not this GC's business.
@@ -338,7 +377,10 @@ def test_gc_deletes_stale_attachments_then_sends_valid_attachments(env: Env) -> 
 
     env.runtime.gc(netconf, [GCAttachment(container_id="c1", ifname="eth0")])
     assert env.executor.sequence() == [
-        ("DEL", str(env.out("b"))), ("DEL", str(env.out("a"))), ("GC", str(env.out("a"))), ("GC", str(env.out("b"))),
+        ("DEL", str(env.out("b"))),
+        ("DEL", str(env.out("a"))),
+        ("GC", str(env.out("a"))),
+        ("GC", str(env.out("b"))),
     ]
     # The stale attachment was deleted with what its ADD had, and with its cached result.
     deleted = read_record(env.out("a") / "c2-Del")
@@ -347,11 +389,18 @@ def test_gc_deletes_stale_attachments_then_sends_valid_attachments(env: Env) -> 
     valid = [{"containerID": "c1", "ifname": "eth0"}]
     for name, plugin in (("a", a), ("b", b)):
         record = read_record(env.out(name) / "testnet-GC")
-        assert record.stdin == {**plugin, "name": "testnet", "cniVersion": "1.1.0",
-                                "cni.dev/valid-attachments": valid, "cni.dev/attachments": valid}
+        assert record.stdin == {
+            **plugin,
+            "name": "testnet",
+            "cniVersion": "1.1.0",
+            "cni.dev/valid-attachments": valid,
+            "cni.dev/attachments": valid,
+        }
         assert record.env == env.record_env("GC", None)
-    assert [(x.network, x.container_id) for x in env.runtime.cache.attachments()] == [("othernet", "c9"),
-                                                                                      ("testnet", "c1")]
+    assert [(x.network, x.container_id) for x in env.runtime.cache.attachments()] == [
+        ("othernet", "c9"),
+        ("testnet", "c1"),
+    ]
 
 
 def test_gc_without_a_list_keeps_every_cached_attachment(env: Env) -> None:
@@ -362,7 +411,9 @@ def test_gc_without_a_list_keeps_every_cached_attachment(env: Env) -> None:
     env.runtime.gc(netconf)
     assert env.executor.sequence() == [("GC", str(env.out("a")))]
     assert read_record(env.out("a") / "testnet-GC").stdin["cni.dev/valid-attachments"] == [
-        {"containerID": "c1", "ifname": "eth0"}, {"containerID": "c2", "ifname": "eth0"}]
+        {"containerID": "c1", "ifname": "eth0"},
+        {"containerID": "c2", "ifname": "eth0"},
+    ]
 
 
 def test_gc_before_1_1_0_only_deletes_stale_attachments(env: Env) -> None:
@@ -389,12 +440,16 @@ def test_gc_reports_every_failure_and_goes_on(env: Env) -> None:
         env.runtime.gc(netconf, [])
     assert caught.value == CNIError(
         7,
-        "failed to delete stale attachment c2 eth0: plugin type=\"debug\" failed (delete): cniOutput: required "
-        "field missing; plugin type=\"debug\" failed (gc): cniOutput: required field missing",
+        'failed to delete stale attachment c2 eth0: plugin type="debug" failed (delete): cniOutput: required '
+        'field missing; plugin type="debug" failed (gc): cniOutput: required field missing',
     )
     # The DEL of the stale attachment stopped at the broken plugin (DEL runs in reverse order), GC went on.
-    assert env.executor.sequence() == [("DEL", str(env.out("b"))), ("DEL", "debug"), ("GC", "debug"),
-                                       ("GC", str(env.out("b")))]
+    assert env.executor.sequence() == [
+        ("DEL", str(env.out("b"))),
+        ("DEL", "debug"),
+        ("GC", "debug"),
+        ("GC", str(env.out("b"))),
+    ]
 
 
 def test_status_asks_every_plugin_at_1_1_0(env: Env) -> None:
@@ -414,11 +469,13 @@ def test_status_stops_at_the_first_plugin_not_ready(env: Env) -> None:
     with pytest.raises(PluginFailedError) as caught:
         env.runtime.status(netconf)
     assert caught.value == CNIError(
-        7, 'plugin type="debug" failed (status): cniOutput: expected a directory path, got an empty string')
+        7, 'plugin type="debug" failed (status): cniOutput: expected a directory path, got an empty string'
+    )
     assert len(env.executor.calls) == 1
 
 
 # --- loading configurations ------------------------------------------------------------------------------------------
+
 
 def write(path: Path, data: object) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -444,37 +501,79 @@ def test_directory_takes_the_first_file_in_lexical_order(tmp_path: Path) -> None
 
 
 def test_conflist_flags_and_plugins(tmp_path: Path) -> None:
-    data = conflist("1.1.0", [{"type": "x", "k": [1]}, {"type": "y"}], disableCheck="true", disableGC=False,
-                    extraKey={"kept": True})
+    data = conflist(
+        "1.1.0", [{"type": "x", "k": [1]}, {"type": "y"}], disableCheck="true", disableGC=False, extraKey={"kept": True}
+    )
     netconf = load_conflist(write(tmp_path / "n.conflist", data))
-    assert netconf == NetworkConfigList(name="testnet", cni_version="1.1.0",
-                                        plugins=({"type": "x", "k": [1]}, {"type": "y"}), disable_check=True)
+    assert netconf == NetworkConfigList(
+        name="testnet", cni_version="1.1.0", plugins=({"type": "x", "k": [1]}, {"type": "y"}), disable_check=True
+    )
     assert netconf.raw == data
     assert json.loads(netconf.to_bytes()) == data
 
 
-@pytest.mark.parametrize(("content", "error"), [
-    ("{not json", CNIError(6, "error parsing network configuration in <F>: Expecting property name enclosed in "
-                              "double quotes: line 1 column 2 (char 1)")),
-    ("[]", CNIError(7, "invalid network configuration in <F>: expected a JSON object")),
-    ({"cniVersion": "1.0.0", "name": "n", "plugins": []}, CNIError(7, "invalid network configuration in <F>: "
-                                                                     "plugins: no plugins in list")),
-    ({"cniVersion": "1.0.0", "name": "n", "plugins": [{"type": "a"}, {"k": 1}]},
-     CNIError(7, "invalid network configuration in <F>: plugins[1].type: required field missing")),
-    ({"cniVersion": "1.0.0", "plugins": [{"type": "a"}]},
-     CNIError(7, "invalid network configuration in <F>: name: required field missing")),
-    ({"cniVersion": "1.0.0", "type": "a"}, CNIError(7, "invalid network configuration in <F>: name: required "
-                                                       "field missing")),
-    ({"cniVersion": "1.0.0", "name": "n"}, CNIError(7, "invalid network configuration in <F>: type: required field "
-                                                       "missing (a plugin configuration needs \"type\", a "
-                                                       "configuration list needs \"plugins\")")),
-    ({"cniVersion": "1.0.0", "name": "bad/name", "plugins": [{"type": "a"}]},
-     CNIError(7, "invalid characters found in network name", "bad/name")),
-    ({"cniVersion": "1.0.0", "name": "n", "disableCheck": "maybe", "plugins": [{"type": "a"}]},
-     CNIError(7, "invalid network configuration in <F>: disableCheck: expected a boolean or \"true\"/\"false\", "
-                 "got string \"maybe\"")),
-], ids=["not-json", "not-object", "no-plugins", "plugin-without-type", "no-name", "conf-without-name",
-        "neither", "bad-name", "bad-flag"])
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        (
+            "{not json",
+            CNIError(
+                6,
+                "error parsing network configuration in <F>: Expecting property name enclosed in "
+                "double quotes: line 1 column 2 (char 1)",
+            ),
+        ),
+        ("[]", CNIError(7, "invalid network configuration in <F>: expected a JSON object")),
+        (
+            {"cniVersion": "1.0.0", "name": "n", "plugins": []},
+            CNIError(7, "invalid network configuration in <F>: plugins: no plugins in list"),
+        ),
+        (
+            {"cniVersion": "1.0.0", "name": "n", "plugins": [{"type": "a"}, {"k": 1}]},
+            CNIError(7, "invalid network configuration in <F>: plugins[1].type: required field missing"),
+        ),
+        (
+            {"cniVersion": "1.0.0", "plugins": [{"type": "a"}]},
+            CNIError(7, "invalid network configuration in <F>: name: required field missing"),
+        ),
+        (
+            {"cniVersion": "1.0.0", "type": "a"},
+            CNIError(7, "invalid network configuration in <F>: name: required field missing"),
+        ),
+        (
+            {"cniVersion": "1.0.0", "name": "n"},
+            CNIError(
+                7,
+                "invalid network configuration in <F>: type: required field "
+                'missing (a plugin configuration needs "type", a '
+                'configuration list needs "plugins")',
+            ),
+        ),
+        (
+            {"cniVersion": "1.0.0", "name": "bad/name", "plugins": [{"type": "a"}]},
+            CNIError(7, "invalid characters found in network name", "bad/name"),
+        ),
+        (
+            {"cniVersion": "1.0.0", "name": "n", "disableCheck": "maybe", "plugins": [{"type": "a"}]},
+            CNIError(
+                7,
+                'invalid network configuration in <F>: disableCheck: expected a boolean or "true"/"false", '
+                'got string "maybe"',
+            ),
+        ),
+    ],
+    ids=[
+        "not-json",
+        "not-object",
+        "no-plugins",
+        "plugin-without-type",
+        "no-name",
+        "conf-without-name",
+        "neither",
+        "bad-name",
+        "bad-flag",
+    ],
+)
 def test_invalid_configurations(tmp_path: Path, content: object, error: CNIError) -> None:
     path = write(tmp_path / "bad.conflist", content)
     with pytest.raises(CNIError) as caught:
@@ -497,10 +596,19 @@ def test_unreadable_or_empty_locations(tmp_path: Path) -> None:
 
 # --- the cache -------------------------------------------------------------------------------------------------------
 
+
 def test_cache_round_trip_and_listing(tmp_path: Path) -> None:
     cache = ResultCache(tmp_path)
-    entry = CachedAttachment(network="n", container_id="c-1", ifname="eth0", netns="/x", cni_args=(("A", "1"),),
-                             capability_args={"mac": "aa"}, config=b'{"name":"n"}', result={"cniVersion": "1.1.0"})
+    entry = CachedAttachment(
+        network="n",
+        container_id="c-1",
+        ifname="eth0",
+        netns="/x",
+        cni_args=(("A", "1"),),
+        capability_args={"mac": "aa"},
+        config=b'{"name":"n"}',
+        result={"cniVersion": "1.1.0"},
+    )
     path = cache.save(entry)
     assert path == tmp_path / "results" / "n-c-1-eth0"
     assert oct(path.stat().st_mode & 0o777) == "0o600"
@@ -544,8 +652,10 @@ def test_kind_example_conflist_in_a_real_namespace(env: Env, version: str) -> No
         # The debug plugin saw ptp's result as prevResult and passed it through unchanged.
         record = read_record(env.out("debug") / f"{ns.name}-Add")
         assert record.stdin["prevResult"] == result
-        ips = [{**ip, "version": "4"} if version == "0.3.1" else ip for ip in
-               [{"interface": 1, "address": f"{lease.host(2)}/24", "gateway": lease.gateway}]]
+        ips = [
+            {**ip, "version": "4"} if version == "0.3.1" else ip
+            for ip in [{"interface": 1, "address": f"{lease.host(2)}/24", "gateway": lease.gateway}]
+        ]
         assert (result["cniVersion"], result["ips"]) == (version, ips)
         assert result["interfaces"][1]["name"] == "eth0"
         assert result["interfaces"][1]["sandbox"] == ns.path
@@ -562,13 +672,18 @@ def test_kind_example_conflist_in_a_real_namespace(env: Env, version: str) -> No
 
 
 def test_demo_runs_the_debug_chain() -> None:
-    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "demo.py")], capture_output=True, text=True,
-                          check=False, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "demo.py")], capture_output=True, text=True, check=False, timeout=300
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
-    for expected in ("== ADD", "== CHECK (prevResult comes from the runtime's cache)",
-                     "== DEL (plugins in reverse order, prevResult from the cache)", "  cache entry gone: True",
-                     "done; the temporary directory was removed."):
+    for expected in (
+        "== ADD",
+        "== CHECK (prevResult comes from the runtime's cache)",
+        "== DEL (plugins in reverse order, prevResult from the cache)",
+        "  cache entry gone: True",
+        "done; the temporary directory was removed.",
+    ):
         assert expected in lines
     assert "    | CNI_COMMAND: Add" in lines
 
@@ -579,16 +694,21 @@ def test_unwritable_cache_fails_add_with_code_5(env: Env) -> None:
     with pytest.raises(CNIError) as caught:
         runtime.add(env.load(conflist("1.0.0", [debug_plugin(env.out("a"))])), RT)
     assert caught.value == CNIError(
-        5, 'failed to set network "testnet" cached result',
-        f"[Errno 20] Not a directory: '{env.tmp}/afile/cache/results'")
+        5,
+        'failed to set network "testnet" cached result',
+        f"[Errno 20] Not a directory: '{env.tmp}/afile/cache/results'",
+    )
 
 
 # --- validate (libcni's ValidateNetworkList) -------------------------------------------------------------------------
 
+
 @needs_debian
 def test_validate_returns_declared_capabilities(env: Env) -> None:
-    plugins = [debug_plugin(env.out("a"), capabilities={"portMappings": True, "mac": False}),
-               {"type": "static", "capabilities": {"ips": True}, "ipam": STATIC_IPAM}]
+    plugins = [
+        debug_plugin(env.out("a"), capabilities={"portMappings": True, "mac": False}),
+        {"type": "static", "capabilities": {"ips": True}, "ipam": STATIC_IPAM},
+    ]
     assert env.runtime.validate(env.load(conflist("1.0.0", plugins))) == ["ips", "portMappings"]
     assert [c.command for c in env.executor.calls] == ["VERSION", "VERSION"]
 
@@ -599,14 +719,17 @@ def test_validate_reports_every_problem(env: Env) -> None:
     netconf = env.load(conflist("1.1.0", [{"type": "static"}, debug_plugin(env.out("a"))]))
     with pytest.raises(CNIError) as caught:
         env.runtime.validate(netconf)
-    assert caught.value == CNIError(1, 'plugin static does not support config version "1.1.0"',
-                                    f"plugin supports {static_versions}")
+    assert caught.value == CNIError(
+        1, 'plugin static does not support config version "1.1.0"', f"plugin supports {static_versions}"
+    )
     netconf = env.load(conflist("1.1.0", [{"type": "missing"}, {"type": "static"}]))
     with pytest.raises(CNIError) as caught:
         env.runtime.validate(netconf)
     assert caught.value == CNIError(
-        999, f'failed to find plugin "missing" in path [{" ".join(env.path)}]; '
-             'plugin static does not support config version "1.1.0"')
+        999,
+        f'failed to find plugin "missing" in path [{" ".join(env.path)}]; '
+        'plugin static does not support config version "1.1.0"',
+    )
 
 
 _JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.text()

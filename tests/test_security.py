@@ -18,9 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rscni_py import CNIError
+from rscni_py.invoke import find_in_path
 from rscni_py.protocol import env as envvars
 from rscni_py.protocol.dispatch import MAX_CONFIG_BYTES, MAX_JSON_DEPTH, dispatch
-from rscni_py.invoke import find_in_path
 from rscni_py.state import AttachmentStore, InvalidKeyError
 from tests.test_dispatch import Recorder, env_for, error
 
@@ -31,12 +31,17 @@ ATTACH = {"CNI_CONTAINERID": "c1", "CNI_NETNS": "/var/run/netns/x", "CNI_IFNAME"
 def run_plugin(source: str, env: dict[str, str], stdin: bytes) -> subprocess.CompletedProcess[bytes]:
     """Run a plugin defined by ``source`` (a module body ending in ``X.run()``) as its own process."""
     return subprocess.run(
-        [sys.executable, "-c", source], input=stdin, capture_output=True, check=False, timeout=60,
+        [sys.executable, "-c", source],
+        input=stdin,
+        capture_output=True,
+        check=False,
+        timeout=60,
         env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), **env},
     )
 
 
 # --- 1. where input comes from -----------------------------------------------------------------------------------------
+
 
 class RecordingEnv(Mapping[str, str]):
     """An environment that remembers which variables were looked up."""
@@ -60,8 +65,17 @@ class RecordingEnv(Mapping[str, str]):
         return len(self.data)
 
 
-READ_BY_DISPATCHER = {"CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_ARGS", "CNI_PATH",
-                      "CNI_NETNS_OVERRIDE", "RSCNI_LOG_LEVEL", "RSCNI_LOG_FILE"}
+READ_BY_DISPATCHER = {
+    "CNI_COMMAND",
+    "CNI_CONTAINERID",
+    "CNI_NETNS",
+    "CNI_IFNAME",
+    "CNI_ARGS",
+    "CNI_PATH",
+    "CNI_NETNS_OVERRIDE",
+    "RSCNI_LOG_LEVEL",
+    "RSCNI_LOG_FILE",
+}
 
 
 @pytest.mark.parametrize("command", ["ADD", "DEL", "CHECK", "GC", "STATUS", "VERSION"])
@@ -91,22 +105,39 @@ def test_version_never_reads_stdin() -> None:
 
 UNTRUSTED_PARTS = [
     # (id, configuration keys from users or earlier plugins, expected error message)
-    ("prevResult-address", {"prevResult": {"cniVersion": "1.1.0", "ips": [{"address": "10.0.0.1/99"}]}},
-     'invalid network config: prevResult.ips[0].address: invalid CIDR "10.0.0.1/99"'),
-    ("prevResult-version", {"prevResult": {"cniVersion": "0.2.0"}},
-     'invalid network config: prevResult.cniVersion: result type supports [1.0.0 1.1.0] but unmarshalled CNIVersion '
-     'is "0.2.0"'),
-    ("prevResult-type", {"prevResult": {"cniVersion": "1.1.0", "interfaces": [{"name": 7}]}},
-     "invalid network config: prevResult.interfaces[0].name: expected a string, got integer 7"),
-    ("runtimeConfig-port", {"runtimeConfig": {"portMappings": [{"hostPort": "80", "containerPort": 80}]}},
-     'invalid network config: runtimeConfig.portMappings[0].hostPort: expected an integer, got string "80"'),
-    ("capabilities", {"capabilities": {"portMappings": "yes"}},
-     'invalid network config: capabilities.portMappings: expected a boolean, got string "yes"'),
+    (
+        "prevResult-address",
+        {"prevResult": {"cniVersion": "1.1.0", "ips": [{"address": "10.0.0.1/99"}]}},
+        'invalid network config: prevResult.ips[0].address: invalid CIDR "10.0.0.1/99"',
+    ),
+    (
+        "prevResult-version",
+        {"prevResult": {"cniVersion": "0.2.0"}},
+        "invalid network config: prevResult.cniVersion: result type supports [1.0.0 1.1.0] but unmarshalled CNIVersion "
+        'is "0.2.0"',
+    ),
+    (
+        "prevResult-type",
+        {"prevResult": {"cniVersion": "1.1.0", "interfaces": [{"name": 7}]}},
+        "invalid network config: prevResult.interfaces[0].name: expected a string, got integer 7",
+    ),
+    (
+        "runtimeConfig-port",
+        {"runtimeConfig": {"portMappings": [{"hostPort": "80", "containerPort": 80}]}},
+        'invalid network config: runtimeConfig.portMappings[0].hostPort: expected an integer, got string "80"',
+    ),
+    (
+        "capabilities",
+        {"capabilities": {"portMappings": "yes"}},
+        'invalid network config: capabilities.portMappings: expected a boolean, got string "yes"',
+    ),
 ]
 
 
 @pytest.mark.parametrize(("extra", "msg"), [c[1:] for c in UNTRUSTED_PARTS], ids=[c[0] for c in UNTRUSTED_PARTS])
-def test_untrusted_parts_of_the_configuration_are_checked_before_the_plugin_runs(extra: dict[str, Any], msg: str) -> None:
+def test_untrusted_parts_of_the_configuration_are_checked_before_the_plugin_runs(
+    extra: dict[str, Any], msg: str
+) -> None:
     Recorder.calls = []
     out = io.StringIO()
     config = {"cniVersion": "1.1.0", "name": "n", "type": "t", **extra}
@@ -116,8 +147,26 @@ def test_untrusted_parts_of_the_configuration_are_checked_before_the_plugin_runs
 
 # --- 2. names that never leave their directory ------------------------------------------------------------------------
 
-HOSTILE_NAMES = ["..", ".", "../etc", "a/../../etc", "/etc/passwd", "a/b", ".hidden", "-rf", "a b", "a\n", "a\x00b",
-                 "a:b", "caf\u00e9", "a;reboot", "$(id)", "`id`", "a*", ""]
+HOSTILE_NAMES = [
+    "..",
+    ".",
+    "../etc",
+    "a/../../etc",
+    "/etc/passwd",
+    "a/b",
+    ".hidden",
+    "-rf",
+    "a b",
+    "a\n",
+    "a\x00b",
+    "a:b",
+    "caf\u00e9",
+    "a;reboot",
+    "$(id)",
+    "`id`",
+    "a*",
+    "",
+]
 
 
 @pytest.mark.parametrize("value", HOSTILE_NAMES, ids=repr)
@@ -126,8 +175,11 @@ def test_hostile_container_ids_never_reach_the_plugin(value: str) -> None:
     out = io.StringIO()
     env = {**env_for("ADD"), "CNI_CONTAINERID": value}
     code = dispatch(Recorder, env, io.BytesIO(b'{"cniVersion":"1.1.0","name":"n"}'), out, io.StringIO())
-    expected = (error(4, "required env variables [CNI_CONTAINERID] missing") if value == ""
-                else error(4, "invalid characters in containerID", value))
+    expected = (
+        error(4, "required env variables [CNI_CONTAINERID] missing")
+        if value == ""
+        else error(4, "invalid characters in containerID", value)
+    )
     assert (code, json.loads(out.getvalue()), Recorder.calls) == (1, expected, [])
 
 
@@ -137,12 +189,15 @@ def test_hostile_network_names_never_reach_the_plugin(value: str) -> None:
     out = io.StringIO()
     config = json.dumps({"cniVersion": "1.1.0", "name": value}).encode()
     code = dispatch(Recorder, env_for("ADD"), io.BytesIO(config), out, io.StringIO())
-    expected = error(7, "missing network name") if value == "" else error(7, "invalid characters found in network name", value)
+    expected = (
+        error(7, "missing network name") if value == "" else error(7, "invalid characters found in network name", value)
+    )
     assert (code, json.loads(out.getvalue()), Recorder.calls) == (1, expected, [])
 
 
 HOSTILE_IFNAMES = [
-    ("..", "interface name is . or .."), (".", "interface name is . or .."),
+    ("..", "interface name is . or .."),
+    (".", "interface name is . or .."),
     ("../etc", "interface name contains / or : or whitespace characters"),
     ("a/b", "interface name contains / or : or whitespace characters"),
     ("a:b", "interface name contains / or : or whitespace characters"),
@@ -190,8 +245,12 @@ def test_every_accepted_name_is_exactly_one_path_component(value: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "msg"),
-    [("../bin/sh", "invalid plugin name: ../bin/sh"), ("/bin/sh", "invalid plugin name: /bin/sh"),
-     ("a/b", "invalid plugin name: a/b"), ("", "no plugin name provided")],
+    [
+        ("../bin/sh", "invalid plugin name: ../bin/sh"),
+        ("/bin/sh", "invalid plugin name: /bin/sh"),
+        ("a/b", "invalid plugin name: a/b"),
+        ("", "no plugin name provided"),
+    ],
     ids=["dotdot", "absolute", "subdir", "empty"],
 )
 def test_delegate_names_with_a_path_are_refused(tmp_path: Path, name: str, msg: str) -> None:
@@ -220,11 +279,16 @@ def test_delegate_lookup_finds_a_plugin_only_directly_inside_a_path_directory(tm
     [("../x", "eth0"), ("a/b", "eth0"), (".", "eth0"), ("c1", "../x"), ("c1", ".."), ("c1", "a/b")],
     ids=repr,
 )
-def test_state_store_refuses_keys_that_could_leave_its_directory(tmp_path: Path, container_id: str, ifname: str) -> None:
+def test_state_store_refuses_keys_that_could_leave_its_directory(
+    tmp_path: Path, container_id: str, ifname: str
+) -> None:
     store = AttachmentStore("net1", root=tmp_path)
     with pytest.raises(InvalidKeyError):
         store.put(container_id, ifname, {"ip": "10.0.0.2"})
-    assert not (tmp_path / "net1").exists() or [p.name for p in (tmp_path / "net1").iterdir() if not p.name.startswith(".")] == []
+    assert (
+        not (tmp_path / "net1").exists()
+        or [p.name for p in (tmp_path / "net1").iterdir() if not p.name.startswith(".")] == []
+    )
 
 
 @pytest.mark.parametrize("network", ["..", "../etc", "a/b", ".x", ""], ids=repr)
@@ -263,9 +327,12 @@ def test_the_package_has_modules_to_check() -> None:
 def _subprocess_calls(module: Path) -> int:
     tree = ast.parse(module.read_text(), str(module))
     return sum(
-        1 for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-        and isinstance(node.func.value, ast.Name) and node.func.value.id == "subprocess"
+        1
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "subprocess"
     )
 
 
@@ -303,8 +370,13 @@ def test_a_delegate_name_with_shell_metacharacters_runs_that_file_and_nothing_el
     plugin = tmp_path / name
     plugin.write_text("#!/bin/sh\necho ran > ran-marker\n")
     plugin.chmod(0o755)
-    env = {"PATH": os.environ["PATH"], "CNI_PATH": str(tmp_path), "CNI_CONTAINERID": "c1", "CNI_NETNS": "/x",
-           "CNI_IFNAME": "eth0"}
+    env = {
+        "PATH": os.environ["PATH"],
+        "CNI_PATH": str(tmp_path),
+        "CNI_CONTAINERID": "c1",
+        "CNI_NETNS": "/x",
+        "CNI_IFNAME": "eth0",
+    }
     cwd = os.getcwd()
     os.chdir(tmp_path)
     try:
@@ -316,13 +388,24 @@ def test_a_delegate_name_with_shell_metacharacters_runs_that_file_and_nothing_el
 
 # --- 4. file modes --------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("umask", [0o000, 0o022])
 def test_log_file_is_created_private_whatever_the_umask(tmp_path: Path, umask: int) -> None:
     log_file = tmp_path / "plugin.log"
     code = f"import os; os.umask({umask}); exec(compile(open({str(ROOT / 'tests/plugins/noisy.py')!r}).read(), 'noisy', 'exec'))"
     proc = subprocess.run(
-        [sys.executable, "-c", code], input=b'{"cniVersion":"1.0.0","name":"n"}', capture_output=True, check=False,
-        timeout=60, env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "CNI_COMMAND": "DEL", "RSCNI_LOG_FILE": str(log_file), **ATTACH},
+        [sys.executable, "-c", code],
+        input=b'{"cniVersion":"1.0.0","name":"n"}',
+        capture_output=True,
+        check=False,
+        timeout=60,
+        env={
+            "PATH": os.environ["PATH"],
+            "PYTHONPATH": str(ROOT),
+            "CNI_COMMAND": "DEL",
+            "RSCNI_LOG_FILE": str(log_file),
+            **ATTACH,
+        },
     )
     assert proc.returncode == 0, proc.stderr
     assert stat.S_IMODE(log_file.stat().st_mode) == 0o600
@@ -367,9 +450,8 @@ def test_state_lock_does_not_follow_a_planted_symlink(tmp_path: Path) -> None:
     lock = tmp_path / "state" / "net1" / ".lock"
     lock.unlink(missing_ok=True)
     lock.symlink_to(target)
-    with pytest.raises(OSError):
-        with store.lock(timeout=0):
-            pass
+    with pytest.raises(OSError), store.lock(timeout=0):
+        pass
     assert (target.read_text(), stat.S_IMODE(target.stat().st_mode)) == ("untouched", 0o644)
 
 
@@ -377,7 +459,7 @@ def test_state_lock_does_not_follow_a_planted_symlink(tmp_path: Path) -> None:
 
 SECRET = "s3cr3t-Tok3n-9f8e7d"
 
-LOGGING_PLUGIN = '''
+LOGGING_PLUGIN = """
 import logging, os
 from dataclasses import dataclass
 from ipaddress import ip_interface
@@ -402,12 +484,16 @@ class P(CNIPlugin[Conf]):
         pass
 
 P.run()
-'''
+"""
 
 
 def secret_config(log_file: Path, **extra: Any) -> bytes:
     config = {
-        "cniVersion": "1.0.0", "name": "n", "type": "p", "logLevel": "DEBUG", "logFile": str(log_file),
+        "cniVersion": "1.0.0",
+        "name": "n",
+        "type": "p",
+        "logLevel": "DEBUG",
+        "logFile": str(log_file),
         "token": SECRET,
         "ipam": {"type": "host-local", "password": SECRET},
         "runtimeConfig": {"apiKey": SECRET},
@@ -425,14 +511,20 @@ SECRET_CASES = [
     ("CHECK-success", {"CNI_COMMAND": "CHECK"}, {}, 0, None),
     ("plugin-raises", {"CNI_COMMAND": "ADD", "FAIL": "1"}, {}, 1, 999),
     ("other-field-invalid", {"CNI_COMMAND": "ADD"}, {"mtu": "1500"}, 1, 7),
-    ("bad-prevResult", {"CNI_COMMAND": "ADD"}, {"prevResult": {"cniVersion": "1.0.0", "ips": [{"address": "x"}],
-                                                             "note": SECRET}}, 1, 7),
+    (
+        "bad-prevResult",
+        {"CNI_COMMAND": "ADD"},
+        {"prevResult": {"cniVersion": "1.0.0", "ips": [{"address": "x"}], "note": SECRET}},
+        1,
+        7,
+    ),
     ("bad-CNI_ARGS", {"CNI_COMMAND": "ADD", "CNI_ARGS": "a;b"}, {}, 1, 4),
 ]
 
 
-@pytest.mark.parametrize(("env", "extra", "exit_code", "error_code"), [c[1:] for c in SECRET_CASES],
-                         ids=[c[0] for c in SECRET_CASES])
+@pytest.mark.parametrize(
+    ("env", "extra", "exit_code", "error_code"), [c[1:] for c in SECRET_CASES], ids=[c[0] for c in SECRET_CASES]
+)
 def test_configuration_values_are_never_logged(
     tmp_path: Path, env: dict[str, str], extra: dict[str, Any], exit_code: int, error_code: int | None
 ) -> None:
@@ -452,15 +544,20 @@ def test_unencodable_characters_in_a_logged_error_do_not_break_the_log(tmp_path:
     # A lone surrogate (a JSON "\ud800" escape) quoted in an error message used to make the log file handler fail
     # with "--- Logging error ---" and a traceback on stderr.
     log_file = tmp_path / "plugin.log"
-    config = {"cniVersion": "1.0.0", "name": "n", "type": "p", "logLevel": "INFO", "logFile": str(log_file),
-              "capabilities": {"x": "\ud800"}}
+    config = {
+        "cniVersion": "1.0.0",
+        "name": "n",
+        "type": "p",
+        "logLevel": "INFO",
+        "logFile": str(log_file),
+        "capabilities": {"x": "\ud800"},
+    }
     proc = run_plugin(LOGGING_PLUGIN, {**ATTACH, "CNI_COMMAND": "ADD"}, json.dumps(config).encode())
     msg = 'invalid network config: capabilities.x: expected a boolean, got string "\ud800"'
     assert (proc.returncode, json.loads(proc.stdout)) == (1, {"cniVersion": "1.0.0", "code": 7, "msg": msg})
     assert b"Traceback" not in proc.stderr and b"Logging error" not in proc.stderr
     assert log_file.read_text().endswith(
-        "ADD failed with code 7: invalid network config: capabilities.x: expected a boolean, got string "
-        '"\\ud800"\n'
+        'ADD failed with code 7: invalid network config: capabilities.x: expected a boolean, got string "\\ud800"\n'
     )
 
 
@@ -479,9 +576,12 @@ OWN_NETNS_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("command", "netns", "override", "refused"), [c[1:] for c in OWN_NETNS_CASES],
-                         ids=[c[0] for c in OWN_NETNS_CASES])
-def test_own_network_namespace_is_refused_before_the_plugin_runs(command: str, netns: str, override: str, refused: bool) -> None:
+@pytest.mark.parametrize(
+    ("command", "netns", "override", "refused"), [c[1:] for c in OWN_NETNS_CASES], ids=[c[0] for c in OWN_NETNS_CASES]
+)
+def test_own_network_namespace_is_refused_before_the_plugin_runs(
+    command: str, netns: str, override: str, refused: bool
+) -> None:
     Recorder.calls = []
     out = io.StringIO()
     env = {**env_for(command), "CNI_NETNS": netns, "CNI_NETNS_OVERRIDE": override}
@@ -496,7 +596,9 @@ def test_own_network_namespace_is_refused_before_the_plugin_runs(command: str, n
 def test_own_network_namespace_through_a_bind_mount_is_refused(tmp_path: Path) -> None:
     target = tmp_path / "netns-link"
     target.touch()
-    if subprocess.run(["mount", "--bind", "/proc/self/ns/net", str(target)], capture_output=True, check=False).returncode:
+    if subprocess.run(
+        ["mount", "--bind", "/proc/self/ns/net", str(target)], capture_output=True, check=False
+    ).returncode:
         pytest.skip("bind mounts need root")
     try:
         test_own_network_namespace_is_refused_before_the_plugin_runs("ADD", str(target), "", True)
@@ -505,17 +607,25 @@ def test_own_network_namespace_through_a_bind_mount_is_refused(tmp_path: Path) -
 
 
 def test_own_network_namespace_through_run() -> None:
-    proc = run_plugin(LOGGING_PLUGIN, {**ATTACH, "CNI_COMMAND": "ADD", "CNI_NETNS": "/proc/self/ns/net"},
-                      b'{"cniVersion": "1.0.0", "name": "n", "type": "p"}')
-    assert (proc.returncode, json.loads(proc.stdout)) == (1, {
-        "cniVersion": "1.0.0", "code": 8, "msg": "plugin's netns and netns from CNI_NETNS should not be the same",
-        "details": '"/proc/self/ns/net"',
-    })
+    proc = run_plugin(
+        LOGGING_PLUGIN,
+        {**ATTACH, "CNI_COMMAND": "ADD", "CNI_NETNS": "/proc/self/ns/net"},
+        b'{"cniVersion": "1.0.0", "name": "n", "type": "p"}',
+    )
+    assert (proc.returncode, json.loads(proc.stdout)) == (
+        1,
+        {
+            "cniVersion": "1.0.0",
+            "code": 8,
+            "msg": "plugin's netns and netns from CNI_NETNS should not be the same",
+            "details": '"/proc/self/ns/net"',
+        },
+    )
 
 
 # --- 7. stdout carries one document ----------------------------------------------------------------------------------
 
-LEAKY_PLUGIN = '''
+LEAKY_PLUGIN = """
 import os, subprocess, sys
 from ipaddress import ip_interface
 from rscni_py import CNIError, CNIPlugin
@@ -544,15 +654,30 @@ class Leaky(CNIPlugin):
         pass
 
 Leaky.run()
-'''
+"""
 
-LEAKS = [b"print() to stdout", b"sys.stdout.write", b"sys.__stdout__.write", b"os.write(1)", b"child process",
-         b"child to fd 1", b"child to /dev/stdout"]
+LEAKS = [
+    b"print() to stdout",
+    b"sys.stdout.write",
+    b"sys.__stdout__.write",
+    b"os.write(1)",
+    b"child process",
+    b"child to fd 1",
+    b"child to /dev/stdout",
+]
 STDOUT_CASES = [
     # (id, env, exact stdout document or None for nothing)
     ("ADD-result", {"CNI_COMMAND": "ADD"}, {"cniVersion": "1.0.0", "ips": [{"address": "10.0.0.2/24"}]}),
-    ("ADD-cni-error", {"CNI_COMMAND": "ADD", "LEAKY_FAIL": "cni"}, {"cniVersion": "1.0.0", "code": 107, "msg": "plugin refused"}),
-    ("ADD-crash", {"CNI_COMMAND": "ADD", "LEAKY_FAIL": "crash"}, {"cniVersion": "1.0.0", "code": 999, "msg": "plugin crashed"}),
+    (
+        "ADD-cni-error",
+        {"CNI_COMMAND": "ADD", "LEAKY_FAIL": "cni"},
+        {"cniVersion": "1.0.0", "code": 107, "msg": "plugin refused"},
+    ),
+    (
+        "ADD-crash",
+        {"CNI_COMMAND": "ADD", "LEAKY_FAIL": "crash"},
+        {"cniVersion": "1.0.0", "code": 999, "msg": "plugin crashed"},
+    ),
     ("DEL-nothing", {"CNI_COMMAND": "DEL"}, None),
 ]
 
@@ -572,14 +697,19 @@ def test_a_forked_child_never_writes_a_second_document() -> None:
     # The child raises, unwinds through the dispatcher and would answer too; only the parent's result is printed.
     config = json.dumps({"cniVersion": "1.0.0", "name": "n", "type": "forker", "mode": "child-raises"}).encode()
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "plugins" / "forker.py")], input=config, capture_output=True, check=False,
-        timeout=60, env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "CNI_COMMAND": "ADD", **ATTACH},
+        [sys.executable, str(ROOT / "tests" / "plugins" / "forker.py")],
+        input=config,
+        capture_output=True,
+        check=False,
+        timeout=60,
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "CNI_COMMAND": "ADD", **ATTACH},
     )
     assert (proc.returncode, json.loads(proc.stdout)) == (0, {"cniVersion": "1.0.0"})
     assert b"raised in the forked child" in proc.stderr  # the child did fail, on stderr only
 
 
 # --- 8. limits ----------------------------------------------------------------------------------------------------
+
 
 def test_documented_limits_are_the_enforced_ones() -> None:
     security = (ROOT / "SECURITY.md").read_text()

@@ -408,9 +408,7 @@ BAD_DOCUMENTS: list[tuple[str, Any, tuple[str, str]]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("document", "expected"), [b[1:] for b in BAD_DOCUMENTS], ids=[b[0] for b in BAD_DOCUMENTS]
-)
+@pytest.mark.parametrize(("document", "expected"), [b[1:] for b in BAD_DOCUMENTS], ids=[b[0] for b in BAD_DOCUMENTS])
 def test_bad_documents_are_refused(store: AttachmentStore, document: Any, expected: tuple[str, str]) -> None:
     store.put("c1", "eth0", {"old": True})
     with pytest.raises(InvalidDocumentError) as info:
@@ -649,9 +647,8 @@ def test_lock_timeout(
 ) -> None:
     caplog.set_level(logging.INFO, logger="rscni_py.state")
     start = time.monotonic()
-    with pytest.raises(LockTimeoutError) as info:
-        with store.lock(timeout=0.3):
-            pytest.fail("lock acquired while another process holds it")
+    with pytest.raises(LockTimeoutError) as info, store.lock(timeout=0.3):
+        pytest.fail("lock acquired while another process holds it")
     elapsed = time.monotonic() - start
     assert 0.3 <= elapsed < 2
     lock_path = store.directory / ".lock"
@@ -668,9 +665,8 @@ def test_lock_timeout(
     ]
     # timeout=0 tries exactly once.
     start = time.monotonic()
-    with pytest.raises(LockTimeoutError):
-        with store.lock(timeout=0):
-            pass
+    with pytest.raises(LockTimeoutError), store.lock(timeout=0):
+        pass
     assert time.monotonic() - start < 0.2
 
 
@@ -711,9 +707,8 @@ def test_uncontended_lock_logs_nothing(store: AttachmentStore, caplog: pytest.Lo
 
 
 def test_lock_is_released_when_the_holder_dies(store: AttachmentStore, held_lock: subprocess.Popen[str]) -> None:
-    with pytest.raises(LockTimeoutError):
-        with store.lock(timeout=0):
-            pass
+    with pytest.raises(LockTimeoutError), store.lock(timeout=0):
+        pass
     held_lock.kill()
     held_lock.wait()
     with store.lock(timeout=5):
@@ -728,9 +723,8 @@ def test_lock_is_reentrant_and_excludes_other_store_objects(tmp_path: Path) -> N
         with first.lock(timeout=0):
             pass
         # Still held after the inner block ends.
-        with pytest.raises(LockTimeoutError):
-            with second.lock(timeout=0.05):
-                pass
+        with pytest.raises(LockTimeoutError), second.lock(timeout=0.05):
+            pass
         with other_network.lock(timeout=0):
             pass
     with second.lock(timeout=0):
@@ -749,9 +743,8 @@ def test_lock_excludes_threads_of_one_store(store: AttachmentStore) -> None:
     thread = threading.Thread(target=hold)
     thread.start()
     assert inside.wait(5)
-    with pytest.raises(LockTimeoutError):
-        with store.lock(timeout=0.05):
-            pass
+    with pytest.raises(LockTimeoutError), store.lock(timeout=0.05):
+        pass
     release.set()
     thread.join()
     with store.lock(timeout=0):
@@ -759,18 +752,16 @@ def test_lock_excludes_threads_of_one_store(store: AttachmentStore) -> None:
 
 
 def test_lock_is_released_when_the_block_raises(store: AttachmentStore, tmp_path: Path) -> None:
-    with pytest.raises(RuntimeError, match="inside"):
-        with store.lock():
-            raise RuntimeError("inside")
+    with pytest.raises(RuntimeError, match="inside"), store.lock():
+        raise RuntimeError("inside")
     with AttachmentStore("net1", root=store.root).lock(timeout=0):
         pass
 
 
 @pytest.mark.parametrize("timeout", [-1.0, float("nan")], ids=["negative", "nan"])
 def test_bad_lock_timeout(store: AttachmentStore, timeout: float) -> None:
-    with pytest.raises(ValueError) as info:
-        with store.lock(timeout=timeout):
-            pass
+    with pytest.raises(ValueError) as info, store.lock(timeout=timeout):
+        pass
     assert str(info.value) == f"lock timeout must be None or >= 0, got {timeout!r}"
 
 
@@ -932,7 +923,7 @@ def test_gc_does_not_swallow_interrupts(store: AttachmentStore) -> None:
 
 def _netlink_error(code: int) -> BaseException:
     # Imported by name: pyroute2 ships no type information, and the code under test finds the class the same way.
-    netlink_error = getattr(importlib.import_module("pyroute2.netlink.exceptions"), "NetlinkError")
+    netlink_error = importlib.import_module("pyroute2.netlink.exceptions").NetlinkError
     error = netlink_error(code)
     assert isinstance(error, Exception)
     return error
@@ -962,7 +953,7 @@ def test_is_already_gone_with_own_errnos() -> None:
     assert is_already_gone(OSError(errno.EBUSY, "busy"), {errno.EBUSY}) is True
     assert is_already_gone(FileNotFoundError(errno.ENOENT, "x"), {errno.EBUSY}) is False
     assert is_already_gone(_netlink_error(errno.EBUSY), {errno.EBUSY}) is True
-    assert ALREADY_GONE_ERRNOS == {errno.ENOENT, errno.ESRCH, errno.ENODEV, errno.EADDRNOTAVAIL}
+    assert {errno.ENOENT, errno.ESRCH, errno.ENODEV, errno.EADDRNOTAVAIL} == ALREADY_GONE_ERRNOS
 
 
 def test_tolerate_missing_swallows_only_already_gone(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -980,18 +971,15 @@ def test_tolerate_missing_swallows_only_already_gone(tmp_path: Path, caplog: pyt
     with tolerate_missing() as gone:
         pass
     assert not gone.suppressed and gone.error is None
-    with pytest.raises(PermissionError):
-        with tolerate_missing():
-            raise PermissionError(errno.EPERM, "Operation not permitted")
-    with pytest.raises(ValueError):
-        with tolerate_missing():
-            raise ValueError("not an OS error")
+    with pytest.raises(PermissionError), tolerate_missing():
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+    with pytest.raises(ValueError), tolerate_missing():
+        raise ValueError("not an OS error")
     with tolerate_missing("link", errnos={errno.EBUSY}) as gone:
         raise OSError(errno.EBUSY, "busy")
     assert gone.suppressed
-    with pytest.raises(FileNotFoundError):
-        with tolerate_missing("link", errnos={errno.EBUSY}):
-            raise FileNotFoundError(errno.ENOENT, "gone")
+    with pytest.raises(FileNotFoundError), tolerate_missing("link", errnos={errno.EBUSY}):
+        raise FileNotFoundError(errno.ENOENT, "gone")
 
 
 def test_tolerate_missing_with_a_real_process() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import configparser
-import json
 import os
 from ipaddress import ip_interface
 from pathlib import Path
@@ -95,7 +94,11 @@ def test_defaults_satisfy_every_command(command: str, container_id: str, netns: 
     assert (out.exit_code, out.stdout != "", out.exception) == (0, command == "ADD", None), out.stdout
     args = only_call()
     assert (args.container_id, args.netns, args.ifname, args.args, args.path) == (
-        container_id, netns, ifname, "", ["/opt/cni/bin"],
+        container_id,
+        netns,
+        ifname,
+        "",
+        ["/opt/cni/bin"],
     )
     assert args.raw_config == {"cniVersion": "1.1.0", "name": "test-network", "type": "recorder"}
 
@@ -110,7 +113,11 @@ def test_explicit_values_reach_the_plugin() -> None:
     runner.add(Recorder, container_id="c9", netns="/var/run/netns/x", ifname="net1", args="IgnoreUnknown=1;K=V")
     args = only_call()
     assert (args.container_id, args.netns, args.ifname, args.args, args.path) == (
-        "c9", "/var/run/netns/x", "net1", "IgnoreUnknown=1;K=V", ["/a", "/b"],
+        "c9",
+        "/var/run/netns/x",
+        "net1",
+        "IgnoreUnknown=1;K=V",
+        ["/a", "/b"],
     )
 
 
@@ -123,7 +130,11 @@ def test_environment_layers_and_removal() -> None:
 
     out = runner.add(Recorder, env={"CNI_NETNS": None, "CNI_IFNAME": None})
     assert out.error == InvalidEnvironmentVariablesError("required env variables [CNI_NETNS,CNI_IFNAME] missing")
-    assert out.json == {"cniVersion": "1.1.0", "code": 4, "msg": "required env variables [CNI_NETNS,CNI_IFNAME] missing"}
+    assert out.json == {
+        "cniVersion": "1.1.0",
+        "code": 4,
+        "msg": "required env variables [CNI_NETNS,CNI_IFNAME] missing",
+    }
 
 
 def test_no_global_state_is_touched() -> None:
@@ -141,7 +152,9 @@ def test_version() -> None:
 
 def test_own_namespace_is_refused() -> None:
     out = PluginRunner().add(Recorder, netns="/proc/self/ns/net")
-    assert out.error == InvalidNetNSError("plugin's netns and netns from CNI_NETNS should not be the same", '"/proc/self/ns/net"')
+    assert out.error == InvalidNetNSError(
+        "plugin's netns and netns from CNI_NETNS should not be the same", '"/proc/self/ns/net"'
+    )
     assert Recorder.calls == []
 
 
@@ -169,7 +182,11 @@ def test_missing_cni_version_means_0_1_0() -> None:
 def test_prev_result_object_is_converted_to_the_config_version() -> None:
     PluginRunner().check(Recorder, cni_version="0.4.0", prev_result=ONE_IP)
     args = only_call()
-    assert args.raw_config["prevResult"] == {"cniVersion": "0.4.0", "ips": [{"version": "4", "address": "10.1.2.3/24"}], "dns": {}}
+    assert args.raw_config["prevResult"] == {
+        "cniVersion": "0.4.0",
+        "ips": [{"version": "4", "address": "10.1.2.3/24"}],
+        "dns": {},
+    }
     assert args.prev_result == Result(ips=[IPConfig(address=ip_interface("10.1.2.3/24"))], cni_version="1.1.0")
 
 
@@ -200,7 +217,8 @@ def test_gc_valid_attachments(attachments: list[Any]) -> None:
     listed = [{"containerID": "c1", "ifname": "eth0"}, {"containerID": "c2", "ifname": "net1"}]
     assert (args.raw_config["cni.dev/valid-attachments"], args.raw_config["cni.dev/attachments"]) == (listed, listed)
     assert args.config.valid_attachments == [
-        GCAttachment(container_id="c1", ifname="eth0"), GCAttachment(container_id="c2", ifname="net1"),
+        GCAttachment(container_id="c1", ifname="eth0"),
+        GCAttachment(container_id="c2", ifname="net1"),
     ]
 
 
@@ -217,7 +235,10 @@ def test_gc_below_1_1_0_is_refused() -> None:
     [
         ("1.1.0", Result(ips=[IPConfig(address=ip_interface("10.1.2.3/24"))], cni_version="1.1.0")),
         ("1.0.0", Result(ips=[IPConfig(address=ip_interface("10.1.2.3/24"))], cni_version="1.0.0")),
-        ("0.4.0", v0_4.Result(ips=[v0_4.IPConfig(version="4", address=ip_interface("10.1.2.3/24"))], cni_version="0.4.0")),
+        (
+            "0.4.0",
+            v0_4.Result(ips=[v0_4.IPConfig(version="4", address=ip_interface("10.1.2.3/24"))], cni_version="0.4.0"),
+        ),
     ],
     ids=["1.1.0", "1.0.0", "0.4.0"],
 )
@@ -249,7 +270,10 @@ def test_plugin_specific_error_code_is_kept() -> None:
         (Invocation("ADD", 1, '{"code": 7, "msg": "bad"}', ""), "<Invocation ADD error 7>"),
         (Invocation("ADD", 1, "", ""), "<Invocation ADD exit 1>"),
         (Invocation("ADD", 1, "garbage", ""), "<Invocation ADD exit 1>"),
-        (Invocation("CHECK", 1, '{"code": 999, "msg": "x"}', "", exception=KeyError("k")), "<Invocation CHECK error 999 KeyError>"),
+        (
+            Invocation("CHECK", 1, '{"code": 999, "msg": "x"}', "", exception=KeyError("k")),
+            "<Invocation CHECK error 999 KeyError>",
+        ),
         (Invocation("", 1, '{"code": 4, "msg": "m"}', ""), "<Invocation - error 4>"),
     ],
     ids=lambda v: v if isinstance(v, str) else "",
@@ -330,8 +354,16 @@ def test_cycle_skips_check_below_0_4_0() -> None:
 def test_cycle_after_failed_add_still_deletes() -> None:
     Recorder.fail_with = UnknownContainerError("nope")
     cycle = PluginRunner().cycle(Recorder)
-    assert (cycle.ok, cycle.check, cycle.add.error, cycle.delete.error) == (False, None, UnknownContainerError("nope"), UnknownContainerError("nope"))
-    assert [(name, args.raw_config.get("prevResult")) for name, args in Recorder.calls] == [("add", None), ("delete", None)]
+    assert (cycle.ok, cycle.check, cycle.add.error, cycle.delete.error) == (
+        False,
+        None,
+        UnknownContainerError("nope"),
+        UnknownContainerError("nope"),
+    )
+    assert [(name, args.raw_config.get("prevResult")) for name, args in Recorder.calls] == [
+        ("add", None),
+        ("delete", None),
+    ]
 
 
 def test_cycle_refuses_prev_result() -> None:
@@ -361,7 +393,7 @@ def test_entry_point_is_declared() -> None:
     assert parser["options.entry_points"]["pytest11"].split() == ["rscni_py", "=", "rscni_py.testing.pytest_plugin"]
 
 
-PLUGIN_TEST_FILE = '''
+PLUGIN_TEST_FILE = """
 from rscni_py import CNIPlugin
 from rscni_py.types import Result
 
@@ -394,7 +426,7 @@ def test_fails_on_broken_check(cni_runner):
 def test_netns(cni_netns):
     import os
     assert os.path.exists(cni_netns) and cni_netns.startswith("/run/netns/rscni-test-")
-'''
+"""
 
 
 def test_pytest_fixtures(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -424,7 +456,12 @@ def test_install_script_runs_the_plugin_like_a_runtime(tmp_path: Path) -> None:
     wrapper = install_script(tmp_path / "bin", "my-plugin", script, pythonpath=[lib])
     assert wrapper == tmp_path / "bin" / "my-plugin"
     assert wrapper.stat().st_mode & 0o777 == 0o755
-    proc = subprocess.run([str(wrapper), "x y"], env={"CNI_COMMAND": "VERSION", "PYTHONPATH": "/elsewhere"},
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [str(wrapper), "x y"],
+        env={"CNI_COMMAND": "VERSION", "PYTHONPATH": "/elsewhere"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert proc.stdout == "from pythonpath VERSION ['x y']\n"
     assert wrapper.read_text().splitlines()[-1].startswith(f"exec {sys.executable} ")

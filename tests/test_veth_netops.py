@@ -73,9 +73,7 @@ def link_names(netns: str) -> list[str]:
 def global_addresses(dev: str, netns: str | None = None) -> set[str]:
     prefix = ("-n", netns) if netns else ()
     (link,) = ip_json(*prefix, "addr", "show", "dev", dev)
-    return {
-        f"{a['local']}/{a['prefixlen']}" for a in link["addr_info"] if a["scope"] == "global"
-    }
+    return {f"{a['local']}/{a['prefixlen']}" for a in link["addr_info"] if a["scope"] == "global"}
 
 
 def routes(dev: str, netns: str | None = None, *, v6: bool = False) -> set[tuple[str, str]]:
@@ -130,14 +128,10 @@ class Sandbox:
         addresses: list[AddressSpec] = []
         route_list: list[RouteSpec] = []
         if v4:
-            addresses.append(
-                AddressSpec(ip_interface(self.v4(2)), ip_interface(self.v4(1)).ip)
-            )
+            addresses.append(AddressSpec(ip_interface(self.v4(2)), ip_interface(self.v4(1)).ip))
             route_list.append(RouteSpec(ip_network("0.0.0.0/0")))
         if v6:
-            addresses.append(
-                AddressSpec(ip_interface(self.v6(2)), ip_interface(self.v6(1)).ip)
-            )
+            addresses.append(AddressSpec(ip_interface(self.v6(2)), ip_interface(self.v6(1)).ip))
             route_list.append(RouteSpec(ip_network("::/0")))
         return VethConfig(
             container_id=self.container_id,
@@ -250,8 +244,7 @@ def test_setup_without_gateway_keeps_prefix_route(sandbox: Sandbox) -> None:
     assert (attachment.routes, attachment.mtu) == ((), 1500)
     assert global_addresses(sandbox.host_ifname) == set()
     assert {
-        (r["dst"], r["protocol"], r["scope"])
-        for r in ip_json("-n", sandbox.name, "-4", "route", "show", "dev", "eth0")
+        (r["dst"], r["protocol"], r["scope"]) for r in ip_json("-n", sandbox.name, "-4", "route", "show", "dev", "eth0")
     } == {(f"10.249.{sandbox.subnet}.0/24", "kernel", "link")}
     assert routes(sandbox.host_ifname) == {(f"10.249.{sandbox.subnet}.2", "")}
     netops.check(config, container_mac=attachment.container.mac)
@@ -320,9 +313,7 @@ def test_host_name_collision_leaves_nothing(sandbox: Sandbox) -> None:
     with pytest.raises(LinkExists) as info:
         netops.setup(sandbox.config())
 
-    assert str(info.value) == (
-        f"interface {sandbox.host_ifname} already exists in the host network namespace"
-    )
+    assert str(info.value) == (f"interface {sandbox.host_ifname} already exists in the host network namespace")
     assert link_names(sandbox.name) == ["lo"]
     # The foreign link is untouched: still a bridge, no address, and DEL leaves it alone too.
     (link,) = ip_json("-d", "link", "show", "dev", sandbox.host_ifname)
@@ -358,8 +349,7 @@ def test_failure_after_creation_rolls_back(sandbox: Sandbox) -> None:
         netops.setup(config)
 
     assert str(info.value) == (
-        f"adding route 10.250.0.0/16 via 192.0.2.1 dev eth0 in {sandbox.path}: "
-        "Network is unreachable (errno 101)"
+        f"adding route 10.250.0.0/16 via 192.0.2.1 dev eth0 in {sandbox.path}: Network is unreachable (errno 101)"
     )
     assert info.value.errno == 101
     assert not link_exists(sandbox.host_ifname)
@@ -370,8 +360,13 @@ def test_failure_after_creation_rolls_back(sandbox: Sandbox) -> None:
 def test_ipv6_disabled_in_container_is_named_and_rolled_back(sandbox: Sandbox) -> None:
     # Interfaces created in the namespace from now on start with IPv6 disabled.
     run(
-        "ip", "netns", "exec", sandbox.name,
-        "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1",
+        "ip",
+        "netns",
+        "exec",
+        sandbox.name,
+        "sysctl",
+        "-qw",
+        "net.ipv6.conf.default.disable_ipv6=1",
     )
 
     with pytest.raises(NetlinkOperationFailed) as info:
@@ -388,11 +383,13 @@ def test_ipv6_disabled_in_container_is_named_and_rolled_back(sandbox: Sandbox) -
 @pytest.mark.parametrize(
     ("make_path", "error", "message"),
     [
-        (lambda tmp: "/var/run/netns/rscni-t-absent", NetnsNotFound,
-         "network namespace /var/run/netns/rscni-t-absent does not exist"),
+        (
+            lambda tmp: "/var/run/netns/rscni-t-absent",
+            NetnsNotFound,
+            "network namespace /var/run/netns/rscni-t-absent does not exist",
+        ),
         (lambda tmp: str(tmp / "plain-file"), NotANetns, "{path} is not a network namespace"),
-        (lambda tmp: "/proc/self/ns/uts", NotANetns,
-         "/proc/self/ns/uts is not a network namespace"),
+        (lambda tmp: "/proc/self/ns/uts", NotANetns, "/proc/self/ns/uts is not a network namespace"),
     ],
     ids=["missing", "regular-file", "other-namespace-type"],
 )
@@ -467,9 +464,7 @@ def test_check_passes_after_setup(sandbox: Sandbox) -> None:
     ],
     ids=["container-address", "host-route", "host-gateway", "container-route", "mtu", "veth"],
 )
-def test_check_names_what_is_missing(
-    sandbox: Sandbox, breakage: list[str], expected: list[str]
-) -> None:
+def test_check_names_what_is_missing(sandbox: Sandbox, breakage: list[str], expected: list[str]) -> None:
     config = sandbox.config(v6=True)
     netops.setup(config)
     values = {
@@ -498,8 +493,7 @@ def test_check_reports_wrong_mac(sandbox: Sandbox) -> None:
         netops.check(config, container_mac="02:00:00:00:00:01")
 
     assert info.value.problems == (
-        f"interface eth0 in {sandbox.path} has MAC {attachment.container.mac},"
-        " expected 02:00:00:00:00:01",
+        f"interface eth0 in {sandbox.path} has MAC {attachment.container.mac}, expected 02:00:00:00:00:01",
     )
 
 
@@ -550,9 +544,7 @@ def test_host_ifname_known_value() -> None:
 
 @given(
     container_id=st.text(min_size=1, max_size=80),
-    ifname=st.text(
-        alphabet=st.characters(categories=["L", "N"], max_codepoint=127), min_size=1, max_size=15
-    ),
+    ifname=st.text(alphabet=st.characters(categories=["L", "N"], max_codepoint=127), min_size=1, max_size=15),
 )
 def test_host_ifname_is_a_valid_deterministic_name(container_id: str, ifname: str) -> None:
     name = netops.host_ifname(container_id, ifname)
@@ -647,8 +639,7 @@ def test_invalid_config(kwargs: dict[str, Any], message: str) -> None:
             lambda: AddressSpec(V4, ip_address("fd00:249::1")),
             "gateway fd00:249::1 of 10.249.1.2/24: IP version differs from the address",
         ),
-        (lambda: AddressSpec(V4, ip_address("10.249.1.2")),
-         "gateway 10.249.1.2 equals the container address"),
+        (lambda: AddressSpec(V4, ip_address("10.249.1.2")), "gateway 10.249.1.2 equals the container address"),
         (
             lambda: AddressSpec("10.249.1.2/24"),  # type: ignore[arg-type]
             "address: expected an IPv4Interface or IPv6Interface, got '10.249.1.2/24'",

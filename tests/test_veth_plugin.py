@@ -229,8 +229,9 @@ def test_add_result_and_kernel_state(world: Env, version: str) -> None:
 
     assert (out.code, out.output) == (0, expected_result(version, world))
     assert world.allocated() == [world.lease.host(2)]
-    assert world.records() == {f"{world.container_id}:eth0.json": {"hostIfname": world.host_ifname,
-                                                                   "netns": world.ns.path}}
+    assert world.records() == {
+        f"{world.container_id}:eth0.json": {"hostIfname": world.host_ifname, "netns": world.ns.path}
+    }
     link = ns_link(world.ns, "eth0")
     assert (link["mtu"], "UP" in link["flags"]) == (1400, True)
     (addr,) = ip_json("-n", world.ns.name, "addr", "show", "dev", "eth0")
@@ -604,12 +605,12 @@ BAD_CONFIGS = [
     ),
     pytest.param(
         {**_base_conf(), "ipam": "host-local"},
-        "invalid network config: ipam: expected an object, got string \"host-local\"",
+        'invalid network config: ipam: expected an object, got string "host-local"',
         id="ipam-not-an-object",
     ),
     pytest.param(
         {**_base_conf(), "mtu": "1500"},
-        "invalid network config: mtu: expected an integer, got string \"1500\"",
+        'invalid network config: mtu: expected an integer, got string "1500"',
         id="mtu-string",
     ),
     pytest.param(

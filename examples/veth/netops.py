@@ -185,19 +185,13 @@ class AddressSpec:
 
     def __post_init__(self) -> None:
         if not isinstance(self.address, IPv4Interface | IPv6Interface):
-            raise InvalidArgument(
-                f"address: expected an IPv4Interface or IPv6Interface, got {self.address!r}"
-            )
+            raise InvalidArgument(f"address: expected an IPv4Interface or IPv6Interface, got {self.address!r}")
         if self.gateway is None:
             return
         if not isinstance(self.gateway, IPv4Address | IPv6Address):
-            raise InvalidArgument(
-                f"gateway of {self.address}: expected an IP address, got {self.gateway!r}"
-            )
+            raise InvalidArgument(f"gateway of {self.address}: expected an IP address, got {self.gateway!r}")
         if self.gateway.version != self.address.version:
-            raise InvalidArgument(
-                f"gateway {self.gateway} of {self.address}: IP version differs from the address"
-            )
+            raise InvalidArgument(f"gateway {self.gateway} of {self.address}: IP version differs from the address")
         if self.gateway == self.address.ip:
             raise InvalidArgument(f"gateway {self.gateway} equals the container address")
 
@@ -217,18 +211,12 @@ class RouteSpec:
 
     def __post_init__(self) -> None:
         if not isinstance(self.dst, IPv4Network | IPv6Network):
-            raise InvalidArgument(
-                f"route dst: expected an IPv4Network or IPv6Network, got {self.dst!r}"
-            )
+            raise InvalidArgument(f"route dst: expected an IPv4Network or IPv6Network, got {self.dst!r}")
         if self.gateway is not None:
             if not isinstance(self.gateway, IPv4Address | IPv6Address):
-                raise InvalidArgument(
-                    f"gateway of route {self.dst}: expected an IP address, got {self.gateway!r}"
-                )
+                raise InvalidArgument(f"gateway of route {self.dst}: expected an IP address, got {self.gateway!r}")
             if self.gateway.version != self.dst.version:
-                raise InvalidArgument(
-                    f"gateway {self.gateway} of route {self.dst}: IP version differs from dst"
-                )
+                raise InvalidArgument(f"gateway {self.gateway} of route {self.dst}: IP version differs from dst")
 
 
 @dataclass(frozen=True)
@@ -273,9 +261,7 @@ class VethConfig:
             if not MIN_MTU <= self.mtu <= MAX_MTU:
                 raise InvalidArgument(f"mtu: {self.mtu} is outside {MIN_MTU}..{MAX_MTU}")
             if self.mtu < MIN_IPV6_MTU and any(s.address.version == 6 for s in self.addresses):
-                raise InvalidArgument(
-                    f"mtu: {self.mtu} is below {MIN_IPV6_MTU}, the minimum for IPv6 addresses"
-                )
+                raise InvalidArgument(f"mtu: {self.mtu} is below {MIN_IPV6_MTU}, the minimum for IPv6 addresses")
         # Resolving the routes here reports conflicts before anything is created.
         _container_routes(self)
 
@@ -374,8 +360,7 @@ def _gateways(config: VethConfig) -> dict[int, IPAddress]:
 def _resolved_routes(config: VethConfig) -> tuple[RouteSpec, ...]:
     gateways = _gateways(config)
     return tuple(
-        RouteSpec(r.dst, r.gateway if r.gateway is not None else gateways.get(r.dst.version))
-        for r in config.routes
+        RouteSpec(r.dst, r.gateway if r.gateway is not None else gateways.get(r.dst.version)) for r in config.routes
     )
 
 
@@ -392,8 +377,7 @@ def _container_routes(config: VethConfig) -> list[_Route]:
         old = requested.setdefault(route.dst, new)
         if old != new:
             raise InvalidArgument(
-                f"routes: {route.dst} is given twice with different gateways"
-                f" ({old.gateway} and {new.gateway})"
+                f"routes: {route.dst} is given twice with different gateways ({old.gateway} and {new.gateway})"
             )
     implicit: dict[IPNetwork, _Route] = {}
     for spec in config.addresses:
@@ -475,9 +459,7 @@ def _family(version: int) -> int:
     return socket.AF_INET if version == 4 else socket.AF_INET6
 
 
-def _add_address(
-    ipr: IPRoute, index: int, addr: IPAddress, prefixlen: int, *, prefix_route: bool, where: str
-) -> None:
+def _add_address(ipr: IPRoute, index: int, addr: IPAddress, prefixlen: int, *, prefix_route: bool, where: str) -> None:
     flags = 0 if prefix_route else _IFA_F_NOPREFIXROUTE
     if addr.version == 6:
         flags |= _IFA_F_NODAD

@@ -130,7 +130,7 @@ def cni_error(exc: netops.NetOpsError, *, command: str) -> CNIError:
         name = str(exc).partition(":")[0]
         variable = _ENV_FIELDS.get(name)
         if variable is not None:
-            return InvalidEnvironmentVariablesError(f"{variable}{str(exc)[len(name):]}")
+            return InvalidEnvironmentVariablesError(f"{variable}{str(exc)[len(name) :]}")
         source = "prevResult" if command == "CHECK" else "IPAM result"
         return InvalidNetworkConfigError(f"invalid {source}: {exc}")
     if isinstance(exc, netops.NetnsNotFound):
@@ -262,7 +262,8 @@ class VethPlugin(CNIPlugin[VethConf]):
             if err.code in (ErrorCode.PLUGIN_NOT_AVAILABLE, ErrorCode.LIMITED_CONNECTIVITY):
                 raise
             raise PluginNotAvailableError(
-                f"IPAM plugin {args.config.ipam.type} is not available", f"its STATUS failed with code {err.code}: {err}"
+                f"IPAM plugin {args.config.ipam.type} is not available",
+                f"its STATUS failed with code {err.code}: {err}",
             ) from err
 
     def gc(self, args: CmdArgs[VethConf]) -> None:
@@ -276,9 +277,7 @@ class VethPlugin(CNIPlugin[VethConf]):
         gc_error: CNIError | None = None
         store = config.store()
         try:
-            report = remove_stale_attachments(
-                store, config.valid_attachments, _remove_pair, lock_timeout=LOCK_TIMEOUT
-            )
+            report = remove_stale_attachments(store, config.valid_attachments, _remove_pair, lock_timeout=LOCK_TIMEOUT)
             if report.removed:
                 _log.info("GC removed %s", ", ".join(f"{k.container_id}/{k.ifname}" for k in report.removed))
             report.raise_for_errors()
@@ -340,10 +339,7 @@ def _remove_pair(key: AttachmentKey, record: dict[str, object] | None) -> None:
 
 def _result_routes(attachment: netops.VethAttachment, requested: list[Route]) -> list[Route]:
     """The IPAM routes as installed: each with the gateway netops resolved for it (same order, same dst)."""
-    return [
-        Route(dst=route.dst, gw=spec.gateway)
-        for route, spec in zip(requested, attachment.routes, strict=True)
-    ]
+    return [Route(dst=route.dst, gw=spec.gateway) for route, spec in zip(requested, attachment.routes, strict=True)]
 
 
 def _container_interface(prev: Result, args: CmdArgs[VethConf]) -> tuple[int, str]:

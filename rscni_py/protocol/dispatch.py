@@ -14,15 +14,11 @@ import itertools
 import json
 import os
 import re
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Final, Mapping, TextIO, get_args
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, BinaryIO, Final, TextIO, get_args
 
-from rscni_py.protocol import env as envvars
-from rscni_py.protocol import logsetup
-from rscni_py.protocol.netns import OWN_NETNS_PATH, is_override, is_own_netns
-from rscni_py.plugin import CmdArgs
-from rscni_py._base.quoting import q, q_list
-from rscni_py.protocol.signals import DEADLINE_CONFIG_KEY, Interrupted
 from rscni_py._base import strict_json
+from rscni_py._base.quoting import q, q_list
 from rscni_py._base.versions import ALL_VERSIONS, MIN_VERSION_FOR_COMMAND, VersionError, at_least, config_version
 from rscni_py.errors import (
     CNIError,
@@ -35,6 +31,11 @@ from rscni_py.errors import (
     IOFailureError,
     TryAgainLaterError,
 )
+from rscni_py.plugin import CmdArgs
+from rscni_py.protocol import env as envvars
+from rscni_py.protocol import logsetup
+from rscni_py.protocol.netns import OWN_NETNS_PATH, is_override, is_own_netns
+from rscni_py.protocol.signals import DEADLINE_CONFIG_KEY, Interrupted
 
 if TYPE_CHECKING:
     from rscni_py.plugin import CNIPlugin
@@ -94,7 +95,7 @@ def dispatch(
         logsetup.log(logsetup.INFO, "%s failed with code %d: %s", request.command or "command", err.code, err)
         output = json.dumps(err.to_dict(request.cni_version), indent=4)
         code = 1
-    except Exception as exc:  # noqa: BLE001 - every failure must become a CNI error (decision D-7)
+    except Exception as exc:
         _print_traceback(exc, stderr)
         internal = InternalError(_describe_exception(exc))
         output = json.dumps(internal.to_dict(request.cni_version), indent=4)
@@ -124,7 +125,7 @@ def _describe_exception(exc: BaseException) -> str:
     """``str(exc)``, or the class name when that is empty or ``__str__`` itself fails."""
     try:
         text = str(exc)
-    except Exception:  # noqa: BLE001 - a broken __str__ must not escape the dispatcher
+    except Exception:
         text = ""
     return text or type(exc).__name__
 
@@ -242,7 +243,9 @@ def _load_config(data: bytes) -> dict[str, Any]:
         )
     name = raw.get("name")
     if name is not None and not isinstance(name, str):
-        raise DecodingFailureError(f"error decoding network config: name: expected a string, got {strict_json.kind(name)}")
+        raise DecodingFailureError(
+            f"error decoding network config: name: expected a string, got {strict_json.kind(name)}"
+        )
     if not name:
         raise InvalidNetworkConfigError("missing network name")
     envvars.validate_network_name(name)
@@ -334,7 +337,11 @@ def _configure_logging(logs: logsetup.LogControl, env: Mapping[str, str], raw: M
     level_error: Callable[[str, str], CNIError] = InvalidEnvironmentVariablesError
     level_source = logsetup.ENV_LOG_LEVEL
     if not level_text:
-        level_text, level_source, level_error = _config_text(raw, logsetup.CONFIG_LOG_LEVEL), logsetup.CONFIG_LOG_LEVEL, InvalidNetworkConfigError
+        level_text, level_source, level_error = (
+            _config_text(raw, logsetup.CONFIG_LOG_LEVEL),
+            logsetup.CONFIG_LOG_LEVEL,
+            InvalidNetworkConfigError,
+        )
     if not file:
         file = _config_text(raw, logsetup.CONFIG_LOG_FILE)
     level = logsetup.parse_level(level_text, level_source, level_error) if level_text else logsetup.WARNING
@@ -372,9 +379,9 @@ def _build_args(
     override: bool,
 ) -> CmdArgs[Any, Any]:
     """Decode configuration, prevResult and CNI_ARGS into the plugin's types (codes 7, 7 and 4)."""
-    from rscni_py.types.codec import FieldError, decode
     from rscni_py.types import ConversionError, parse_prev_result
     from rscni_py.types.args import CNIArgsError, parse_cni_args
+    from rscni_py.types.codec import FieldError, decode
 
     try:
         # "cniVersion": null means unset, as in Go (and as the version gate above read it).

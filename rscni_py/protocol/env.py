@@ -6,7 +6,8 @@ validation failure is reported at once; missing variables are collected and repo
 
 from __future__ import annotations
 
-from typing import Callable, Final, Mapping, NamedTuple
+from collections.abc import Callable, Mapping
+from typing import Final, NamedTuple
 
 from rscni_py.errors import InvalidEnvironmentVariablesError, InvalidNetworkConfigError
 
@@ -34,6 +35,7 @@ _SAFE_CHARS: Final = _ALNUM | frozenset("_.-")
 
 def _safe_name(value: str) -> bool:
     return value[:1] in _ALNUM and _SAFE_CHARS.issuperset(value)
+
 
 #: Linux IFNAMSIZ is 16 bytes including the terminating NUL.
 MAX_IFNAME_BYTES: Final = 15
@@ -130,4 +132,3 @@ def read_env(env: Mapping[str, str], command: str) -> dict[str, str]:
 def split_path(value: str) -> list[str]:
     """Split CNI_PATH like Go's ``filepath.SplitList``: "" gives [], empty elements are kept."""
     return value.split(":") if value else []
-

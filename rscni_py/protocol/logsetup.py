@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Callable, Final, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Final, Protocol, TextIO
 
 from rscni_py._base.quoting import q
 from rscni_py.errors import CNIError, IOFailureError
@@ -172,6 +173,7 @@ class ProcessLogging:
         if self in _waiting:  # before the import, which installs whatever is still waiting
             _waiting.remove(self)
         import logging
+
         self._formatter = logging.Formatter(LOG_FORMAT)
         self._root = logging.getLogger()
         self._add(logging.StreamHandler(self._stderr))

@@ -18,7 +18,7 @@ The console script ``rscni-py exec add|check|del|gc|status`` is the same on the 
 
 from __future__ import annotations
 
-from rscni_py.runtime._cache import CACHE_KIND, CacheError, CachedAttachment, ResultCache, default_cache_dir
+from rscni_py.runtime._cache import CACHE_KIND, CachedAttachment, CacheError, ResultCache, default_cache_dir
 from rscni_py.runtime._config import (
     CONFIG_EXTENSIONS,
     NetworkConfigList,

@@ -52,7 +52,7 @@ def add_exec_arguments(parser: argparse.ArgumentParser) -> None:
         "--capability-args",
         default="",
         metavar="JSON",
-        help='capability arguments as a JSON object, e.g. \'{"portMappings": [...]}\'',
+        help="capability arguments as a JSON object, e.g. '{\"portMappings\": [...]}'",
     )
     parser.add_argument(
         "--valid-attachments",
@@ -112,7 +112,7 @@ def _valid_attachments(text: str) -> list[GCAttachment]:
     for index, item in enumerate(items):
         if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in ("containerID", "ifname")):
             raise DecodingFailureError(
-                f"--valid-attachments[{index}]: expected {{\"containerID\": string, \"ifname\": string}}"
+                f'--valid-attachments[{index}]: expected {{"containerID": string, "ifname": string}}'
             )
         found.append(GCAttachment(container_id=item["containerID"], ifname=item["ifname"]))
     return found
@@ -148,8 +148,9 @@ def exec_main(ns: argparse.Namespace) -> int:
             runtime.status(netconf)
             return 0
         if ns.command == "validate":
-            sys.stdout.write(json.dumps({"cniVersion": netconf.cni_version, "capabilities": runtime.validate(netconf)})
-                             + "\n")
+            sys.stdout.write(
+                json.dumps({"cniVersion": netconf.cni_version, "capabilities": runtime.validate(netconf)}) + "\n"
+            )
             return 0
         rt = RuntimeConf(
             container_id=ns.container_id,
@@ -168,7 +169,7 @@ def exec_main(ns: argparse.Namespace) -> int:
         return 0
     except CNIError as err:
         error = err
-    except Exception as exc:  # noqa: BLE001 - every failure is reported as a CNI error, the traceback on stderr
+    except Exception as exc:
         traceback.print_exception(exc, file=sys.stderr)
         error = InternalError(str(exc) or type(exc).__name__)
     sys.stdout.write(json.dumps(error.to_dict(version), indent=4) + "\n")

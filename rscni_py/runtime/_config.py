@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from rscni_py.protocol.env import validate_network_name
 from rscni_py.errors import DecodingFailureError, InvalidNetworkConfigError, IOFailureError
+from rscni_py.protocol.env import validate_network_name
 
 __all__ = [
     "CONFIG_EXTENSIONS",
@@ -68,8 +68,8 @@ def conflist_from_json(data: object, source: Path | None = None) -> NetworkConfi
     :raises InvalidNetworkConfigError: (code 7) naming the offending key, e.g. ``plugins[0].type: required field
         missing``, or a network name with characters outside ``[a-zA-Z0-9_.-]``.
     """
-    from rscni_py.types.codec import FieldError
     from rscni_py.types import NetConfList
+    from rscni_py.types.codec import FieldError
 
     if not isinstance(data, dict):
         raise InvalidNetworkConfigError(f"invalid network configuration{_where(source)}: expected a JSON object")
@@ -101,7 +101,7 @@ def _list_from_single(data: dict[str, Any], source: Path | None) -> dict[str, An
         # Neither a list (no "plugins") nor a plugin configuration (no "type"): say both.
         raise InvalidNetworkConfigError(
             f"invalid network configuration{_where(source)}: type: required field missing "
-            "(a plugin configuration needs \"type\", a configuration list needs \"plugins\")"
+            '(a plugin configuration needs "type", a configuration list needs "plugins")'
         )
     single: dict[str, Any] = {"name": data.get("name", ""), "plugins": [data]}
     if "cniVersion" in data:

@@ -24,7 +24,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rscni_py.protocol.env import validate_container_id, validate_ifname
 from rscni_py._base.quoting import q
 from rscni_py._base.versions import VersionError, at_least
 from rscni_py.errors import (
@@ -42,7 +41,8 @@ from rscni_py.invoke import (
     get_version_info,
     plugin_env,
 )
-from rscni_py.runtime._cache import CacheError, CachedAttachment, ResultCache, default_cache_dir
+from rscni_py.protocol.env import validate_container_id, validate_ifname
+from rscni_py.runtime._cache import CachedAttachment, CacheError, ResultCache, default_cache_dir
 from rscni_py.runtime._config import NetworkConfigList
 from rscni_py.types import AnyResult, ConversionError, FieldError, GCAttachment, parse_result
 
@@ -382,4 +382,3 @@ def _at_least(version: str, minimum: str) -> bool:
         return at_least(version or "0.1.0", minimum)
     except VersionError as exc:
         raise IncompatibleCNIVersionError(f"invalid configuration version {q(version)}: {exc}") from None
-

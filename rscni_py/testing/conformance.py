@@ -497,8 +497,10 @@ def _missing_env(command: str, required: tuple[str, ...]) -> Callable[[_Context]
         version = ctx.check_version if command == "CHECK" else ctx.newest
         stdin = ctx.config(version)
         cases: list[_Case] = []
-        everything = ctx.env(command, **{name: None for name in (*required, "CNI_PATH")})
-        cases.append(("all removed", _probe(ctx, f"{command} without {','.join(required)}", everything, stdin, [4], required)))
+        everything = ctx.env(command, **dict.fromkeys((*required, "CNI_PATH")))
+        cases.append(
+            ("all removed", _probe(ctx, f"{command} without {','.join(required)}", everything, stdin, [4], required))
+        )
         for name in required:
             env = ctx.env(command, **{name: None})
             cases.append((f"{name} removed", _probe(ctx, f"{command} without {name}", env, stdin, [4], (name,))))
@@ -580,7 +582,11 @@ def _check_config_shape(ctx: _Context) -> list[str]:
         ("a JSON array", b"[]", [6, 7]),
         ("a JSON string", b'"conformance"', [6, 7]),
         ("JSON null", b"null", [6, 7]),
-        ("no name", json.dumps({k: v for k, v in json.loads(ctx.config(version)).items() if k != "name"}).encode(), [7]),
+        (
+            "no name",
+            json.dumps({k: v for k, v in json.loads(ctx.config(version)).items() if k != "name"}).encode(),
+            [7],
+        ),
         ("a name with a space", ctx.config(version, name="bad name"), [7]),
     ]
     cases: list[_Case] = []
@@ -606,7 +612,9 @@ def _check_missing_version(ctx: _Context) -> list[str]:
         ("CHECK without cniVersion", _probe(ctx, "CHECK without cniVersion", ctx.env("CHECK"), ctx.config(None), [1])),
     ]
     if ctx.declared and "0.1.0" not in ctx.declared:
-        cases.append(("ADD without cniVersion", _probe(ctx, "ADD without cniVersion", ctx.env("ADD"), ctx.config(None), [1])))
+        cases.append(
+            ("ADD without cniVersion", _probe(ctx, "ADD without cniVersion", ctx.env("ADD"), ctx.config(None), [1]))
+        )
     return _cases(ctx, cases)
 
 
@@ -726,7 +734,9 @@ def _tolerated(ctx: _Context, value: dict[str, Any], version: str) -> dict[str, 
             ip = {**ip, "version": "6" if ":" in ip["address"] else "4"}
         ips.append(ip)
     if unversioned:
-        ctx.notes.append(f"ADD at {version}: {', '.join(unversioned)} without version (the spec requires it; libcni reads it)")
+        ctx.notes.append(
+            f"ADD at {version}: {', '.join(unversioned)} without version (the spec requires it; libcni reads it)"
+        )
     return {**value, "ips": ips}
 
 
@@ -754,7 +764,9 @@ def _check_exit_codes(ctx: _Context) -> list[str]:
                 problems.append(f"{probe.label}: printed an error object but exited 0")
         elif response.exit_code == 1:
             if single and value is not None and _error_object_problem(value) is not None:
-                problems.append(f"{probe.label}: exited 1 but stdout is not an error object: {_error_object_problem(value)}")
+                problems.append(
+                    f"{probe.label}: exited 1 but stdout is not an error object: {_error_object_problem(value)}"
+                )
             elif single and value is None:
                 problems.append(f"{probe.label}: exited 1 without an error object on stdout")
         else:
@@ -1002,9 +1014,9 @@ class Case:
 def pytest_cases(*targets: Target) -> list[ParameterSet]:
     """Parameters for ``pytest.mark.parametrize``: one :class:`Case` per check and target, with readable ids::
 
-        @pytest.mark.parametrize("case", conformance.pytest_cases(conformance.ExecutableTarget("./my-plugin")))
-        def test_conformance(case):
-            case.verify()
+    @pytest.mark.parametrize("case", conformance.pytest_cases(conformance.ExecutableTarget("./my-plugin")))
+    def test_conformance(case):
+        case.verify()
     """
     import pytest
 

@@ -15,7 +15,7 @@ import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias, Union
+from typing import Any, TypeAlias
 
 from rscni_py.invoke import _check_lookup, _not_found_error, plugin_error
 
@@ -50,7 +50,7 @@ class ExecCall:
         return json.loads(self.stdin)
 
 
-FakeResponse: TypeAlias = Union[bytes, str, Mapping[str, Any], BaseException, None]
+FakeResponse: TypeAlias = bytes | str | Mapping[str, Any] | BaseException | None
 """What a fake plugin answers: raw stdout (``bytes``/``str``), a JSON object printed on stdout, nothing (``None``:
 empty stdout), or an exception to raise as the executor's failure (normally a ``CNIError``, as a real failing
 plugin gives)."""
@@ -89,9 +89,7 @@ class FakeExecutor:
             raise _not_found_error(name, paths)
         return os.path.join(paths[0], name)
 
-    def exec_plugin(
-        self, path: str, stdin: bytes, env: Mapping[str, str], *, timeout: float | None = None
-    ) -> bytes:
+    def exec_plugin(self, path: str, stdin: bytes, env: Mapping[str, str], *, timeout: float | None = None) -> bytes:
         """Record the call, then answer with the plugin's canned response or its handler's."""
         call = ExecCall(path=path, stdin=bytes(stdin), env=dict(env), timeout=timeout)
         self.calls.append(call)

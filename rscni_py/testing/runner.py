@@ -11,9 +11,9 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Final, TypedDict
+from typing import TYPE_CHECKING, Any, Final, TypedDict
 
 from typing_extensions import Unpack
 
@@ -297,7 +297,7 @@ class PluginRunner:
         except SystemExit as exc:  # the plugin called sys.exit(): a real process would end here with that code
             capture.exception = exc
             exit_code = exc.code if isinstance(exc.code, int) else 1
-        except BaseException as exc:  # noqa: BLE001 - reported through the Invocation, as click does
+        except BaseException as exc:
             capture.exception = exc
             exit_code = 1
         catch = self.catch_exceptions if catch_exceptions is None else catch_exceptions

@@ -384,7 +384,9 @@ def _import_plugin(path: Path, import_name: str, shown: Path) -> ModuleType:
             "(is run() called outside an 'if __name__ == \"__main__\":' block?)"
         ) from None
     except Exception as exc:
-        raise BundleError(f"plugin {shown} raised {type(exc).__name__} while being imported: {_one_line(exc)}") from None
+        raise BundleError(
+            f"plugin {shown} raised {type(exc).__name__} while being imported: {_one_line(exc)}"
+        ) from None
     finally:
         # Forget the plugin and the sibling modules it pulled in, so a later build sees fresh copies.
         for name in set(sys.modules) - before:
@@ -702,7 +704,9 @@ def _findable(name: str) -> bool:
 
 
 def _compile(stage: Path, target: _Target, display_prefix: str) -> None:
-    jobs = [[str(path), f"{display_prefix}/{path.relative_to(stage).as_posix()}"] for path in sorted(stage.rglob("*.py"))]
+    jobs = [
+        [str(path), f"{display_prefix}/{path.relative_to(stage).as_posix()}"] for path in sorted(stage.rglob("*.py"))
+    ]
     try:
         completed = subprocess.run(
             [target.shebang, "-I", "-c", _COMPILE_SCRIPT],
@@ -760,7 +764,9 @@ def bundle(plugin: Path, output: Path, *, python: str | None = None, class_name:
         raise BundleError(f"plugin {plugin}: expected a Python module file named like name.py")
     target = _probe(_resolve_interpreter(python))
     if module_name in target.stdlib or module_name in {_PACKAGE, "__main__"}:
-        raise BundleError(f"plugin {plugin}: module name {module_name!r} clashes with a standard module; rename the file")
+        raise BundleError(
+            f"plugin {plugin}: module name {module_name!r} clashes with a standard module; rename the file"
+        )
     if output.is_dir():
         raise BundleError(f"output is a directory: {output}")
     if output.resolve() == plugin.resolve():

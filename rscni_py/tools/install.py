@@ -98,8 +98,7 @@ def validate_network_config(path: Path, data: bytes) -> None:
     """
     if path.suffix not in _CONF_SUFFIXES:
         raise InstallError(
-            f"network config {path}: the file name must end in .conflist, .conf or .json "
-            "(runtimes ignore other files)"
+            f"network config {path}: the file name must end in .conflist, .conf or .json (runtimes ignore other files)"
         )
     try:
         conf = json.loads(data)

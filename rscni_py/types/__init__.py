@@ -21,13 +21,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from rscni_py.types.codec import decode, encode, parse_cidr, parse_ip
-    from rscni_py.types.fields import FieldError, json_field
     from rscni_py.types._convert import AnyResult, convert_result
     from rscni_py.types._family import KNOWN_VERSIONS
     from rscni_py.types._parse import parse_prev_result, parse_result
+    from rscni_py.types.codec import decode, encode, parse_cidr, parse_ip
     from rscni_py.types.common import DNS, ConversionError, IPAddress, IPInterface, MACAddress, Route
     from rscni_py.types.conflist import NetConfList
+    from rscni_py.types.fields import FieldError, json_field
     from rscni_py.types.gc import GCAttachment
     from rscni_py.types.ipam import IPAMConf
     from rscni_py.types.netconf import NetConf

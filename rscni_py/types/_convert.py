@@ -21,10 +21,10 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, Final, Literal, TypeAlias
 
-from rscni_py.types.fields import IPInterface
 from rscni_py.types import v0_2, v0_4, v1_0
 from rscni_py.types._family import IMPLEMENTED_VERSION, Family, family_of
 from rscni_py.types.common import DNS, ConversionError, Route
+from rscni_py.types.fields import IPInterface
 
 __all__ = ["AnyResult", "convert_result", "family_of_result"]
 

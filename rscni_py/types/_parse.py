@@ -6,9 +6,9 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from rscni_py.types.codec import FieldError, decode, describe
 from rscni_py.types import v1_0
 from rscni_py.types._family import FAMILY_VERSIONS, Family, family_of
+from rscni_py.types.codec import FieldError, decode, describe
 from rscni_py.types.common import ConversionError
 
 if TYPE_CHECKING:

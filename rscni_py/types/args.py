@@ -232,9 +232,7 @@ def _parse_int(text: str) -> object:
         raise ValueError(f"invalid integer: integer too long ({len(digits)} digits)") from None
 
 
-def _address_parser(
-    build: Callable[[str], object], what: str, *, prefix: bool
-) -> _Parser:
+def _address_parser(build: Callable[[str], object], what: str, *, prefix: bool) -> _Parser:
     def parse(text: str) -> object:
         # ipaddress also accepts IPv6 zones ("fe80::1%eth0") and, for
         # interfaces, a netmask or hostmask after the "/"; Go's ParseIP and
@@ -303,7 +301,7 @@ def _split_optional(tp: object) -> tuple[object, bool]:
 class _Spec:
     """How one field maps to one CNI_ARGS key."""
 
-    __slots__ = ("name", "key", "parse", "empty_is_none", "required")
+    __slots__ = ("empty_is_none", "key", "name", "parse", "required")
 
     def __init__(self, name: str, key: str, parse: _Parser, empty_is_none: bool, required: bool) -> None:
         self.name = name
@@ -316,7 +314,7 @@ class _Spec:
 class _Table:
     """The parsed field list of one args class, built once and cached."""
 
-    __slots__ = ("specs", "by_key", "ignore_unknown_default")
+    __slots__ = ("by_key", "ignore_unknown_default", "specs")
 
     def __init__(self, specs: tuple[_Spec, ...], by_key: dict[str, _Spec], ignore_unknown_default: bool) -> None:
         self.specs = specs
@@ -469,9 +467,7 @@ def parse_cni_args(cls: type[_A], raw: str) -> _A:
             try:
                 values[spec.name] = spec.parse(text)
             except ValueError as exc:
-                raise CNIArgsError(
-                    f"ARGS: error parsing value of pair {_go_quote(pair)}: {exc}", pair=pair
-                ) from None
+                raise CNIArgsError(f"ARGS: error parsing value of pair {_go_quote(pair)}: {exc}", pair=pair) from None
 
     ignore_unknown = values.get("ignore_unknown", table.ignore_unknown_default)
     if unknown and not ignore_unknown:

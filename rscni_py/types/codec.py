@@ -416,7 +416,7 @@ def _compile_union(hint: object, arms: tuple[object, ...]) -> _Converter:
 
 
 class _FieldPlan:
-    __slots__ = ("name", "key", "aliases", "required", "convert")
+    __slots__ = ("aliases", "convert", "key", "name", "required")
 
     def __init__(self, name: str, key: str, aliases: tuple[str, ...], required: bool, convert: _Converter) -> None:
         self.name = name
@@ -427,7 +427,7 @@ class _FieldPlan:
 
 
 class _ClassPlan:
-    __slots__ = ("fields", "writes", "raw_field", "taken_keys", "hints", "nested_raw")
+    __slots__ = ("fields", "hints", "nested_raw", "raw_field", "taken_keys", "writes")
 
     def __init__(
         self,

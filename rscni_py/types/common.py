@@ -12,7 +12,14 @@ from rscni_py.types.fields import IPAddress, IPInterface, MACAddress, json_field
 if TYPE_CHECKING:
     from rscni_py.types._convert import AnyResult
 
-__all__ = ["ConversionError", "DNS", "IPAddress", "IPInterface", "MACAddress", "Route"]
+__all__ = [
+    "ConversionError",
+    "DNS",
+    "IPAddress",
+    "IPInterface",
+    "MACAddress",
+    "Route",
+]
 
 
 class ConversionError(ValueError):

@@ -6,8 +6,8 @@ Runtimes read these files; plugins see one entry of ``plugins`` at a time, as a 
 from dataclasses import dataclass
 from typing import Any
 
-from rscni_py.types.fields import FieldError, LooseBool, json_field, raw_field
 from rscni_py.types._family import CURRENT_VERSION, version_key
+from rscni_py.types.fields import FieldError, LooseBool, json_field, raw_field
 from rscni_py.types.netconf import NetConf
 
 __all__ = ["NetConfList", "select_version"]

@@ -8,14 +8,22 @@ import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Final
 
-from rscni_py.types.fields import IPAddress, IPInterface, MACAddress, json_field
 from rscni_py.types._family import FAMILY_VERSIONS
 from rscni_py.types.common import DNS, ResultMethods, Route
+from rscni_py.types.fields import IPAddress, IPInterface, MACAddress, json_field
 
 if TYPE_CHECKING:
     from rscni_py.types._convert import AnyResult
 
-__all__ = ["DNS", "IMPLEMENTED_SPEC_VERSION", "IPConfig", "Interface", "Result", "Route", "SUPPORTED_VERSIONS"]
+__all__ = [
+    "DNS",
+    "IMPLEMENTED_SPEC_VERSION",
+    "IPConfig",
+    "Interface",
+    "Result",
+    "Route",
+    "SUPPORTED_VERSIONS",
+]
 
 IMPLEMENTED_SPEC_VERSION: Final = "1.1.0"
 SUPPORTED_VERSIONS: Final = frozenset(FAMILY_VERSIONS["1.0"])

@@ -197,8 +197,10 @@ def build_image(archive: Path, name: str, *, busybox: Path = BUSYBOX) -> str:
                 }
             ],
         }
-        for member, data in (("oci-layout", _json_bytes({"imageLayoutVersion": "1.0.0"})),
-                             ("index.json", _json_bytes(index))):
+        for member, data in (
+            ("oci-layout", _json_bytes({"imageLayoutVersion": "1.0.0"})),
+            ("index.json", _json_bytes(index)),
+        ):
             info = tarfile.TarInfo(member)
             info.size = len(data)
             info.mode = 0o644
@@ -286,10 +288,14 @@ class Containerd:
             self._process = subprocess.Popen(
                 [
                     "containerd",
-                    "--config", str(config),
-                    "--root", str(self.workdir / "root"),
-                    "--state", str(self.workdir / "state"),
-                    "--address", str(self.address),
+                    "--config",
+                    str(config),
+                    "--root",
+                    str(self.workdir / "root"),
+                    "--state",
+                    str(self.workdir / "state"),
+                    "--address",
+                    str(self.address),
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -327,12 +333,18 @@ class Containerd:
         default (``/<namespace>/<id>``) leaves the namespace's parent cgroups behind.
         """
         return self.ctr_argv(
-            "run", "--rm",
-            "--runc-root", str(self.workdir / "runc"),
-            "--fifo-dir", str(self.workdir / "fifo"),
-            "--cgroup", "",
+            "run",
+            "--rm",
+            "--runc-root",
+            str(self.workdir / "runc"),
+            "--fifo-dir",
+            str(self.workdir / "fifo"),
+            "--cgroup",
+            "",
             *options,
-            image, container, *command,
+            image,
+            container,
+            *command,
         )
 
     def _remove_containers(self) -> None:

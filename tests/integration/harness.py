@@ -106,9 +106,7 @@ def missing_requirements() -> list[str]:
 def build_driver() -> Path:
     """Build ``cni-driver`` with ``build_driver.sh`` (offline, GOPATH mode) and return the binary's path."""
     output = HERE / ".build" / "cni-driver"
-    proc = subprocess.run(
-        [str(HERE / "build_driver.sh"), str(output)], capture_output=True, text=True, check=False
-    )
+    proc = subprocess.run([str(HERE / "build_driver.sh"), str(output)], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise DriverError(f"building cni-driver failed (exit {proc.returncode}):\n{proc.stdout}{proc.stderr}")
     return output
@@ -410,12 +408,18 @@ class CNIRuntime:
         search = self.cni_path if cni_path is None else cni_path
         argv = [
             str(path),
-            "--cache-dir", str(self.cache_dir),
-            "--netns", netns_path,
-            "--ifname", ifname,
-            "--container-id", cid,
-            "--cni-path", os.pathsep.join(str(p) for p in search),
-            "--timeout", str(timeout),
+            "--cache-dir",
+            str(self.cache_dir),
+            "--netns",
+            netns_path,
+            "--ifname",
+            ifname,
+            "--container-id",
+            cid,
+            "--cni-path",
+            os.pathsep.join(str(p) for p in search),
+            "--timeout",
+            str(timeout),
         ]
         if args:
             argv += ["--args", ";".join(f"{key}={value}" for key, value in args.items())]

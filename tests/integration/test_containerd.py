@@ -100,8 +100,9 @@ def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     built = {}
     for name, script in ((VETH, "examples/veth/rscni_veth.py"), (DEBUG, "examples/debug/rscni_debug.py")):
         output = work / name
-        out = rscni_py("bundle", str(REPO_ROOT / script), "-o", str(output), "--python", str(venv / "bin" / "python"),
-                       cwd=work)
+        out = rscni_py(
+            "bundle", str(REPO_ROOT / script), "-o", str(output), "--python", str(venv / "bin" / "python"), cwd=work
+        )
         assert out == f"wrote {output}\n"
         built[name] = output
     return built
@@ -190,10 +191,17 @@ def test_ctr_run_with_our_plugin(
     assert rscni_py("install", str(bundles[DEBUG]), "--bin-dir", str(CNI_BIN_DIR), cwd=tmp_path) == (
         f"installed {CNI_BIN_DIR / DEBUG}\n"
     )
-    assert rscni_py("install", str(bundles[VETH]), "--bin-dir", str(CNI_BIN_DIR), "--conf", str(config),
-                    "--conf-dir", str(CNI_CONF_DIR), cwd=tmp_path) == (
-        f"installed {CNI_BIN_DIR / VETH}\ninstalled {CNI_CONF_DIR / CONF_NAME}\n"
-    )
+    assert rscni_py(
+        "install",
+        str(bundles[VETH]),
+        "--bin-dir",
+        str(CNI_BIN_DIR),
+        "--conf",
+        str(config),
+        "--conf-dir",
+        str(CNI_CONF_DIR),
+        cwd=tmp_path,
+    ) == (f"installed {CNI_BIN_DIR / VETH}\ninstalled {CNI_CONF_DIR / CONF_NAME}\n")
 
     name = f"ctrtest-{uuid.uuid4().hex[:8]}"
     # ctr names the CNI attachment "<namespace>-<container>"; the host end's name follows from it.
@@ -204,7 +212,11 @@ def test_ctr_run_with_our_plugin(
     address = lease.host(2)  # host-local's first free address in a fresh data dir (.1 is the gateway)
 
     argv = containerd.run_argv(
-        IMAGE, name, "sh", "-c", REPORT_SCRIPT,
+        IMAGE,
+        name,
+        "sh",
+        "-c",
+        REPORT_SCRIPT,
         options=["--cni", "--mount", f"type=bind,src={shared},dst=/shared,options=rbind:rw"],
     )
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

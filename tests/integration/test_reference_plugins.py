@@ -22,9 +22,7 @@ REFERENCE_SUPPORTED = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0"]
 MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
 
-def bridge_conflist(
-    cni: CNIRuntime, lease: NetworkLease, version: str, **ipam_extra: Any
-) -> dict[str, Any]:
+def bridge_conflist(cni: CNIRuntime, lease: NetworkLease, version: str, **ipam_extra: Any) -> dict[str, Any]:
     """bridge (the lease's bridge as gateway) with host-local IPAM allocating from the lease's subnet."""
     return {
         "cniVersion": version,
@@ -88,9 +86,7 @@ def test_bridge_host_local_add_check_del(
     assert [(r["dst"], r.get("gateway")) for r in netns.routes() if r["dst"] == "default"] == [
         ("default", network_lease.gateway)
     ]
-    ping = subprocess.run(
-        ["ping", "-c", "1", "-W", "2", container_ip], capture_output=True, text=True, check=False
-    )
+    ping = subprocess.run(["ping", "-c", "1", "-W", "2", container_ip], capture_output=True, text=True, check=False)
     assert ping.returncode == 0, ping.stdout + ping.stderr
     assert cni.allocated(network) == [container_ip]
     assert cni.cached_results() == [f"{network}-{cni.container_id}-eth0"]
@@ -191,9 +187,7 @@ def test_validate_rejects(
     }
 
 
-def test_plugin_error_keeps_its_code_invalid_subnet(
-    cni: CNIRuntime, netns: NetNS, network_lease: NetworkLease
-) -> None:
+def test_plugin_error_keeps_its_code_invalid_subnet(cni: CNIRuntime, netns: NetNS, network_lease: NetworkLease) -> None:
     conflist = bridge_conflist(cni, network_lease, "1.0.0")
     bad = f"10.248.{network_lease.index}.999/24"
     conflist["plugins"][0]["ipam"]["ranges"] = [[{"subnet": bad}]]

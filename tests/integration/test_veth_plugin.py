@@ -42,8 +42,9 @@ def veth_conflist(cni: CNIRuntime, lease: NetworkLease, version: str, **veth: An
 
 
 def host_mac(name: str) -> str:
-    (link,) = json.loads(subprocess.run(["ip", "-j", "link", "show", "dev", name], capture_output=True,
-                                        text=True, check=True).stdout)
+    (link,) = json.loads(
+        subprocess.run(["ip", "-j", "link", "show", "dev", name], capture_output=True, text=True, check=True).stdout
+    )
     return str(link["address"])
 
 
@@ -91,8 +92,7 @@ def test_add_check_del(
     assert result == expected_result(version, cni, network_lease, netns, host)
     assert netns.addresses("eth0") == [f"{container_ip}/24"]
     assert sorted((r["dst"], r.get("gateway", "")) for r in netns.routes()) == sorted(
-        [("default", network_lease.gateway), (network_lease.subnet, network_lease.gateway),
-         (network_lease.gateway, "")]
+        [("default", network_lease.gateway), (network_lease.subnet, network_lease.gateway), (network_lease.gateway, "")]
     )
     reply = ping(container_ip)
     assert reply.returncode == 0, reply.stdout + reply.stderr
@@ -177,8 +177,9 @@ def test_exhausted_pool_error_reaches_libcni_and_leaves_nothing(
 ) -> None:
     only = network_lease.host(10)
     conflist = veth_conflist(cni, network_lease, "1.0.0")
-    conflist["plugins"][0]["ipam"]["ranges"] = [[{"subnet": network_lease.subnet, "rangeStart": only,
-                                                   "rangeEnd": only}]]
+    conflist["plugins"][0]["ipam"]["ranges"] = [
+        [{"subnet": network_lease.subnet, "rangeStart": only, "rangeEnd": only}]
+    ]
     conf = cni.write_config(conflist)
     first, second = make_netns(), make_netns()
     host_links.track(netops.host_ifname("first", "eth0"))
@@ -271,8 +272,9 @@ def test_shipped_conflist(
 
     result = expect_ok(cni.add(conf, netns=netns))
     assert result["dns"] == {"nameservers": ["10.250.0.1"]}
-    assert result["ips"] == [{"interface": 1, "address": f"{network_lease.host(2)}/24",
-                              "gateway": network_lease.gateway}]
+    assert result["ips"] == [
+        {"interface": 1, "address": f"{network_lease.host(2)}/24", "gateway": network_lease.gateway}
+    ]
     assert "UP" in json.loads(netns.ip("-j", "link", "show", "dev", "lo"))[0]["flags"]
     assert ping(network_lease.host(2)).returncode == 0
     assert cni.check(conf, netns=netns) == {"ok": True}

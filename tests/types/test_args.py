@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
 from pathlib import Path
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import given, settings
@@ -50,7 +50,7 @@ class Required(CNIArgs):
     """Fields without a default are required; typing.Optional spelling works too."""
 
     IP: IPv4Interface
-    gateway: Optional[IPv4Address] = arg_field("GATEWAY")
+    gateway: IPv4Address | None = arg_field("GATEWAY")
 
 
 @dataclass(kw_only=True)
@@ -164,8 +164,12 @@ VALID: list[tuple[str, type[CNIArgs], str, CNIArgs]] = [
         StringAnnotated,
         KUBELET + ";IP=fd00::1;MTU=9000",
         StringAnnotated(
-            pod_name="pod", pod_namespace="ns", pod_uid="u-1", pod_infra_container_id="abc",
-            ip=IPv6Address("fd00::1"), mtu=9000,
+            pod_name="pod",
+            pod_namespace="ns",
+            pod_uid="u-1",
+            pod_infra_container_id="abc",
+            ip=IPv6Address("fd00::1"),
+            mtu=9000,
         ),
     ),
     ("post-init-ok", Checked, "LOW=1;HIGH=2", Checked(low=1, high=2)),
@@ -187,73 +191,239 @@ INVALID: list[tuple[str, type[CNIArgs], str, str, str | None, tuple[str, ...]]] 
     ("double-semicolon", K8sArgs, "A=1;;B=2", 'ARGS: invalid pair ""', "", ()),
     ("value-with-equals", K8sArgs, "K8S_POD_NAME=a=b", 'ARGS: invalid pair "K8S_POD_NAME=a=b"', "K8S_POD_NAME=a=b", ()),
     ("no-equals", K8sArgs, "some;extra;args", 'ARGS: invalid pair "some"', "some", ()),
-    ("comma-separated", CNIArgs, "IgnoreUnknown=0, Unk=nown", 'ARGS: invalid pair "IgnoreUnknown=0, Unk=nown"',
-     "IgnoreUnknown=0, Unk=nown", ()),
+    (
+        "comma-separated",
+        CNIArgs,
+        "IgnoreUnknown=0, Unk=nown",
+        'ARGS: invalid pair "IgnoreUnknown=0, Unk=nown"',
+        "IgnoreUnknown=0, Unk=nown",
+        (),
+    ),
     ("invalid-pair-before-unknown", CNIArgs, "X=1;bad", 'ARGS: invalid pair "bad"', "bad", ()),
-    ("quote-and-control-chars", K8sArgs, 'a"\\\t\x01\x7f\u200b', 'ARGS: invalid pair "a\\"\\\\\\t\\x01\\x7f\\u200b"',
-     'a"\\\t\x01\x7f\u200b', ()),
+    (
+        "quote-and-control-chars",
+        K8sArgs,
+        'a"\\\t\x01\x7f\u200b',
+        'ARGS: invalid pair "a\\"\\\\\\t\\x01\\x7f\\u200b"',
+        'a"\\\t\x01\x7f\u200b',
+        (),
+    ),
     ("undecodable-env-bytes", K8sArgs, "x\udcff", 'ARGS: invalid pair "x\\xff"', "x\udcff", ()),
     ("unknown-strict", CNIArgs, "X=1;Y=2", 'ARGS: unknown args ["X=1" "Y=2"]', None, ("X=1", "Y=2")),
     ("unknown-ignoreunknown-false", CNIArgs, "IgnoreUnknown=0;X=1", 'ARGS: unknown args ["X=1"]', None, ("X=1",)),
     ("unknown-repeated", CNIArgs, "X=1;X=1", 'ARGS: unknown args ["X=1" "X=1"]', None, ("X=1", "X=1")),
     ("unknown-empty-key", CNIArgs, "=v", 'ARGS: unknown args ["=v"]', None, ("=v",)),
-    ("unknown-key-case-sensitive", K8sArgs, "IgnoreUnknown=0;k8s_pod_name=x", 'ARGS: unknown args ["k8s_pod_name=x"]',
-     None, ("k8s_pod_name=x",)),
-    ("unknown-kubelet-strict-k8s", StrictAgain, "K8S_POD_NAME=p;OTHER=1", 'ARGS: unknown args ["OTHER=1"]', None,
-     ("OTHER=1",)),
-    ("unknown-explicit-false-in-tolerant", Tolerant, "Q=1;IgnoreUnknown=false", 'ARGS: unknown args ["Q=1"]', None,
-     ("Q=1",)),
-    ("bool-invalid-lowercased", CNIArgs, "IgnoreUnknown=YES",
-     'ARGS: error parsing value of pair "IgnoreUnknown=YES": boolean unmarshal error: invalid input yes',
-     "IgnoreUnknown=YES", ()),
-    ("bool-empty", AllTypes, "FLAG=", 'ARGS: error parsing value of pair "FLAG=": boolean unmarshal error: invalid input ',
-     "FLAG=", ()),
-    ("bool-2", AllTypes, "VERBOSE=2",
-     'ARGS: error parsing value of pair "VERBOSE=2": boolean unmarshal error: invalid input 2', "VERBOSE=2", ()),
-    ("bool-error-before-unknown", CNIArgs, "X=1;IgnoreUnknown=y",
-     'ARGS: error parsing value of pair "IgnoreUnknown=y": boolean unmarshal error: invalid input y',
-     "IgnoreUnknown=y", ()),
-    ("bad-value-in-repeated-key", AllTypes, "COUNT=1;COUNT=x",
-     'ARGS: error parsing value of pair "COUNT=x": invalid integer: x', "COUNT=x", ()),
+    (
+        "unknown-key-case-sensitive",
+        K8sArgs,
+        "IgnoreUnknown=0;k8s_pod_name=x",
+        'ARGS: unknown args ["k8s_pod_name=x"]',
+        None,
+        ("k8s_pod_name=x",),
+    ),
+    (
+        "unknown-kubelet-strict-k8s",
+        StrictAgain,
+        "K8S_POD_NAME=p;OTHER=1",
+        'ARGS: unknown args ["OTHER=1"]',
+        None,
+        ("OTHER=1",),
+    ),
+    (
+        "unknown-explicit-false-in-tolerant",
+        Tolerant,
+        "Q=1;IgnoreUnknown=false",
+        'ARGS: unknown args ["Q=1"]',
+        None,
+        ("Q=1",),
+    ),
+    (
+        "bool-invalid-lowercased",
+        CNIArgs,
+        "IgnoreUnknown=YES",
+        'ARGS: error parsing value of pair "IgnoreUnknown=YES": boolean unmarshal error: invalid input yes',
+        "IgnoreUnknown=YES",
+        (),
+    ),
+    (
+        "bool-empty",
+        AllTypes,
+        "FLAG=",
+        'ARGS: error parsing value of pair "FLAG=": boolean unmarshal error: invalid input ',
+        "FLAG=",
+        (),
+    ),
+    (
+        "bool-2",
+        AllTypes,
+        "VERBOSE=2",
+        'ARGS: error parsing value of pair "VERBOSE=2": boolean unmarshal error: invalid input 2',
+        "VERBOSE=2",
+        (),
+    ),
+    (
+        "bool-error-before-unknown",
+        CNIArgs,
+        "X=1;IgnoreUnknown=y",
+        'ARGS: error parsing value of pair "IgnoreUnknown=y": boolean unmarshal error: invalid input y',
+        "IgnoreUnknown=y",
+        (),
+    ),
+    (
+        "bad-value-in-repeated-key",
+        AllTypes,
+        "COUNT=1;COUNT=x",
+        'ARGS: error parsing value of pair "COUNT=x": invalid integer: x',
+        "COUNT=x",
+        (),
+    ),
     ("int-empty", AllTypes, "COUNT=", 'ARGS: error parsing value of pair "COUNT=": invalid integer: ', "COUNT=", ()),
-    ("int-underscore", AllTypes, "COUNT=1_000", 'ARGS: error parsing value of pair "COUNT=1_000": invalid integer: 1_000',
-     "COUNT=1_000", ()),
-    ("int-space", AllTypes, "COUNT= 1", 'ARGS: error parsing value of pair "COUNT= 1": invalid integer:  1', "COUNT= 1", ()),
-    ("int-non-ascii-digit", AllTypes, "COUNT=\u0663",
-     'ARGS: error parsing value of pair "COUNT=\u0663": invalid integer: \u0663', "COUNT=\u0663", ()),
-    ("int-sign-only", AllTypes, "COUNT=-", 'ARGS: error parsing value of pair "COUNT=-": invalid integer: -', "COUNT=-", ()),
-    ("int-too-long", AllTypes, "COUNT=" + "9" * 5000,
-     'ARGS: error parsing value of pair "COUNT=' + "9" * 5000 + '": invalid integer: integer too long (5000 digits)',
-     "COUNT=" + "9" * 5000, ()),
-    ("ip-garbage", AllTypes, "IP=nope", 'ARGS: error parsing value of pair "IP=nope": invalid IP address: nope', "IP=nope",
-     ()),
-    ("ip-with-prefix", AllTypes, "IP=10.0.0.5/24",
-     'ARGS: error parsing value of pair "IP=10.0.0.5/24": invalid IP address: 10.0.0.5/24', "IP=10.0.0.5/24", ()),
-    ("ip-with-zone", AllTypes, "IP=fe80::1%eth0",
-     'ARGS: error parsing value of pair "IP=fe80::1%eth0": invalid IP address: fe80::1%eth0', "IP=fe80::1%eth0", ()),
-    ("ip-leading-zero", AllTypes, "IP=010.0.0.1",
-     'ARGS: error parsing value of pair "IP=010.0.0.1": invalid IP address: 010.0.0.1', "IP=010.0.0.1", ()),
-    ("ip4-given-v6", AllTypes, "IP4=::1", 'ARGS: error parsing value of pair "IP4=::1": invalid IPv4 address: ::1',
-     "IP4=::1", ()),
-    ("ip6-given-v4", AllTypes, "IP6=1.2.3.4", 'ARGS: error parsing value of pair "IP6=1.2.3.4": invalid IPv6 address: 1.2.3.4',
-     "IP6=1.2.3.4", ()),
-    ("cidr-without-prefix", AllTypes, "CIDR=10.0.0.5",
-     'ARGS: error parsing value of pair "CIDR=10.0.0.5": invalid CIDR address: 10.0.0.5', "CIDR=10.0.0.5", ()),
-    ("cidr-bad-prefix", AllTypes, "CIDR=10.0.0.1/99",
-     'ARGS: error parsing value of pair "CIDR=10.0.0.1/99": invalid CIDR address: 10.0.0.1/99', "CIDR=10.0.0.1/99", ()),
-    ("cidr-netmask-form", AllTypes, "CIDR=10.0.0.1/255.255.255.0",
-     'ARGS: error parsing value of pair "CIDR=10.0.0.1/255.255.255.0": invalid CIDR address: 10.0.0.1/255.255.255.0',
-     "CIDR=10.0.0.1/255.255.255.0", ()),
-    ("cidr-empty-prefix", AllTypes, "CIDR4=10.0.0.1/",
-     'ARGS: error parsing value of pair "CIDR4=10.0.0.1/": invalid IPv4 CIDR address: 10.0.0.1/', "CIDR4=10.0.0.1/", ()),
-    ("cidr4-given-v6", AllTypes, "CIDR4=::1/64",
-     'ARGS: error parsing value of pair "CIDR4=::1/64": invalid IPv4 CIDR address: ::1/64', "CIDR4=::1/64", ()),
-    ("cidr6-given-v4", AllTypes, "CIDR6=10.0.0.1/8",
-     'ARGS: error parsing value of pair "CIDR6=10.0.0.1/8": invalid IPv6 CIDR address: 10.0.0.1/8', "CIDR6=10.0.0.1/8", ()),
+    (
+        "int-underscore",
+        AllTypes,
+        "COUNT=1_000",
+        'ARGS: error parsing value of pair "COUNT=1_000": invalid integer: 1_000',
+        "COUNT=1_000",
+        (),
+    ),
+    (
+        "int-space",
+        AllTypes,
+        "COUNT= 1",
+        'ARGS: error parsing value of pair "COUNT= 1": invalid integer:  1',
+        "COUNT= 1",
+        (),
+    ),
+    (
+        "int-non-ascii-digit",
+        AllTypes,
+        "COUNT=\u0663",
+        'ARGS: error parsing value of pair "COUNT=\u0663": invalid integer: \u0663',
+        "COUNT=\u0663",
+        (),
+    ),
+    (
+        "int-sign-only",
+        AllTypes,
+        "COUNT=-",
+        'ARGS: error parsing value of pair "COUNT=-": invalid integer: -',
+        "COUNT=-",
+        (),
+    ),
+    (
+        "int-too-long",
+        AllTypes,
+        "COUNT=" + "9" * 5000,
+        'ARGS: error parsing value of pair "COUNT=' + "9" * 5000 + '": invalid integer: integer too long (5000 digits)',
+        "COUNT=" + "9" * 5000,
+        (),
+    ),
+    (
+        "ip-garbage",
+        AllTypes,
+        "IP=nope",
+        'ARGS: error parsing value of pair "IP=nope": invalid IP address: nope',
+        "IP=nope",
+        (),
+    ),
+    (
+        "ip-with-prefix",
+        AllTypes,
+        "IP=10.0.0.5/24",
+        'ARGS: error parsing value of pair "IP=10.0.0.5/24": invalid IP address: 10.0.0.5/24',
+        "IP=10.0.0.5/24",
+        (),
+    ),
+    (
+        "ip-with-zone",
+        AllTypes,
+        "IP=fe80::1%eth0",
+        'ARGS: error parsing value of pair "IP=fe80::1%eth0": invalid IP address: fe80::1%eth0',
+        "IP=fe80::1%eth0",
+        (),
+    ),
+    (
+        "ip-leading-zero",
+        AllTypes,
+        "IP=010.0.0.1",
+        'ARGS: error parsing value of pair "IP=010.0.0.1": invalid IP address: 010.0.0.1',
+        "IP=010.0.0.1",
+        (),
+    ),
+    (
+        "ip4-given-v6",
+        AllTypes,
+        "IP4=::1",
+        'ARGS: error parsing value of pair "IP4=::1": invalid IPv4 address: ::1',
+        "IP4=::1",
+        (),
+    ),
+    (
+        "ip6-given-v4",
+        AllTypes,
+        "IP6=1.2.3.4",
+        'ARGS: error parsing value of pair "IP6=1.2.3.4": invalid IPv6 address: 1.2.3.4',
+        "IP6=1.2.3.4",
+        (),
+    ),
+    (
+        "cidr-without-prefix",
+        AllTypes,
+        "CIDR=10.0.0.5",
+        'ARGS: error parsing value of pair "CIDR=10.0.0.5": invalid CIDR address: 10.0.0.5',
+        "CIDR=10.0.0.5",
+        (),
+    ),
+    (
+        "cidr-bad-prefix",
+        AllTypes,
+        "CIDR=10.0.0.1/99",
+        'ARGS: error parsing value of pair "CIDR=10.0.0.1/99": invalid CIDR address: 10.0.0.1/99',
+        "CIDR=10.0.0.1/99",
+        (),
+    ),
+    (
+        "cidr-netmask-form",
+        AllTypes,
+        "CIDR=10.0.0.1/255.255.255.0",
+        'ARGS: error parsing value of pair "CIDR=10.0.0.1/255.255.255.0": invalid CIDR address: 10.0.0.1/255.255.255.0',
+        "CIDR=10.0.0.1/255.255.255.0",
+        (),
+    ),
+    (
+        "cidr-empty-prefix",
+        AllTypes,
+        "CIDR4=10.0.0.1/",
+        'ARGS: error parsing value of pair "CIDR4=10.0.0.1/": invalid IPv4 CIDR address: 10.0.0.1/',
+        "CIDR4=10.0.0.1/",
+        (),
+    ),
+    (
+        "cidr4-given-v6",
+        AllTypes,
+        "CIDR4=::1/64",
+        'ARGS: error parsing value of pair "CIDR4=::1/64": invalid IPv4 CIDR address: ::1/64',
+        "CIDR4=::1/64",
+        (),
+    ),
+    (
+        "cidr6-given-v4",
+        AllTypes,
+        "CIDR6=10.0.0.1/8",
+        'ARGS: error parsing value of pair "CIDR6=10.0.0.1/8": invalid IPv6 CIDR address: 10.0.0.1/8',
+        "CIDR6=10.0.0.1/8",
+        (),
+    ),
     ("required-missing", Required, "GATEWAY=10.0.0.1", 'ARGS: missing required args ["IP"]', None, ()),
     ("required-missing-empty-string", Required, "", 'ARGS: missing required args ["IP"]', None, ()),
-    ("required-empty-value", Required, "IP=", 'ARGS: error parsing value of pair "IP=": invalid IPv4 CIDR address: ',
-     "IP=", ()),
+    (
+        "required-empty-value",
+        Required,
+        "IP=",
+        'ARGS: error parsing value of pair "IP=": invalid IPv4 CIDR address: ',
+        "IP=",
+        (),
+    ),
     ("unknown-reported-before-missing", Required, "X=1", 'ARGS: unknown args ["X=1"]', None, ("X=1",)),
     ("post-init-value-error", Checked, "LOW=5;HIGH=2", "ARGS: LOW (5) must not exceed HIGH (2)", None, ()),
 ]
@@ -262,9 +432,7 @@ INVALID: list[tuple[str, type[CNIArgs], str, str, str | None, tuple[str, ...]]] 
 @pytest.mark.parametrize(
     ("cls", "raw", "message", "pair", "unknown"), [c[1:] for c in INVALID], ids=[c[0] for c in INVALID]
 )
-def test_parse_invalid(
-    cls: type[CNIArgs], raw: str, message: str, pair: str | None, unknown: tuple[str, ...]
-) -> None:
+def test_parse_invalid(cls: type[CNIArgs], raw: str, message: str, pair: str | None, unknown: tuple[str, ...]) -> None:
     with pytest.raises(CNIArgsError) as info:
         parse_cni_args(cls, raw)
     err = info.value
@@ -461,7 +629,18 @@ def test_non_cniargs_class_is_rejected() -> None:
 
 def test_keys_in_field_order() -> None:
     assert cni_args_keys(AllTypes) == (
-        "IgnoreUnknown", "NAME", "LABEL", "FLAG", "VERBOSE", "COUNT", "IP", "IP4", "IP6", "CIDR", "CIDR4", "CIDR6",
+        "IgnoreUnknown",
+        "NAME",
+        "LABEL",
+        "FLAG",
+        "VERBOSE",
+        "COUNT",
+        "IP",
+        "IP4",
+        "IP6",
+        "CIDR",
+        "CIDR4",
+        "CIDR6",
         "plain",
     )
     assert cni_args_keys(Required) == ("IgnoreUnknown", "IP", "GATEWAY")
@@ -496,7 +675,10 @@ def test_module_imports_stay_minimal() -> None:
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run(
         [sys.executable, "-c", code],
-        cwd=root, capture_output=True, text=True, check=True,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert out.stdout == "[]\n"
 
@@ -517,9 +699,18 @@ FORMATS: list[tuple[str, CNIArgs, str]] = [
     (
         "alltypes-full",
         AllTypes(
-            name="", label="l", flag=True, verbose=True, count=-3, ip=IPv6Address("2001:db8::1"),
-            ip4=IPv4Address("1.2.3.4"), ip6=IPv6Address("::1"), cidr=IPv4Interface("10.0.0.5/24"),
-            cidr4=IPv4Interface("10.0.0.6/8"), cidr6=IPv6Interface("fd00::5/64"), plain="p",
+            name="",
+            label="l",
+            flag=True,
+            verbose=True,
+            count=-3,
+            ip=IPv6Address("2001:db8::1"),
+            ip4=IPv4Address("1.2.3.4"),
+            ip6=IPv6Address("::1"),
+            cidr=IPv4Interface("10.0.0.5/24"),
+            cidr4=IPv4Interface("10.0.0.6/8"),
+            cidr6=IPv6Interface("fd00::5/64"),
+            plain="p",
         ),
         "NAME=;LABEL=l;FLAG=true;VERBOSE=true;COUNT=-3;IP=2001:db8::1;IP4=1.2.3.4;IP6=::1;CIDR=10.0.0.5/24;"
         "CIDR4=10.0.0.6/8;CIDR6=fd00::5/64;plain=p",
@@ -537,10 +728,14 @@ def test_format(obj: CNIArgs, expected: str) -> None:
 @pytest.mark.parametrize(
     ("obj", "message"),
     [
-        (K8sArgs(pod_name="a;b"), "cannot write CNI_ARGS key K8S_POD_NAME: value 'a;b' cannot be represented "
-                                  "(';' and '=' cannot be escaped)"),
-        (AllTypes(label="x=y"), "cannot write CNI_ARGS key LABEL: value 'x=y' cannot be represented "
-                                "(';' and '=' cannot be escaped)"),
+        (
+            K8sArgs(pod_name="a;b"),
+            "cannot write CNI_ARGS key K8S_POD_NAME: value 'a;b' cannot be represented (';' and '=' cannot be escaped)",
+        ),
+        (
+            AllTypes(label="x=y"),
+            "cannot write CNI_ARGS key LABEL: value 'x=y' cannot be represented (';' and '=' cannot be escaped)",
+        ),
     ],
     ids=["semicolon", "equals"],
 )
@@ -609,8 +804,22 @@ def test_repeated_keys_last_wins(first: K8sArgs, second: K8sArgs) -> None:
 
 
 # Text built from the pieces the parser reacts to, so that most examples get past the pair split.
-KEYS = ["IgnoreUnknown", "NAME", "FLAG", "COUNT", "IP", "IP4", "IP6", "CIDR", "CIDR4", "CIDR6", "LABEL", "K8S_POD_NAME",
-        "X", ""]
+KEYS = [
+    "IgnoreUnknown",
+    "NAME",
+    "FLAG",
+    "COUNT",
+    "IP",
+    "IP4",
+    "IP6",
+    "CIDR",
+    "CIDR4",
+    "CIDR6",
+    "LABEL",
+    "K8S_POD_NAME",
+    "X",
+    "",
+]
 VALUES = ["", "1", "0", "true", "False", "-12", "10.0.0.1", "::1", "10.0.0.1/24", "fd00::/8", "x", "%", "/"]
 structured_text = st.lists(
     st.tuples(st.sampled_from(KEYS) | st.text(max_size=3), st.sampled_from(VALUES) | st.text(max_size=5)).map(
@@ -712,16 +921,37 @@ def go_loadargs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("loadargs")
     (work / "main.go").write_text(GO_SOURCE)
     env = {
-        "PATH": os.environ.get("PATH", ""), "HOME": str(work), "GO111MODULE": "off", "GOPATH": str(GOPATH),
-        "GOCACHE": str(work / "cache"), "GOFLAGS": "",
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(work),
+        "GO111MODULE": "off",
+        "GOPATH": str(GOPATH),
+        "GOCACHE": str(work / "cache"),
+        "GOFLAGS": "",
     }
     subprocess.run([go, "build", "-o", str(work / "loadargs"), "."], cwd=work, env=env, check=True)
     return work / "loadargs"
 
 
 DIFF_KEYS = ["IgnoreUnknown", "IP", "FLAG", "NAME", "X", "", "ip", "Flag"]
-DIFF_VALUES = ["", "1", "0", "TRUE", "fAlSe", "yes", "10.0.0.1", "::1", "::ffff:1.2.3.4", "2001:DB8::1", "1.2.3",
-               "01.2.3.4", "fe80::1%lo", "10.0.0.0/8", "a\"b", "tab\there", "ü"]
+DIFF_VALUES = [
+    "",
+    "1",
+    "0",
+    "TRUE",
+    "fAlSe",
+    "yes",
+    "10.0.0.1",
+    "::1",
+    "::ffff:1.2.3.4",
+    "2001:DB8::1",
+    "1.2.3",
+    "01.2.3.4",
+    "fe80::1%lo",
+    "10.0.0.0/8",
+    'a"b',
+    "tab\there",
+    "ü",
+]
 diff_pairs = st.tuples(st.sampled_from(DIFF_KEYS), st.sampled_from(DIFF_VALUES)).map(lambda kv: "=".join(kv))
 diff_text = st.lists(diff_pairs | st.sampled_from(["", "a=b=c", "noequals"]), min_size=1, max_size=5).map(";".join)
 
@@ -732,4 +962,3 @@ diff_text = st.lists(diff_pairs | st.sampled_from(["", "a=b=c", "noequals"]), mi
 def test_matches_go_loadargs(go_loadargs: Path, batch: list[str]) -> None:
     go = subprocess.run([str(go_loadargs)], input="\n".join(batch) + "\n", capture_output=True, text=True, check=True)
     assert [_python_line(raw) for raw in batch] == go.stdout.splitlines()
-

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rscni_py.types.codec import FieldError, decode, parse_cidr, parse_ip
 from rscni_py.types import NetConf, NetConfList, Result, encode, parse_prev_result, parse_result, v0_2, v0_4
+from rscni_py.types.codec import FieldError, decode, parse_cidr, parse_ip
 
 relaxed = settings(deadline=None, max_examples=60)
 

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 import pytest
 
+from rscni_py.types import DNS, Interface, IPConfig, NetConf, Result, Route, v0_2, v0_4
 from rscni_py.types.codec import (
     FieldError,
     IPAddress,
@@ -22,7 +23,6 @@ from rscni_py.types.codec import (
     parse_cidr,
     parse_ip,
 )
-from rscni_py.types import DNS, Interface, IPConfig, NetConf, Result, Route, v0_2, v0_4
 from rscni_py.types.runtime_config import Bandwidth, RuntimeConfig
 
 
@@ -412,7 +412,7 @@ ADDRESSES = [
 @pytest.mark.parametrize(("text", "expected"), ADDRESSES, ids=[a[0] for a in ADDRESSES])
 def test_parse_cidr_keeps_host_bits(text: str, expected: IPInterface) -> None:
     assert parse_cidr(text) == expected
-    assert str(parse_cidr(text).ip) == text.split("/")[0]
+    assert str(parse_cidr(text).ip) == text.split("/", maxsplit=1)[0]
 
 
 def test_parse_ip() -> None:

@@ -14,7 +14,12 @@ ROOT = Path(__file__).resolve().parents[2]
 def _run(probe: str) -> Any:
     """Run a probe in a fresh interpreter with this checkout on the path; return the JSON it printed."""
     done = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True, env={"PYTHONPATH": str(ROOT)}
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(ROOT)},
     )
     return json.loads(done.stdout)
 

@@ -12,11 +12,16 @@ from rscni_py.types import FieldError, parse_prev_result
     [
         ([{"address": "10.0.0.2/24"}], [{"address": "10.0.0.2/24"}]),
         ([{"address": "fd00::2/64", "interface": 0}], [{"address": "fd00::2/64", "interface": 0}]),
-        ([{"version": "4", "address": "10.0.0.2/24"}, {"address": "fd00::2/64"}], [{"address": "10.0.0.2/24"}, {"address": "fd00::2/64"}]),
+        (
+            [{"version": "4", "address": "10.0.0.2/24"}, {"address": "fd00::2/64"}],
+            [{"address": "10.0.0.2/24"}, {"address": "fd00::2/64"}],
+        ),
     ],
     ids=["v4-missing", "v6-missing", "mixed"],
 )
-def test_0_4_prev_result_without_ip_version_is_read_like_go(ips: list[dict[str, object]], expected: list[dict[str, object]]) -> None:
+def test_0_4_prev_result_without_ip_version_is_read_like_go(
+    ips: list[dict[str, object]], expected: list[dict[str, object]]
+) -> None:
     # Go's loopback plugin writes 0.3/0.4 results without ips[].version; Go readers accept them, so do we.
     conf = {"cniVersion": "0.4.0", "name": "n", "prevResult": {"cniVersion": "0.4.0", "ips": ips}}
     result = parse_prev_result(conf)

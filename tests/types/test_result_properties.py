@@ -11,8 +11,8 @@ from typing import Literal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rscni_py.types.codec import IPAddress, IPInterface
 from rscni_py.types import DNS, ConversionError, Interface, IPConfig, Result, Route, parse_result, v0_2, v0_4
+from rscni_py.types.codec import IPAddress, IPInterface
 
 # --- strategies -------------------------------------------------------------------------------------
 

@@ -56,11 +56,11 @@ def test_version_modules() -> None:
         "0.4.0",
         "1.1.0",
     )
-    assert (v0_2.SUPPORTED_VERSIONS, v0_4.SUPPORTED_VERSIONS, v1_0.SUPPORTED_VERSIONS) == (
+    assert (
         frozenset({"0.1.0", "0.2.0"}),
         frozenset({"0.3.0", "0.3.1", "0.4.0"}),
         frozenset({"1.0.0", "1.1.0"}),
-    )
+    ) == (v0_2.SUPPORTED_VERSIONS, v0_4.SUPPORTED_VERSIONS, v1_0.SUPPORTED_VERSIONS)
     assert types_.KNOWN_VERSIONS == ("0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
     for module in (v0_2, v0_4, v1_0):
         assert module.__all__ == sorted(module.__all__)
