@@ -11,8 +11,8 @@ import configparser
 import importlib.metadata
 import os
 import re
+import shlex
 import shutil
-import subprocess
 import sys
 import textwrap
 import zipfile
@@ -33,6 +33,7 @@ from rscni_py.tools.bundle import (
     bundle_main,
     evaluate_marker,
 )
+from tests.interpreters import find_python
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(Path(sys.executable).resolve())
@@ -451,16 +452,16 @@ def test_bad_input(tmp_path: Path, plugin: str, output: str, kwargs: dict[str, s
     assert not [name for name in sys.modules if name.startswith("_rscni_py_bundle_")]
 
 
-OLD_PYTHON = Path("/root/.pyenv/versions/3.10.13/bin/python3.10")
-
-
-@pytest.mark.skipif(not OLD_PYTHON.exists(), reason="needs a Python 3.10 interpreter")
 def test_rejects_old_python(tmp_path: Path) -> None:
+    old_python = find_python(range(10, 5, -1))  # the newest Python older than 3.11 this machine has
+    if old_python is None:
+        pytest.skip("needs a Python 3.10 (or older) interpreter")
     plugin = _write(tmp_path / "demo.py", _plugin_source("Demo"))
     with pytest.raises(BundleError) as caught:
-        bundle(plugin, tmp_path / "out", python=str(OLD_PYTHON))
+        bundle(plugin, tmp_path / "out", python=str(old_python))
     assert re.fullmatch(
-        rf"interpreter {OLD_PYTHON} is Python 3\.10\.\d+; rscni-py needs 3\.11 or newer", str(caught.value)
+        rf"interpreter {re.escape(str(old_python))} is Python 3\.\d+\.\d+; rscni-py needs 3\.11 or newer",
+        str(caught.value),
     )
 
 
@@ -474,17 +475,15 @@ def test_python_symlink_kept_in_shebang(tmp_path: Path) -> None:
     assert first_line == f"#!{link} {SHEBANG_FLAGS}\n".encode()
 
 
-SHIM = Path("/root/.pyenv/shims/python3")
-
-
-@pytest.mark.skipif(not SHIM.exists(), reason="needs a pyenv shim")
 def test_warns_about_shim(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An interpreter that is a script starting the real one (what a pyenv shim is) gets a warning naming both."""
+    shim = _write(tmp_path / "shims" / "python3", f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
+    shim.chmod(0o755)
+    real_path = os.path.realpath(sys.executable)
     plugin = _write(tmp_path / "demo.py", _plugin_source("Demo"))
-    real = subprocess.run([SHIM, "-c", "import sys; print(sys.executable)"], capture_output=True, text=True, check=True)
-    real_path = os.path.realpath(real.stdout.strip())
-    bundle(plugin, tmp_path / "out", python=str(SHIM))
+    bundle(plugin, tmp_path / "out", python=str(shim))
     assert capsys.readouterr().err == (
-        f"warning: {SHIM} is a script that starts {real_path}; every plugin call pays for that script "
+        f"warning: {shim} is a script that starts {real_path}; every plugin call pays for that script "
         f"(a pyenv shim costs about 100 ms), so consider --python {real_path}\n"
     )
 

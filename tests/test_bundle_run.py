@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 
 from rscni_py.tools.bundle import SHEBANG_FLAGS, bundle
+from tests.interpreters import find_python
 
 ROOT = Path(__file__).resolve().parent.parent
 LEDGER = ROOT / "tests" / "plugins" / "ledger.py"
 ABOUT = "CNI ledger test plugin v1\nCNI protocol versions supported: 0.4.0, 1.0.0, 1.1.0\n"
 ATTACH = {"CNI_CONTAINERID": "c1", "CNI_NETNS": "/var/run/netns/x", "CNI_IFNAME": "eth0", "CNI_PATH": "/opt/cni/bin"}
-PYTHON_312 = Path("/root/.pyenv/versions/3.12.1/bin/python3.12")
 
 
 @pytest.fixture(scope="module")
@@ -179,11 +179,14 @@ def test_imports_use_the_precompiled_bytecode(ledger: Path, tmp_path: Path) -> N
     assert run(no_bytecode, {"CNI_COMMAND": "VERSION"})[0] != 0
 
 
-@pytest.mark.skipif(not PYTHON_312.exists(), reason="needs a Python 3.12 interpreter")
 def test_bytecode_is_compiled_by_the_target_interpreter(tmp_path: Path) -> None:
-    output = bundle(LEDGER, tmp_path / "ledger312", python=str(PYTHON_312))
+    # Another supported Python than the one running the tests, so its bytecode differs from ours.
+    other = find_python(minor for minor in range(11, 20) if minor != sys.version_info.minor)
+    if other is None:
+        pytest.skip(f"needs a Python 3.11 or newer other than 3.{sys.version_info.minor}")
+    output = bundle(LEDGER, tmp_path / "ledger-other", python=str(other))
     magic = subprocess.run(
-        [PYTHON_312, "-I", "-c", "import importlib.util, sys; sys.stdout.write(importlib.util.MAGIC_NUMBER.hex())"],
+        [other, "-I", "-c", "import importlib.util, sys; sys.stdout.write(importlib.util.MAGIC_NUMBER.hex())"],
         capture_output=True,
         text=True,
         check=True,

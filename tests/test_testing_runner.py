@@ -22,7 +22,7 @@ from rscni_py import (
     InvalidNetNSError,
     UnknownContainerError,
 )
-from rscni_py.testing import Invocation, PluginRunner
+from rscni_py.testing import Invocation, PluginRunner, fake_exec
 from rscni_py.types import GCAttachment, IPConfig, Result, v0_4
 
 pytest_plugins = ["pytester"]
@@ -382,7 +382,6 @@ def test_public_names() -> None:
 
 
 def test_fake_executor_is_reexported() -> None:
-    fake_exec = pytest.importorskip("rscni_py.testing.fake_exec", reason="fake_exec lands from another branch")
     assert rscni_py.testing.FakeExecutor is fake_exec.FakeExecutor
     assert rscni_py.testing.ExecCall is fake_exec.ExecCall
 

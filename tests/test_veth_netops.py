@@ -40,16 +40,11 @@ from examples.veth.netops import (
     VethConfig,
 )
 
-IN_CI = os.environ.get("CI") == "true"
-
 
 def _require(condition: bool, reason: str) -> None:
-    """Skip when a prerequisite is missing, but fail in CI, where everything must run."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"CI=true but {reason}")
-    pytest.skip(reason)
+    """Skip when a prerequisite is missing (a failure under CI=true: tests/skip_policy.py)."""
+    if not condition:
+        pytest.skip(reason)
 
 
 def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

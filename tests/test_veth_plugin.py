@@ -32,17 +32,13 @@ from examples.veth.rscni_veth import VethPlugin
 from rscni_py.protocol.dispatch import dispatch
 from tests.integration.harness import NetNS, NetworkLease, acquire_lease, create_netns, delete_netns
 
-IN_CI = os.environ.get("CI") == "true"
 HOST_LOCAL_DIR = Path("/usr/lib/cni")
 
 
 def _require(condition: bool, reason: str) -> None:
-    """Skip when a prerequisite is missing, but fail in CI, where everything must run."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"CI=true but {reason}", pytrace=False)
-    pytest.skip(reason)
+    """Skip when a prerequisite is missing (a failure under CI=true: tests/skip_policy.py)."""
+    if not condition:
+        pytest.skip(reason)
 
 
 def run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:

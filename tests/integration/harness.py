@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal, NoReturn
+from typing import Any, Final, Literal
 
 import pytest
 
@@ -49,7 +49,6 @@ __all__ = [
     "missing_requirements",
     "namespaces",
     "reap_stale_netns",
-    "skip_or_fail",
 ]
 
 HERE: Final = Path(__file__).resolve().parent
@@ -69,16 +68,6 @@ DriverCommand = Literal["add", "check", "del", "version", "validate"]
 
 class DriverError(RuntimeError):
     """The driver itself failed (exit status != 0): a bug in the harness, not a CNI protocol error."""
-
-
-def skip_or_fail(reason: str) -> NoReturn:
-    """Skip the current test because the integration environment is missing; in CI (``CI=true``) fail instead.
-
-    Integration test writers call this instead of ``pytest.skip`` so that CI can never pass by skipping.
-    """
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"integration environment unavailable (CI=true): {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 def missing_requirements() -> list[str]:

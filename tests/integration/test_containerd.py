@@ -32,7 +32,7 @@ from .containerd import (
     build_image,
     missing_containerd_requirements,
 )
-from .harness import LEASE_DIR, REPO_ROOT, HostLinks, NetworkLease, skip_or_fail
+from .harness import LEASE_DIR, REPO_ROOT, HostLinks, NetworkLease
 
 pytestmark = pytest.mark.integration
 
@@ -73,7 +73,7 @@ def containerd(integration_env: None, tmp_path_factory: pytest.TempPathFactory) 
     """Our own containerd with the busybox image imported; stopped and its directories removed at the end."""
     problems = missing_containerd_requirements()
     if problems:
-        skip_or_fail("; ".join(problems))
+        pytest.skip("; ".join(problems))
     image_dir = tmp_path_factory.mktemp("image")
     daemon = Containerd(tmp_path_factory.mktemp("containerd"), NAMESPACE, LEASE_DIR / "containerd.lock")
     archive = image_dir / "busybox.tar"
@@ -117,7 +117,7 @@ def system_cni(containerd: Containerd, network_lease: NetworkLease) -> Iterator[
     cni = SystemCNI(CONF_NAME, (VETH, DEBUG), f"rscni-ctr{network_lease.index}")
     blocking = cni.blocking_configs()
     if blocking:
-        skip_or_fail(f"{CNI_CONF_DIR} has {', '.join(blocking)}, which ctr would use instead of {CONF_NAME}")
+        pytest.skip(f"{CNI_CONF_DIR} has {', '.join(blocking)}, which ctr would use instead of {CONF_NAME}")
     try:
         yield cni
     finally:
