@@ -415,6 +415,8 @@ def test_get_version_info(answer: FakeResponse, versions: tuple[str, ...]) -> No
         (b"[]", DecodingFailureError("decoding version info: expected an object, got array")),
         ({}, DecodingFailureError("decoding version info: missing field cniVersion")),
         ({"cniVersion": "1.0.0"}, DecodingFailureError("decoding version info: missing field supportedVersions")),
+        # Only 0.2.0 may leave out the list (Go's PluginDecoder); 0.1.0 is no exception.
+        ({"cniVersion": "0.1.0"}, DecodingFailureError("decoding version info: missing field supportedVersions")),
         ({"cniVersion": 1}, DecodingFailureError("decoding version info: cniVersion: expected a string, got number")),
         (
             {"cniVersion": "1.0.0", "supportedVersions": "1.0.0"},
@@ -425,7 +427,16 @@ def test_get_version_info(answer: FakeResponse, versions: tuple[str, ...]) -> No
             CNIError(4, "required env variables [CNI_PATH] missing"),
         ),
     ],
-    ids=["not-json", "array", "no-version", "no-list", "version-number", "list-string", "plugin-error"],
+    ids=[
+        "not-json",
+        "array",
+        "no-version",
+        "no-list",
+        "0.1.0-without-list",
+        "version-number",
+        "list-string",
+        "plugin-error",
+    ],
 )
 def test_get_version_info_errors(answer: FakeResponse, error: CNIError) -> None:
     with pytest.raises(CNIError) as info:
@@ -497,6 +508,15 @@ def test_get_version_info_errors(answer: FakeResponse, error: CNIError) -> None:
                 "error object has no valid code: '7'",
             ),
         ),
+        (
+            b'{"code": true}',
+            b"",
+            CNIError(
+                0,
+                'netplugin failed but error parsing its diagnostic message "{\\"code\\": true}": '
+                "error object has no valid code: True",
+            ),
+        ),
     ],
     ids=[
         "silent",
@@ -512,6 +532,7 @@ def test_get_version_info_errors(answer: FakeResponse, error: CNIError) -> None:
         "json-string",
         "object-without-error-keys",
         "code-not-a-number",
+        "code-a-boolean",
     ],
 )
 def test_plugin_error_mapping(stdout: bytes, stderr: bytes, expected: CNIError) -> None:

@@ -12,6 +12,7 @@ import io
 import ipaddress
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -24,6 +25,7 @@ from typing import Any
 import pytest
 
 from rscni_py import CNIError, DecodingFailureError, InvalidNetworkConfigError, TryAgainLaterError, invoke
+from rscni_py._base.versions import VersionError, parse_version
 from rscni_py.invoke import DefaultExecutor
 from rscni_py.types import IPConfig, Result, Route
 
@@ -461,8 +463,8 @@ import (
 	"github.com/containernetworking/cni/pkg/version"
 )
 
-// Each argument is "exec:<path>", "result:<path>", "version:<path>" or "find:<name>:<dir>,<dir>"; one JSON line
-// per argument.
+// Each argument is "exec:<path>", "result:<path>", "version:<path>", "find:<name>:<dir>,<dir>" or
+// "parse:<version>"; one JSON line per argument.
 func main() {
 	conf := []byte(os.Getenv("DIFF_CONF"))
 	for _, arg := range os.Args[1:] {
@@ -494,6 +496,12 @@ func main() {
 				paths = strings.Split(dirs, ",")
 			}
 			out["path"], err = invoke.FindInPath(name, paths)
+		case "parse":
+			var major, minor, micro int
+			major, minor, micro, err = version.ParseVersion(rest)
+			if err == nil {
+				out["parts"] = []int{major, minor, micro}
+			}
 		}
 		if e, ok := err.(*types.Error); ok {
 			out["code"], out["msg"], out["details"] = e.Code, e.Msg, e.Details
@@ -520,6 +528,8 @@ DIFF_SCRIPTS = {
     "segfault": "kill -SEGV $$\n",
     "terminated": "kill -TERM $$\n",
     "aborted": "kill -ABRT $$\n",
+    # A JSON boolean is not a code: Go's decoder refuses it, so the whole answer is "not an error object".
+    "code-true": "echo '{\"code\": true}'\nexit 1\n",
 }
 # Successful results: Go and we must read them at the same version (fixupResultVersion).
 # The IP carries "version" so that the same body fits the 0.4.0 and the 1.x shape.
@@ -610,6 +620,8 @@ def test_result_versions_match_go(go_invoke: Path, tmp_path: Path, config_versio
 DIFF_VERSIONS = {
     "current": 'echo \'{"cniVersion":"1.1.0","supportedVersions":["0.4.0","1.1.0"]}\'\n',
     "old-0.2.0": 'echo \'{"cniVersion":"0.2.0"}\'\n',
+    # Only 0.2.0 may leave out the list; 0.1.0 predates VERSION, so an answer naming it is an error.
+    "old-0.1.0": 'echo \'{"cniVersion":"0.1.0"}\'\n',
     "no-list": 'echo \'{"cniVersion":"1.0.0"}\'\n',
     "no-version": 'echo \'{"supportedVersions":["1.0.0"]}\'\n',
     "predates": 'echo \'{"code":4,"msg":"unknown CNI_COMMAND: VERSION"}\'\nexit 1\n',
@@ -653,3 +665,51 @@ def test_lookup_matches_go(go_invoke: Path, tmp_path: Path) -> None:
         except CNIError as err:
             ours = {"path": "", "plain": err.msg}
         assert ours == theirs, arg
+
+
+# Version strings Go's ParseVersion reads: strconv.Atoi per part, so an ASCII sign is allowed, nothing else is.
+DIFF_PARSE = [
+    "0.4.0",
+    "+0.4.0",
+    "-0.4.0",
+    "0.+4.-0",
+    "-1",
+    "1",
+    "1.2",
+    "",
+    "+",
+    "-",
+    "++1",
+    "1.2.3.4",
+    " 1.0.0",
+    "1.0.0 ",
+    "1_0.0.0",
+    "0x1.0.0",
+    "\u0661.0.0",
+    "1..0",
+    "1.0.",
+    "007.08.09",
+    "99999999999999999999.0.0",
+    "9223372036854775807.0.0",
+    "1.9223372036854775808.0",
+    "-9223372036854775808",
+    "0.0.-9223372036854775809",
+]
+
+
+def without_atoi_detail(msg: str) -> str:
+    # Go wraps strconv's error ('strconv.Atoi: parsing "x": invalid syntax'); we keep its last words only.
+    return re.sub(r'strconv\.Atoi: parsing "(?:[^"\\]|\\.)*": ', "", msg)
+
+
+@pytest.mark.integration
+def test_version_parsing_matches_go(go_invoke: Path) -> None:
+    go = go_answers(go_invoke, [f"parse:{text}" for text in DIFF_PARSE], CONF)
+    for text, theirs in zip(DIFF_PARSE, go, strict=True):
+        try:
+            ours: dict[str, Any] = {"parts": list(parse_version(text))}
+        except VersionError as err:
+            ours = {"plain": str(err)}
+        assert ours == {
+            key: without_atoi_detail(value) if key == "plain" else value for key, value in theirs.items()
+        }, text

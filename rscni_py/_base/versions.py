@@ -30,6 +30,8 @@ MIN_VERSION_FOR_COMMAND: Final[dict[str, str]] = {"CHECK": "0.4.0", "GC": "1.1.0
 # Go parses each part with strconv.Atoi: an optional sign and ASCII digits, nothing else (no spaces, no "_").
 _DIGITS: Final = frozenset("0123456789")
 _PART_NAMES: Final = ("major", "minor", "micro")
+# Go's int is 64 bits; Atoi refuses what does not fit.
+_GO_INT: Final = range(-(2**63), 2**63)
 
 
 class VersionError(ValueError):
@@ -57,6 +59,8 @@ def parse_version(version: str) -> tuple[int, int, int]:
         if not (digits and _DIGITS.issuperset(digits)):
             raise VersionError(f"failed to convert {_PART_NAMES[index]} version part {q(part)}: invalid syntax")
         numbers[index] = int(part)
+        if numbers[index] not in _GO_INT:
+            raise VersionError(f"failed to convert {_PART_NAMES[index]} version part {q(part)}: value out of range")
     return (numbers[0], numbers[1], numbers[2])
 
 
