@@ -136,6 +136,65 @@ def test_built_object_encodes_to_the_golden(version: str) -> None:
     assert json.loads(json.dumps(encoded)) == encoded
 
 
+# The keys of an ADD result as the spec's own text lists them (SPEC.md of containernetworking/cni, section 5 "Result
+# Types", at the tags spec-v1.0.0 and spec-v1.1.0), per object: "" is the result itself.  docs/protocol.md section 10
+# says the same in our words.
+SPEC_RESULT_KEYS: dict[str, dict[str, frozenset[str]]] = {
+    "1.0.0": {
+        "": frozenset({"cniVersion", "interfaces", "ips", "routes", "dns"}),
+        "interfaces": frozenset({"name", "mac", "sandbox"}),
+        "ips": frozenset({"address", "gateway", "interface"}),
+        "routes": frozenset({"dst", "gw"}),
+        "dns": frozenset({"nameservers", "domain", "search", "options"}),
+    },
+    "1.1.0": {
+        "": frozenset({"cniVersion", "interfaces", "ips", "routes", "dns"}),
+        "interfaces": frozenset({"name", "mac", "mtu", "sandbox", "socketPath", "pciID"}),
+        "ips": frozenset({"address", "gateway", "interface"}),
+        "routes": frozenset({"dst", "gw", "mtu", "advmss", "priority", "table", "scope"}),
+        "dns": frozenset({"nameservers", "domain", "search", "options"}),
+    },
+}
+#: What 1.1.0 added, per object.  Go libraries that predate 1.1.0 (Debian's 1.1.2) drop these keys.
+ONLY_1_1_0: dict[str, frozenset[str]] = {
+    part: keys - SPEC_RESULT_KEYS["1.0.0"][part]
+    for part, keys in SPEC_RESULT_KEYS["1.1.0"].items()
+    if keys - SPEC_RESULT_KEYS["1.0.0"][part]
+}
+
+
+def result_keys(result: dict[str, Any]) -> dict[str, frozenset[str]]:
+    """The keys used per object of a 1.x result (list entries merged)."""
+    keys = {"": frozenset(result), "dns": frozenset(result.get("dns", {}))}
+    for part in ("interfaces", "ips", "routes"):
+        keys[part] = frozenset(key for entry in result.get(part, []) for key in entry)
+    return keys
+
+
+def without_1_1_0_keys(result: dict[str, Any]) -> dict[str, Any]:
+    """A 0.3.0 to 1.x result with the keys only spec 1.1.0 has taken out."""
+    stripped = dict(result)
+    for part, keys in ONLY_1_1_0.items():
+        if part in stripped:
+            stripped[part] = [{k: v for k, v in entry.items() if k not in keys} for entry in stripped[part]]
+    return stripped
+
+
+def test_only_1_1_0_fields_as_the_spec_lists_them() -> None:
+    assert ONLY_1_1_0 == {
+        "interfaces": {"mtu", "socketPath", "pciID"},
+        "routes": {"mtu", "advmss", "priority", "table", "scope"},
+    }
+
+
+@pytest.mark.parametrize("version", ["1.0.0", "1.1.0"])
+def test_1x_golden_sets_every_key_the_1_1_0_spec_lists(version: str) -> None:
+    # Every field set (so each omit rule and each name is exercised), and no name the spec does not have.
+    # 1.0.0 carries the 1.1.0 fields too: we write them at every version that has their objects, as Go does since it
+    # learnt 1.1.0.
+    assert result_keys(golden(version)) == SPEC_RESULT_KEYS["1.1.0"]
+
+
 @pytest.mark.parametrize("version", ALL_VERSIONS)
 def test_golden_round_trips(version: str) -> None:
     assert parse_result(golden(version)).to_dict() == golden(version)

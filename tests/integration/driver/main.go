@@ -32,15 +32,20 @@ import (
 
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/types"
+	"github.com/containernetworking/cni/pkg/types/create"
 )
 
 const usage = `usage: cni-driver add|check|del|version|validate CONFIG_FILE --cache-dir DIR
        [--netns PATH] [--ifname NAME] [--container-id ID] [--cni-path P1:P2]
        [--args 'K=V;K2=V2'] [--capability-args JSON] [--timeout SECONDS]
+       cni-driver convert RESULT_FILE VERSION...
 
 CONFIG_FILE ending in .conflist is a network configuration list; a file
 ending in .conf or .json holds one plugin configuration and is wrapped into a
 single-entry list, as libcni does when it loads a lone .conf file.
+
+convert reads RESULT_FILE as a result of the version its cniVersion names and
+prints it converted to each VERSION, as libcni's types package does it.
 `
 
 // options are the parsed command-line arguments.
@@ -80,6 +85,10 @@ type pluginVersion struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "convert" {
+		convertMain(os.Args[2:])
+		return
+	}
 	opts, err := parseArgs(os.Args[1:])
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "cni-driver: %v\n\n%s", err, usage)
@@ -276,4 +285,49 @@ func failure(err error) reply {
 		body = &errorBody{Code: int64(cniErr.Code), Msg: cniErr.Msg, Details: cniErr.Details}
 	}
 	return reply{OK: false, Error: body, Message: err.Error()}
+}
+
+// convertMain is "cni-driver convert RESULT_FILE VERSION...". It prints one
+// reply: on success its result maps each VERSION to a reply holding the result
+// converted to that version (GetAsVersion) and encoded again, or the error the
+// conversion gave. A result that does not parse is a reply with ok false.
+func convertMain(args []string) {
+	if len(args) < 2 {
+		fmt.Fprintf(os.Stderr, "cni-driver: convert needs RESULT_FILE and at least one VERSION\n\n%s", usage)
+		os.Exit(2)
+	}
+	raw, err := os.ReadFile(args[0])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cni-driver: %v\n", err)
+		os.Exit(2)
+	}
+	out := reply{OK: true}
+	parsed, err := create.CreateFromBytes(raw)
+	if err != nil {
+		out = failure(err)
+	} else {
+		converted := map[string]reply{}
+		for _, version := range args[1:] {
+			converted[version] = convertTo(parsed, version)
+		}
+		out.Result = converted
+	}
+	encoded, err := json.Marshal(out)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cni-driver: cannot encode reply: %v\n", err)
+		os.Exit(2)
+	}
+	os.Stdout.Write(append(encoded, '\n'))
+}
+
+func convertTo(result types.Result, version string) reply {
+	converted, err := result.GetAsVersion(version)
+	if err != nil {
+		return failure(err)
+	}
+	encoded, err := json.Marshal(converted)
+	if err != nil {
+		return failure(fmt.Errorf("cannot encode the result: %w", err))
+	}
+	return reply{OK: true, Result: json.RawMessage(encoded)}
 }
