@@ -181,10 +181,10 @@ def without_1_1_0_keys(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_only_1_1_0_fields_as_the_spec_lists_them() -> None:
-    assert ONLY_1_1_0 == {
+    assert {
         "interfaces": {"mtu", "socketPath", "pciID"},
         "routes": {"mtu", "advmss", "priority", "table", "scope"},
-    }
+    } == ONLY_1_1_0
 
 
 @pytest.mark.parametrize("version", ["1.0.0", "1.1.0"])
