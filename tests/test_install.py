@@ -9,8 +9,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
@@ -104,22 +102,10 @@ def test_install_replaces_existing_file_and_mode(tmp_path: Path, plugin_file: Pa
 
 
 def _naive_write(target: Path, write: Callable[[IO[bytes]], object], *, mode: int) -> None:
-    """A non-atomic writer (truncate, then write in place, slowly), used to prove the reader can catch one."""
-
-    class Slow:
-        def __init__(self, handle: IO[bytes]) -> None:
-            self.handle = handle
-
-        def write(self, data: bytes) -> int:
-            for start in range(0, len(data), 1 << 16):
-                self.handle.write(data[start : start + (1 << 16)])
-                self.handle.flush()
-                time.sleep(0.0005)
-            return len(data)
-
+    """A non-atomic writer (truncate, then write in place), used to prove the reader can catch one."""
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("wb") as handle:
-        write(Slow(handle))  # type: ignore[arg-type]
+        write(handle)
     target.chmod(mode)
 
 
@@ -128,17 +114,33 @@ def _naive_write(target: Path, write: Callable[[IO[bytes]], object], *, mode: in
     [(atomic_write, False), (_naive_write, True)],
     ids=["atomic-never-partial", "naive-writer-is-caught"],
 )
-def test_concurrent_reader_never_sees_partial_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writer: object, expect_partial: bool
+def test_reader_in_the_middle_of_an_install_sees_a_whole_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writer: Callable[..., None], expect_partial: bool
 ) -> None:
-    """A reader polling the target while it is replaced again and again sees only whole versions.
+    """Each install stops after its first chunk is written, and the target is read right then.
 
-    The second case swaps in a writer that is not atomic and checks that the same reader catches it, so the first
-    case would fail if install() wrote in place.
+    No timing involved: the read happens at the worst moment every time.  The second case swaps in a writer that is
+    not atomic and checks that the same read catches it, so the first case would fail if install() wrote in place.
     """
-    monkeypatch.setattr(install_module, "atomic_write", writer)
-    size = 4 << 20
-    versions = [bytes([65 + i]) * size for i in range(2)]
+    seen: list[bytes] = []
+
+    class ReadAfterFirstChunk:
+        def __init__(self, handle: IO[bytes], target: Path) -> None:
+            self.handle, self.target, self.writes = handle, target, 0
+
+        def write(self, data: bytes) -> int:
+            written = self.handle.write(data)
+            self.handle.flush()
+            self.writes += 1
+            if self.writes == 1:
+                seen.append(self.target.read_bytes())
+            return written
+
+    def observed(target: Path, write: Callable[[IO[bytes]], object], *, mode: int) -> None:
+        writer(target, lambda handle: write(ReadAfterFirstChunk(handle, target)), mode=mode)  # type: ignore[arg-type]
+
+    chunk = install_module._COPY_CHUNK
+    versions = [bytes([65 + i]) * (3 * chunk) for i in range(2)]
     sources = []
     for i, content in enumerate(versions):
         source = tmp_path / f"v{i}" / "plug"
@@ -146,31 +148,17 @@ def test_concurrent_reader_never_sees_partial_file(
         source.write_bytes(content)
         sources.append(source)
     bin_dir = tmp_path / "bin"
-    target = bin_dir / "plug"
     install(sources[0], bin_dir=bin_dir)
-
-    stop = threading.Event()
-    seen: list[int] = []
-    partial: list[int] = []
-
-    def reader() -> None:
-        while not stop.is_set():
-            data = target.read_bytes()
-            seen.append(len(data))
-            if data not in versions:
-                partial.append(len(data))
-
-    thread = threading.Thread(target=reader)
-    thread.start()
-    try:
-        for round_ in range(12):
-            install(sources[(round_ + 1) % 2], bin_dir=bin_dir)
-    finally:
-        stop.set()
-        thread.join()
-
-    assert len(seen) > 12, "the reader hardly ran; the test proves nothing"
-    assert bool(partial) is expect_partial, f"{len(partial)} partial reads out of {len(seen)}"
+    monkeypatch.setattr(install_module, "atomic_write", observed)
+    for round_ in range(4):
+        install(sources[(round_ + 1) % 2], bin_dir=bin_dir)
+    assert (bin_dir / "plug").read_bytes() == versions[0]
+    if expect_partial:
+        # Truncated, then one chunk of the new version: what a runtime could have executed.
+        assert seen == [versions[(round_ + 1) % 2][:chunk] for round_ in range(4)]
+    else:
+        # Always the previous version, whole.
+        assert seen == [versions[round_ % 2] for round_ in range(4)]
 
 
 @pytest.fixture
