@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test typecheck unit integration bench fuzz clean
+.PHONY: venv demo test typecheck unit integration bench fuzz mutate clean
 
 venv: $(STAMP)
 
@@ -37,6 +37,13 @@ bench: venv
 ## 10 000 fuzzed invocations of the dispatcher, with counts per outcome.
 fuzz: venv
 	$(PY) benchmarks/fuzz_dispatch.py
+
+## Mutation score of the protocol core (cosmic-ray): kill ratio per module and every survivor. Not in `make test`:
+## about half an hour on two cores. JOBS=1 for a quieter machine.
+JOBS ?= 2
+mutate: venv
+	$(PY) -m pip install --quiet -e '.[mutation]'
+	$(PY) tests/mutation/run.py --jobs $(JOBS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .pytest_cache .hypothesis tests/integration/.build

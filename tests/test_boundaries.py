@@ -20,7 +20,7 @@ from rscni_py.protocol.env import MAX_IFNAME_BYTES, validate_ifname
 from rscni_py.runtime import RuntimeConf
 from rscni_py.state import MAX_CONTAINER_ID_BYTES, AttachmentStore, InvalidKeyError
 from tests.test_dispatch import error
-from tests.test_limits import TOO_BIG, TOO_DEEP, CountingStream, config_with, dispatch_stream, nested, serve
+from tests.test_limits import TOO_BIG, TOO_DEEP, CountingStream, Walker, config_with, dispatch_stream, nested, serve
 
 EDGES = [("below", -1), ("at", 0), ("above", 1)]
 EDGE_IDS = [name for name, _ in EDGES]
@@ -210,3 +210,36 @@ def test_state_container_id_length(offset: int, tmp_path: Path) -> None:
         store.put(container_id, ifname, {"n": 1})
         assert store.get(container_id, ifname) == {"n": 1}
         assert len(store.path(container_id, ifname).name.encode()) <= 255
+
+
+@pytest.mark.parametrize("pieces", [1, 2, 3])
+def test_stdin_read_in_pieces_is_joined_whole(pieces: int) -> None:
+    # A pipe hands over what it has: the configuration arrives in 1, 2 or 3 reads and must be read whole.
+    config = config_with("x", '"' + "v" * 90 + '"')
+    stream = CountingStream(config, chunk=-(-len(config) // pieces))
+    assert dispatch_stream(stream) == ACCEPTED
+    assert Walker.seen[-1].raw_config["x"] == "v" * 90
+
+
+# --- the deadline (dispatch: more than 0, less than 86400 seconds) -------------------------------------------------
+
+DEADLINE_LIMIT = 86400
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("-1", False),
+        ("0", False),
+        ("1e-9", True),
+        ("1", True),
+        (f"{DEADLINE_LIMIT - 1}", True),
+        (f"{DEADLINE_LIMIT - 0.001}", True),
+        (f"{DEADLINE_LIMIT}", False),
+        (f"{DEADLINE_LIMIT + 1}", False),
+    ],
+)
+def test_deadline_bounds(value: str, accepted: bool) -> None:
+    code, out, _ = serve(config_with("deadline", value))
+    message = f"deadline: expected a number of seconds between 0 and {DEADLINE_LIMIT}, got {value}"
+    assert (code, out) == (ACCEPTED if accepted else (1, error(7, message, version="1.0.0")))

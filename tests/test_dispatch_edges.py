@@ -1,0 +1,69 @@
+"""Dispatcher rules that only a precise test sees: the exact stdout text, when the deadline is armed, and how the
+depth check tells UTF-16 and UTF-32 text from UTF-8 (found by the mutation run, tests/mutation/run.py)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from rscni_py.protocol.dispatch import dispatch
+from rscni_py.protocol.signals import ProcessSignals
+from tests.test_dispatch import env_for
+from tests.test_limits import Walker, config_with, serve
+
+
+class RecordingSignals(ProcessSignals):
+    """The process's signal handling, recorded instead of installed."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, float | None]] = []
+
+    def arm_deadline(self, seconds: float) -> None:
+        self.calls.append(("arm", seconds))
+
+    def disarm(self) -> None:
+        self.calls.append(("disarm", None))
+
+
+class PatientWalker(Walker):
+    deadline = 7.5
+
+
+@pytest.mark.parametrize(
+    ("plugin", "config", "calls"),
+    [
+        (Walker, config_with("x", "1"), [("disarm", None)]),
+        (Walker, config_with("deadline", "2"), [("arm", 2.0), ("disarm", None)]),
+        (PatientWalker, config_with("x", "1"), [("arm", 7.5), ("disarm", None)]),
+        (PatientWalker, config_with("deadline", "0.5"), [("arm", 0.5), ("disarm", None)]),
+    ],
+    ids=["none", "from-config", "from-class", "config-wins"],
+)
+def test_deadline_is_armed_only_when_there_is_one(plugin: type[Walker], config: bytes, calls: list[object]) -> None:
+    signals = RecordingSignals()
+    out = io.StringIO()
+    code = dispatch(plugin, env_for("ADD"), io.BytesIO(config), out, io.StringIO(), signals=signals)
+    assert (code, json.loads(out.getvalue())) == (0, {"cniVersion": "1.0.0"})
+    assert signals.calls == calls
+
+
+def test_add_result_is_printed_as_go_prints_it() -> None:
+    # Go's PrintResult: four-space indentation, no trailing newline.
+    out = io.StringIO()
+    code = dispatch(Walker, env_for("ADD"), io.BytesIO(config_with("x", "1", "0.4.0")), out, io.StringIO())
+    assert (code, out.getvalue()) == (0, '{\n    "cniVersion": "0.4.0",\n    "dns": {}\n}')
+
+
+# In UTF-16 and UTF-32, U+2200 holds one quote byte and U+5B5B the bytes "[[": read byte by byte, a string of
+# them ends early and leaves hundreds of opening brackets outside.  Only walking the parsed document measures it.
+BRACKETY = "\u2200\u5b5b" * 200
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le"])
+def test_utf16_and_utf32_are_measured_on_the_parsed_document(encoding: str) -> None:
+    data = json.dumps({"cniVersion": "1.0.0", "name": "n", "type": "walker", "x": [BRACKETY]}, ensure_ascii=False)
+    code, out, err = serve(data.encode(encoding))
+    assert (code, out, err) == (0, {"cniVersion": "1.0.0"}, "")
+    assert Walker.seen[-1].raw_config["x"] == [BRACKETY]
