@@ -10,7 +10,7 @@ import pytest
 
 from rscni_py.protocol.dispatch import dispatch
 from rscni_py.protocol.signals import ProcessSignals
-from tests.test_dispatch import env_for
+from tests.test_dispatch import env_for, error
 from tests.test_limits import Walker, config_with, serve
 
 
@@ -67,3 +67,9 @@ def test_utf16_and_utf32_are_measured_on_the_parsed_document(encoding: str) -> N
     code, out, err = serve(data.encode(encoding))
     assert (code, out, err) == (0, {"cniVersion": "1.0.0"}, "")
     assert Walker.seen[-1].raw_config["x"] == [BRACKETY]
+
+
+def test_a_top_level_string_full_of_brackets_is_measured_and_refused_as_a_string() -> None:
+    # Enough brackets for the depth check to look, all inside the string: nothing is left to measure.
+    code, out, _ = serve(json.dumps("[{" * 200).encode())
+    assert (code, out) == (1, error(6, "error decoding network config: expected a JSON object, got string"))

@@ -33,7 +33,7 @@ from rscni_py import (
     UnknownContainerError,
     invoke,
 )
-from rscni_py.invoke import DefaultExecutor, Executor, plugin_error
+from rscni_py.invoke import DefaultExecutor, Executor, _exit_text, plugin_error
 from rscni_py.protocol.dispatch import dispatch
 from rscni_py.testing.fake_exec import ExecCall, FakeExecutor, FakeResponse
 from rscni_py.types import IPConfig, Result, v0_2, v0_4, v1_0
@@ -771,3 +771,20 @@ def test_fake_unregistered_path_fails_like_a_missing_file() -> None:
     assert info.value == CNIError(
         0, "netplugin failed with no error message: fork/exec /opt/cni/bin/gone: no such file or directory"
     )
+
+
+@pytest.mark.parametrize(
+    ("returncode", "text"),
+    [
+        (1, "exit status 1"),
+        (255, "exit status 255"),
+        (-9, "signal: killed"),
+        (-15, "signal: terminated"),
+        (-11, "signal: segmentation fault"),
+        (-1000, "signal: signal 1000"),  # no such signal: Go prints its number
+    ],
+)
+def test_exit_text_reads_as_go_exit_error(returncode: int, text: str) -> None:
+    # A negative return code is Python's way of saying "killed by that signal" (tests/test_invoke_subprocess.py
+    # checks the same texts on real processes).
+    assert _exit_text(returncode) == text

@@ -55,7 +55,7 @@ TARGETS = (
             "_deadline",
             "_render_result",
         ),
-        ("tests/test_dispatch.py", "tests/test_limits.py", "tests/test_boundaries.py"),
+        ("tests/test_dispatch.py", "tests/test_limits.py", "tests/test_boundaries.py", "tests/test_dispatch_edges.py"),
     ),
     Target(
         "env",
@@ -105,6 +105,7 @@ TARGETS = (
             "tests/types/test_result_golden.py",
             "tests/types/test_result_parse.py",
             "tests/types/test_netconf_models.py",
+            "tests/types/test_codec_engine_choice.py",
         ),
     ),
     Target(
