@@ -17,10 +17,12 @@ class Forker(CNIPlugin):
         if pid == 0:
             if mode == "child-raises":
                 raise RuntimeError("raised in the forked child")
-            time.sleep(60)  # "child-sleeps": stopped by the signal sent to the whole group
+            # "child-sleeps": stopped by the signal sent to the whole group.  The child writes the marker itself:
+            # a signal that reaches it while os.fork() is still resetting its signal state would be lost.
+            Path(args.raw_config["marker"]).write_text(str(os.getpid()))
+            time.sleep(60)
             os._exit(0)
         if mode == "child-sleeps":
-            (Path(args.raw_config["marker"])).write_text(str(pid))
             time.sleep(60)
         os.waitpid(pid, 0)
         return Result()
