@@ -426,6 +426,9 @@ def test_get_version_info(answer: FakeResponse, versions: tuple[str, ...]) -> No
             CNIError(4, "required env variables [CNI_PATH] missing"),
             CNIError(4, "required env variables [CNI_PATH] missing"),
         ),
+        # Only the exact "unknown CNI_COMMAND: VERSION" means "predates VERSION"; any other refusal is an error.
+        (CNIError(4, "unknown command: VERSION"), CNIError(4, "unknown command: VERSION")),
+        (CNIError(4, "unknown CNI_COMMAND: VERSION!"), CNIError(4, "unknown CNI_COMMAND: VERSION!")),
     ],
     ids=[
         "not-json",
@@ -436,6 +439,8 @@ def test_get_version_info(answer: FakeResponse, versions: tuple[str, ...]) -> No
         "version-number",
         "list-string",
         "plugin-error",
+        "other-unknown-command",
+        "longer-message",
     ],
 )
 def test_get_version_info_errors(answer: FakeResponse, error: CNIError) -> None:
@@ -778,6 +783,7 @@ def test_fake_unregistered_path_fails_like_a_missing_file() -> None:
     [
         (1, "exit status 1"),
         (255, "exit status 255"),
+        (-1, "signal: hangup"),
         (-9, "signal: killed"),
         (-15, "signal: terminated"),
         (-11, "signal: segmentation fault"),
