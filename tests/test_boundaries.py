@@ -172,6 +172,26 @@ def test_ifname_length_in_every_path(offset: int, wide: bool, tmp_path: Path) ->
     assert (code, out) == ((1, error(4, *TOO_LONG_IFNAME)) if refused else ACCEPTED)
 
 
+@pytest.mark.parametrize(
+    ("ifname", "error"),
+    [
+        ("", ("interface name is empty", "")),  # the lower bound
+        ("a", None),
+        ("\udcff" * MAX_IFNAME_BYTES, None),  # bytes that are not UTF-8 come as surrogates: one byte each
+        ("\ud800" * 5, None),  # a lone surrogate no environment makes counts as the 3 bytes it would take
+        ("\ud800" * 6, TOO_LONG_IFNAME),
+    ],
+    ids=["empty", "one-byte", "raw-bytes", "lone-surrogates-15", "lone-surrogates-18"],
+)
+def test_ifname_lower_bound_and_odd_bytes(ifname: str, error: tuple[str, str] | None) -> None:
+    if error is None:
+        validate_ifname(ifname)
+        return
+    with pytest.raises(CNIError) as info:
+        validate_ifname(ifname)
+    assert (info.value.code, info.value.msg, info.value.details) == (4, *error)
+
+
 # --- state store keys: network name (255) and container ID ------------------------------------------------------------
 
 

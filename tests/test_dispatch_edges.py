@@ -10,7 +10,7 @@ import pytest
 
 from rscni_py.protocol.dispatch import dispatch
 from rscni_py.protocol.signals import ProcessSignals
-from tests.test_dispatch import env_for, error
+from tests.test_dispatch import WithAbout, env_for, error, run
 from tests.test_limits import Walker, config_with, serve
 
 
@@ -73,3 +73,9 @@ def test_a_top_level_string_full_of_brackets_is_measured_and_refused_as_a_string
     # Enough brackets for the depth check to look, all inside the string: nothing is left to measure.
     code, out, _ = serve(json.dumps("[{" * 200).encode())
     assert (code, out) == (1, error(6, "error decoding network config: expected a JSON object, got string"))
+
+
+def test_about_text_is_only_for_a_missing_command() -> None:
+    # Run by hand without CNI_COMMAND, a plugin with an about text prints it; any other bad environment is an error.
+    out = run(env_for("ADD", CNI_CONTAINERID="<unset>"), b"", plugin=WithAbout)
+    assert (out.code, out.json, out.stderr) == (1, error(4, "required env variables [CNI_CONTAINERID] missing"), "")

@@ -132,14 +132,60 @@ EXCLUDED_OPERATORS = (
 )
 
 # Survivors that cannot change behaviour: (module, source line stripped, column, operator) -> why.
+_SORTS_FIRST = "no string sorts below the empty one, so <= '' is == ''"
+_SPEED_ONLY = (
+    "the halving passes only shorten the text before the running-sum test, which gives the same answer on any "
+    "text; this changes how fast, not what (benchmarks/ measures the speed)"
+)
+_DISPATCH = "rscni_py/protocol/dispatch.py"
+_DEPTH_COUNT = 'if data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH and _too_deep(data, raw):'
+_HALVED = "halved = 2 * len(inner) <= len(brackets)"
+_CMP = "core/ReplaceComparisonOperator_"
 EQUIVALENT: dict[tuple[str, str, int, str], str] = {
+    (_DISPATCH, 'if command == "" and plugin_cls.about:', 19, f"{_CMP}Eq_LtE"): _SORTS_FIRST,
+    (_DISPATCH, 'if command != "ADD":', 15, f"{_CMP}NotEq_Gt"): "every command that gets here (CHECK, DEL, GC, "
+    "STATUS: VERSION has returned, unknown ones were refused) sorts after ADD",
+    (_DISPATCH, _DEPTH_COUNT, 43, f"{_CMP}Gt_GtE"): "a text with exactly MAX_JSON_DEPTH brackets cannot nest deeper",
+    (_DISPATCH, _DEPTH_COUNT, 43, f"{_CMP}Gt_NotEq"): "measuring texts with fewer brackets too only costs time: "
+    "they cannot be too deep",
+    (_DISPATCH, "while brackets and removed < limit:", 31, f"{_CMP}Lt_Gt"): _SPEED_ONLY,
+    (_DISPATCH, "while brackets and removed < limit:", 31, f"{_CMP}Lt_NotEq"): "removed counts up from 0 by one "
+    "and the loop stops at limit, so != limit is < limit",
+    (_DISPATCH, _HALVED, 17, "core/NumberReplacer"): _SPEED_ONLY,
+    **{(_DISPATCH, _HALVED, 32, f"{_CMP}LtE_{op}"): _SPEED_ONLY for op in ("Eq", "NotEq", "Lt", "Gt", "GtE")},
+    (_DISPATCH, "if not halved:", 11, "core/AddNot"): _SPEED_ONLY,
+    (_DISPATCH, "if not halved:", 11, "core/ReplaceUnaryOperator_Delete_Not"): _SPEED_ONLY,
+    (_DISPATCH, "break", 12, "core/ReplaceBreakWithContinue"): _SPEED_ONLY,
+    (_DISPATCH, "if removed >= limit:", 15, f"{_CMP}GtE_Eq"): "removed never exceeds limit (the loop stops there)",
+    (_DISPATCH, "if removed >= limit:", 15, f"{_CMP}GtE_Gt"): "at removed == limit with brackets left, the "
+    "running-sum test below (> limit - removed, that is > 0) answers True as well",
+    ("rscni_py/protocol/env.py", 'if value == "":', 13, f"{_CMP}Eq_LtE"): _SORTS_FIRST,
+    ("rscni_py/protocol/env.py", 'if value == "":', 17, f"{_CMP}Eq_LtE"): _SORTS_FIRST,
+    ("rscni_py/_base/versions.py", 'if version == "":', 15, f"{_CMP}Eq_LtE"): _SORTS_FIRST,
+    ("rscni_py/_base/versions.py", "numbers = [0, 0, 0]", 15, "core/NumberReplacer"): "the major part is always "
+    "set from the text (an empty text returned earlier)",
+    ("rscni_py/types/_convert.py", 'if ip.version == "4" and ip4 is None:', 22, f"{_CMP}Eq_LtE"): "an IP's "
+    'version is "4" or "6" (the model\'s Literal, checked by the codec), and "6" <= "4" is false',
+    ("rscni_py/types/_convert.py", 'elif ip.version == "6" and ip6 is None:', 24, f"{_CMP}Eq_GtE"): "an IP's "
+    'version is "4" or "6", and "4" >= "6" is false',
+    ("rscni_py/types/codec.py", "octets = (len(text) + 1) // 3", 30, "core/NumberReplacer"): "a colon MAC is 3n - 1 "
+    "characters long: (3n + 1) // 3 is n as well",
+    ("rscni_py/types/codec.py", "octets = 2 * ((len(text) + 1) // 5)", 35, "core/NumberReplacer"): "a dotted MAC is "
+    "5n - 1 characters long: (5n + 1) // 5 is n as well",
+    ("rscni_py/types/codec.py", "elif len(rest) == 1:", 19, f"{_CMP}Eq_LtE"): "a union always has an arm besides None",
+    ("rscni_py/types/codec.py", "inner = _converter(rest[0])", 32, "core/NumberReplacer"): "with one arm, rest[-1] "
+    "is rest[0]",
     (
-        "rscni_py/protocol/dispatch.py",
-        "if removed >= limit:",
-        7,
-        "core/ReplaceComparisonOperator_GtE_Gt",
-    ): "removed never exceeds limit (the loop stops there); at removed == limit with brackets left, the depth "
-    "test below (> limit - removed, i.e. > 0) answers True as well",
+        "rscni_py/types/codec.py",
+        "obj = cast(T, decode_dataclass(cls, {field.key: value for field, value in values}, False))",
+        91,
+        "core/ReplaceFalseWithTrue",
+    ): "infer_missing only fills required fields that are missing, and the codec has refused those already",
+    ("rscni_py/invoke.py", "if returncode >= 0:", 18, f"{_CMP}GtE_Gt"): "0 is success: a plugin that exits 0 "
+    "never gets an exit text",
+    ("rscni_py/invoke.py", "if returncode >= 0:", 21, "core/NumberReplacer"): "0 is success: a plugin that exits "
+    "0 never gets an exit text",
+    ("rscni_py/invoke.py", 'if not isinstance(version, str) or version == "":', 47, f"{_CMP}Eq_LtE"): _SORTS_FIRST,
 }
 
 

@@ -16,6 +16,7 @@ from rscni_py.types.codec import (
     IPInterface,
     LooseBool,
     MACAddress,
+    _is_mac,
     decode,
     describe,
     encode,
@@ -485,3 +486,27 @@ def test_plain_dataclass_subclass() -> None:
     conf = decode(PlainConf, {"type": "host-device", "device": "eth9", "promiscMode": True})
     assert conf == PlainConf("eth9", True, type="host-device")
     assert encode(conf) == {"type": "host-device", "device": "eth9", "promiscMode": True}
+
+
+@pytest.mark.parametrize(
+    ("text", "valid"),
+    [
+        ("00:11:22:33:44:55", True),
+        ("00-11-22-33-44-55", True),
+        ("00:11:22:33:44:55:66:77", True),  # EUI-64
+        (":".join(["0a"] * 20), True),  # InfiniBand
+        ("00:11:22:33:44", False),
+        ("00:11:22:33:44:55:66", False),
+        (":".join(["0a"] * 21), False),
+        ("00:11-22:33:44:55", False),
+        ("0011.2233.4455", True),
+        ("0011.2233.4455.6677", True),
+        (".".join(["0a0b"] * 10), True),
+        ("0011.2233", False),
+        ("0011.2233.4455.6677.8899", False),
+        (".".join(["0a0b"] * 11), False),
+    ],
+)
+def test_mac_forms_and_lengths(text: str, valid: bool) -> None:
+    # Go's net.ParseMAC: 6, 8 or 20 octets, as pairs split by ":" or "-", or as dotted groups of four.
+    assert _is_mac(text) is valid

@@ -214,3 +214,45 @@ def test_1x_to_0_4_computes_version_from_the_address() -> None:
         "ips": [{"version": "4", "address": "::ffff:a00:2/120"}, {"version": "6", "address": "fd00::2/64"}],
         "dns": {},
     }
+
+
+@pytest.mark.parametrize(
+    ("ip4", "ip6", "versions"),
+    [(True, False, ["4"]), (False, True, ["6"]), (True, True, ["4", "6"])],
+    ids=["ip4-only", "ip6-only", "both"],
+)
+def test_v02_to_v04_keeps_each_family_present(ip4: bool, ip6: bool, versions: list[str]) -> None:
+    old = v0_2.Result(
+        ip4=v0_2.IPConfig(IPv4Interface("10.0.0.2/24")) if ip4 else None,
+        ip6=v0_2.IPConfig(IPv6Interface("fd00::2/64")) if ip6 else None,
+    )
+    assert [ip.version for ip in old.convert("0.4.0").ips] == versions  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        Result(cni_version="0.4.0"),
+        Result(cni_version="0.2.0"),
+        v0_4.Result(cni_version="1.0.0"),
+        v0_4.Result(cni_version="0.2.0"),
+        v0_2.Result(cni_version="0.4.0"),
+        v0_2.Result(cni_version="1.1.0"),
+    ],
+    ids=lambda r: f"{type(r).__module__.rpartition('.')[2]}-as-{r.cni_version}",
+)
+def test_a_version_its_shape_does_not_have_is_refused(result: Any) -> None:
+    with pytest.raises(ConversionError) as info:
+        result.convert("0.3.1")
+    assert str(info.value) == f"no converter for CNI result version {result.cni_version} to 0.3.1"
+
+
+def test_v04_to_v02_takes_the_first_address_of_each_family_only() -> None:
+    # A second IPv4 address must not end up as ip6 when there is no IPv6 one.
+    result = v0_4.Result(
+        ips=[
+            v0_4.IPConfig("4", IPv4Interface("10.0.0.2/24")),
+            v0_4.IPConfig("4", IPv4Interface("10.0.1.2/24")),
+        ]
+    )
+    assert result.convert("0.2.0").to_dict() == {"cniVersion": "0.2.0", "ip4": {"ip": "10.0.0.2/24"}, "dns": {}}
