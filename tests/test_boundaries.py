@@ -257,6 +257,10 @@ DEADLINE_LIMIT = 86400
         (f"{DEADLINE_LIMIT - 0.001}", True),
         (f"{DEADLINE_LIMIT}", False),
         (f"{DEADLINE_LIMIT + 1}", False),
+        # Not numbers, although Python would compare them: a boolean is no number of seconds, nor is a string.
+        ("true", False),
+        ('"5"', False),
+        ("null", True),  # no deadline
     ],
 )
 def test_deadline_bounds(value: str, accepted: bool) -> None:

@@ -149,6 +149,8 @@ EQUIVALENT: dict[tuple[str, str, int, str], str] = {
     (_DISPATCH, _DEPTH_COUNT, 43, f"{_CMP}Gt_NotEq"): "measuring texts with fewer brackets too only costs time: "
     "they cannot be too deep",
     (_DISPATCH, "while brackets and removed < limit:", 31, f"{_CMP}Lt_Gt"): _SPEED_ONLY,
+    # AddNot writes "not brackets and ...", which binds as "(not brackets) and ...".
+    (_DISPATCH, "while brackets and removed < limit:", 10, "core/AddNot"): _SPEED_ONLY,
     (_DISPATCH, "while brackets and removed < limit:", 31, f"{_CMP}Lt_NotEq"): "removed counts up from 0 by one "
     "and the loop stops at limit, so != limit is < limit",
     (_DISPATCH, _HALVED, 17, "core/NumberReplacer"): _SPEED_ONLY,
