@@ -158,6 +158,8 @@ EQUIVALENT: dict[tuple[str, str, int, str], str] = {
     (_DISPATCH, "if not halved:", 11, "core/AddNot"): _SPEED_ONLY,
     (_DISPATCH, "if not halved:", 11, "core/ReplaceUnaryOperator_Delete_Not"): _SPEED_ONLY,
     (_DISPATCH, "break", 12, "core/ReplaceBreakWithContinue"): _SPEED_ONLY,
+    (_DISPATCH, 'return chunks[0] if len(chunks) == 1 else b"".join(chunks)', 18, "core/NumberReplacer"): "with "
+    "one chunk, chunks[-1] is chunks[0]",
     (_DISPATCH, "if removed >= limit:", 15, f"{_CMP}GtE_Eq"): "removed never exceeds limit (the loop stops there)",
     (_DISPATCH, "if removed >= limit:", 15, f"{_CMP}GtE_Gt"): "at removed == limit with brackets left, the "
     "running-sum test below (> limit - removed, that is > 0) answers True as well",
@@ -183,6 +185,8 @@ EQUIVALENT: dict[tuple[str, str, int, str], str] = {
         91,
         "core/ReplaceFalseWithTrue",
     ): "infer_missing only fills required fields that are missing, and the codec has refused those already",
+    ("rscni_py/types/codec.py", 'if _engine == "native":', 15, f"{_CMP}Eq_GtE"): "the engine is one of two "
+    'names, and of those only "native" is >= "native"',
     ("rscni_py/invoke.py", "if returncode >= 0:", 18, f"{_CMP}GtE_Gt"): "0 is success: a plugin that exits 0 "
     "never gets an exit text",
     ("rscni_py/invoke.py", "if returncode >= 0:", 21, "core/NumberReplacer"): "0 is success: a plugin that exits "
@@ -294,7 +298,7 @@ def run_target(target: Target) -> Outcome:
 
 
 def report(outcomes: list[Outcome]) -> int:
-    unexplained = 0
+    unexplained = equivalent = 0
     print(f"{'target':<10} {'killed':>7} {'tried':>6} {'ratio':>7} {'time':>7}")
     for outcome in outcomes:
         ratio = outcome.killed / outcome.tried if outcome.tried else 1.0
@@ -306,8 +310,13 @@ def report(outcomes: list[Outcome]) -> int:
         for number, column, text, operator in outcome.survivors:
             reason = EQUIVALENT.get((outcome.target.module, text, column, operator))
             unexplained += reason is None
+            equivalent += reason is not None
             verdict = f"equivalent: {reason}" if reason else "SURVIVED"
             print(f"{outcome.target.module}:{number}:{column}: {operator}: {text}\n    {verdict}")
+    relevant = tried - equivalent
+    print(
+        f"equivalent survivors: {equivalent}; killed of the rest: {killed}/{relevant} = {killed / relevant if relevant else 1.0:.1%}"
+    )
     return 1 if unexplained else 0
 
 
