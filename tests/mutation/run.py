@@ -314,9 +314,8 @@ def report(outcomes: list[Outcome]) -> int:
             verdict = f"equivalent: {reason}" if reason else "SURVIVED"
             print(f"{outcome.target.module}:{number}:{column}: {operator}: {text}\n    {verdict}")
     relevant = tried - equivalent
-    print(
-        f"equivalent survivors: {equivalent}; killed of the rest: {killed}/{relevant} = {killed / relevant if relevant else 1.0:.1%}"
-    )
+    share = killed / relevant if relevant else 1.0
+    print(f"equivalent survivors: {equivalent}; killed of the rest: {killed}/{relevant} = {share:.1%}")
     return 1 if unexplained else 0
 
 
