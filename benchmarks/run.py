@@ -235,17 +235,20 @@ BREAKDOWN: list[tuple[str, str, str]] = [
     ),
     (
         "+ K8sArgs",
-        "import dataclasses, typing, json; from rscni_py.types import json_field; from rscni_py import NetConf, K8sArgs",
+        "import dataclasses, typing, json; from rscni_py.types import json_field; "
+        "from rscni_py import NetConf, K8sArgs",
         "",
     ),
     (
         "+ CNIPlugin, CmdArgs",
-        "import dataclasses, typing, json; from rscni_py.types import json_field; from rscni_py import NetConf, K8sArgs, CNIPlugin, CmdArgs",
+        "import dataclasses, typing, json; from rscni_py.types import json_field; "
+        "from rscni_py import NetConf, K8sArgs, CNIPlugin, CmdArgs",
         "",
     ),
     (
         "+ Result (the imports of typed.py)",
-        "import dataclasses, typing, json; from rscni_py.types import json_field, Result; from rscni_py import NetConf, K8sArgs, CNIPlugin, CmdArgs",
+        "import dataclasses, typing, json; from rscni_py.types import json_field, Result; "
+        "from rscni_py import NetConf, K8sArgs, CNIPlugin, CmdArgs",
         "",
     ),
     (
@@ -384,10 +387,12 @@ def main() -> None:
 
     load = os.getloadavg()
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}"
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}, "
+        f"Python {platform.python_version()}"
     )
     print(
-        f"date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
+        f"date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
+        f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
     )
     print(
         f"runs per case: {ns.runs} after {ns.warmup} warm-up runs, round-robin (chain: {ns.chain_runs} after 2); "
@@ -396,7 +401,8 @@ def main() -> None:
     print(f"venv script: {' '.join(debug_argv[:2])} PLUGIN{' with PYTHONPATH=' + str(ROOT) if debug_env else ''}")
     print(f"bundle: {shebang}\n")
     print(
-        "| case | wall median (ms) | wall min-max (ms) | CPU median (ms) | CPU min-max (ms) | peak RSS median (MiB) | RSS min-max (MiB) |"
+        "| case | wall median (ms) | wall min-max (ms) | CPU median (ms) | CPU min-max (ms) "
+        "| peak RSS median (MiB) | RSS min-max (MiB) |"
     )
     print("|---|---|---|---|---|---|---|")
     for case in [*cases, *chains]:
@@ -415,9 +421,8 @@ def main() -> None:
     ):
         print(f"{ratio(text, num.wall / den.wall, target)}   ({num.cpu / den.cpu:.2f})")
     if go:
-        print(
-            f"{ratio('VERSION, debug bundle / Go host-local', bundled[0].wall / go[0].wall)}   ({bundled[0].cpu / go[0].cpu:.2f})"
-        )
+        shown = ratio("VERSION, debug bundle / Go host-local", bundled[0].wall / go[0].wall)
+        print(f"{shown}   ({bundled[0].cpu / go[0].cpu:.2f})")
     if len(chains) == 2:
         extra = chains[1].wall - chains[0].wall
         print(

@@ -34,6 +34,7 @@ import errno
 import fcntl
 import json
 import logging
+import math
 import os
 import re
 import stat
@@ -575,7 +576,7 @@ class AttachmentStore:
         :param timeout: seconds to wait; None waits for ever, 0 tries once.
         :raises LockTimeoutError: the lock is still held by someone else after ``timeout`` seconds.
         """
-        if timeout is not None and (timeout < 0 or timeout != timeout):
+        if timeout is not None and (timeout < 0 or math.isnan(timeout)):
             raise ValueError(f"lock timeout must be None or >= 0, got {timeout!r}")
         start = time.monotonic()
         deadline = None if timeout is None else start + timeout

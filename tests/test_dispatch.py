@@ -379,7 +379,7 @@ def test_version_gate(
         assert (out.code, out.json, out.calls) == (1, expected, [])
 
 
-# --- own-netns guard (decision D-4) ------------------------------------------------------------------------------------
+# --- own-netns guard (decision D-4) -----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -409,7 +409,7 @@ def test_unopenable_netns_is_left_to_the_plugin() -> None:
     assert out.code == 0
 
 
-# --- happy paths and what the plugin receives ---------------------------------------------------------------------------
+# --- happy paths and what the plugin receives -------------------------------------------------------------------------
 
 
 def test_add_receives_full_cmd_args() -> None:
@@ -596,7 +596,8 @@ def test_bad_log_settings(env_extra: dict[str, str], config_extra: dict[str, Any
             "IgnoreUnknown=maybe",
             error(
                 4,
-                'CNI_ARGS: error parsing value of pair "IgnoreUnknown=maybe": boolean unmarshal error: invalid input maybe',
+                'CNI_ARGS: error parsing value of pair "IgnoreUnknown=maybe": '
+                "boolean unmarshal error: invalid input maybe",
                 '"IgnoreUnknown=maybe"',
             ),
         ),

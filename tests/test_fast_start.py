@@ -252,4 +252,4 @@ def test_lazy_names_are_the_objects_of_their_modules(package: str) -> None:
     assert resolved == dict.fromkeys(module.__all__, True)
     assert set(module.__all__) <= set(dir(module))
     with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
-        module.Nope
+        _ = module.Nope

@@ -47,7 +47,7 @@ PRE_PLUGIN_CODES: Final = frozenset({1, 4, 6, 7, 8})
 ERROR_KEYS: Final = frozenset({"cniVersion", "code", "msg", "details"})
 
 
-# --- plugins ------------------------------------------------------------------------------------------------------------
+# --- plugins ----------------------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -413,11 +413,11 @@ def damage(draw: st.DrawFn, doc: dict[str, Any]) -> bytes:
     text = json.dumps(doc, indent=draw(_INDENTS))
     action = draw(_DAMAGE)
     if action == "nan":
-        text = _insert_after_brace(text, '"x": %s, ' % draw(_NAN_TEXT))
+        text = _insert_after_brace(text, f'"x": {draw(_NAN_TEXT)}, ')
     elif action == "duplicate":
-        text = _insert_after_brace(text, "%s: %s, " % (json.dumps(draw(_DUPLICATED)), json.dumps(draw(json_values))))
+        text = _insert_after_brace(text, f"{json.dumps(draw(_DUPLICATED))}: {json.dumps(draw(json_values))}, ")
     elif action == "huge":
-        text = _insert_after_brace(text, '"x": %s, ' % draw(_HUGE_LITERALS))
+        text = _insert_after_brace(text, f'"x": {draw(_HUGE_LITERALS)}, ')
     data = text.encode("utf-8", "surrogatepass")
     if action == "utf8":
         at = draw(st.integers(0, len(data)))
@@ -710,9 +710,9 @@ def expected_to_call(case: Case) -> bool:
     prev = raw.get("prevResult")
     if prev is not None and prev.get("cniVersion", version) not in _family_versions(version):
         return False
-    if case.plugin is not Typed and "POD=" in case.env["CNI_ARGS"] and "IgnoreUnknown" not in case.env["CNI_ARGS"]:
-        return False  # the strict base CNIArgs refuses the unknown POD key
-    return True
+    # the strict base CNIArgs refuses the unknown POD key
+    cni_args = case.env["CNI_ARGS"]
+    return case.plugin is Typed or "POD=" not in cni_args or "IgnoreUnknown" in cni_args
 
 
 def _family_versions(version: str) -> set[str]:
@@ -772,7 +772,7 @@ def test_fitting_configs_always_reach_the_plugin(case: Case) -> None:
         assert expected_to_call(case) and len(seen.calls) == 1, (seen, case)
 
 
-# --- found by fuzzing: regressions -------------------------------------------------------------------------------------
+# --- found by fuzzing: regressions ------------------------------------------------------------------------------------
 
 VALID_ADD = {
     "CNI_COMMAND": "ADD",
@@ -804,7 +804,7 @@ def test_unwritable_streams_do_not_raise(broken: str) -> None:
         assert json.loads(out.getvalue()) == {"cniVersion": "1.0.0", "code": 999, "msg": "boom"}
 
 
-# --- through run(), in a real process ----------------------------------------------------------------------------------
+# --- through run(), in a real process ---------------------------------------------------------------------------------
 
 
 def _representable(value: str) -> bool:

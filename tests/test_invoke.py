@@ -302,21 +302,24 @@ def test_null_result_is_an_empty_result_of_the_config_version() -> None:
         (
             b"",
             DecodingFailureError(
-                'failed to unmarshal raw result of plugin "/opt/cni/bin/fake-ipam": Expecting value: line 1 column 1 (char 0)',
+                'failed to unmarshal raw result of plugin "/opt/cni/bin/fake-ipam": '
+                "Expecting value: line 1 column 1 (char 0)",
                 '""',
             ),
         ),
         (
             b"hello",
             DecodingFailureError(
-                'failed to unmarshal raw result of plugin "/opt/cni/bin/fake-ipam": Expecting value: line 1 column 1 (char 0)',
+                'failed to unmarshal raw result of plugin "/opt/cni/bin/fake-ipam": '
+                "Expecting value: line 1 column 1 (char 0)",
                 '"hello"',
             ),
         ),
         (
             b'{"cniVersion":"1.0.0"}\n{"code":7,"msg":"late error"}',
             DecodingFailureError(
-                'failed to unmarshal raw result of plugin "/opt/cni/bin/fake-ipam": Extra data: line 2 column 1 (char 23)',
+                'failed to unmarshal raw result of plugin "/opt/cni/bin/fake-ipam": '
+                "Extra data: line 2 column 1 (char 23)",
                 '"{\\"cniVersion\\":\\"1.0.0\\"}\\n{\\"code\\":7,\\"msg\\":\\"late error\\"}"',
             ),
         ),
@@ -362,7 +365,8 @@ def test_bad_result_output(stdout: bytes, error: CNIError) -> None:
     [
         (
             b"{",
-            "decoding version from network config: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+            "decoding version from network config: "
+            "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
         ),
         (b'{"cniVersion":1}', "decoding version from network config: cniVersion: expected a string, got number"),
     ],
@@ -566,9 +570,11 @@ def test_rollback_not_run_on_success() -> None:
 )
 def test_rollback_runs_del_once_and_keeps_the_original(failure: BaseException) -> None:
     fake = ipam()
-    with pytest.raises(type(failure)) as info:
-        with invoke.add_with_rollback("fake-ipam", CONF_100, env=PLUGIN_ENV, executor=fake, timeout=3.0):
-            raise failure
+    with (
+        pytest.raises(type(failure)) as info,
+        invoke.add_with_rollback("fake-ipam", CONF_100, env=PLUGIN_ENV, executor=fake, timeout=3.0),
+    ):
+        raise failure
     assert info.value is failure
     assert fake.commands == [("fake-ipam", "ADD"), ("fake-ipam", "DEL")]
     add, delete = fake.calls
@@ -579,9 +585,12 @@ def test_rollback_runs_del_once_and_keeps_the_original(failure: BaseException) -
 def test_rollback_del_failure_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
     fake = ipam(on_del=CNIError(0, "netplugin failed with no error message: exit status 1"))
     failure = Boom("veth creation failed")
-    with caplog.at_level(logging.WARNING, logger="rscni_py.invoke"), pytest.raises(Boom) as info:
-        with invoke.add_with_rollback("fake-ipam", CONF_100, env=PLUGIN_ENV, executor=fake):
-            raise failure
+    with (
+        caplog.at_level(logging.WARNING, logger="rscni_py.invoke"),
+        pytest.raises(Boom) as info,
+        invoke.add_with_rollback("fake-ipam", CONF_100, env=PLUGIN_ENV, executor=fake),
+    ):
+        raise failure
     assert info.value is failure
     assert fake.commands == [("fake-ipam", "ADD"), ("fake-ipam", "DEL")]
     message = (
@@ -603,9 +612,11 @@ def test_rollback_del_failure_is_logged_not_raised(caplog: pytest.LogCaptureFixt
 def test_rollback_when_the_delegate_add_itself_fails(add_answer: FakeResponse) -> None:
     fake = ipam(result=add_answer)
     body_ran = False
-    with pytest.raises(CNIError) as info:
-        with invoke.add_with_rollback("fake-ipam", CONF_100, env=PLUGIN_ENV, executor=fake):
-            body_ran = True
+    with (
+        pytest.raises(CNIError) as info,
+        invoke.add_with_rollback("fake-ipam", CONF_100, env=PLUGIN_ENV, executor=fake),
+    ):
+        body_ran = True
     assert not body_ran
     if isinstance(add_answer, CNIError):
         assert info.value is add_answer
@@ -627,25 +638,27 @@ def test_nested_rollbacks_unwind_in_reverse_order() -> None:
 
 def test_rollback_of_the_second_delegate_when_its_add_fails() -> None:
     fake = FakeExecutor({"pool": IPAM_RESULT_100, "extra": InvalidNetworkConfigError("no static address")})
-    with pytest.raises(InvalidNetworkConfigError):
-        with (
-            invoke.add_with_rollback("pool", CONF_100, env=PLUGIN_ENV, executor=fake),
-            invoke.add_with_rollback("extra", CONF_100, env=PLUGIN_ENV, executor=fake),
-        ):
-            pass  # pragma: no cover - never entered
+    with (
+        pytest.raises(InvalidNetworkConfigError),
+        invoke.add_with_rollback("pool", CONF_100, env=PLUGIN_ENV, executor=fake),
+        invoke.add_with_rollback("extra", CONF_100, env=PLUGIN_ENV, executor=fake),
+    ):
+        pass  # pragma: no cover - never entered
     assert fake.commands == [("pool", "ADD"), ("extra", "ADD"), ("extra", "DEL"), ("pool", "DEL")]
 
 
 def test_no_rollback_when_the_delegate_is_not_found() -> None:
     fake = FakeExecutor()
-    with pytest.raises(CNIError) as info:
-        with invoke.add_with_rollback("fake-ipam", CONF_100, env=PLUGIN_ENV, executor=fake):
-            pass  # pragma: no cover - never entered
+    with (
+        pytest.raises(CNIError) as info,
+        invoke.add_with_rollback("fake-ipam", CONF_100, env=PLUGIN_ENV, executor=fake),
+    ):
+        pass  # pragma: no cover - never entered
     assert info.value == InternalError('failed to find plugin "fake-ipam" in path [/opt/cni/bin /usr/lib/cni]')
     assert fake.calls == []
 
 
-# --- a whole plugin: the rollback seen from the runtime ----------------------------------------------------------------
+# --- a whole plugin: the rollback seen from the runtime ---------------------------------------------------------------
 
 
 @dataclass

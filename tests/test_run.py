@@ -92,9 +92,8 @@ def test_about_without_command() -> None:
         timeout=60,
     )
     assert (proc.returncode, proc.stdout) == (0, b"")
-    assert (
-        proc.stderr
-        == b"CNI noisy test plugin v0\nCNI protocol versions supported: 0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0\n"
+    assert proc.stderr == (
+        b"CNI noisy test plugin v0\nCNI protocol versions supported: 0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0\n"
     )
 
 
@@ -149,10 +148,10 @@ def test_fast_paths_do_not_load_the_model_library(env: dict[str, str]) -> None:
     # dataclasses-json and marshmallow cost ~100 ms to import; only decoding a config or result may load them.
     code = (
         "import sys, runpy; sys.argv=['noisy']\n"
-        "try:\n    runpy.run_path(%r, run_name='__main__')\n"
+        f"try:\n    runpy.run_path({str(NOISY)!r}, run_name='__main__')\n"
         "except SystemExit:\n    pass\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('dataclasses_json', 'marshmallow'))\n"
-        "sys.stderr.write('LOADED:' + ','.join(bad))\n" % str(NOISY)
+        "sys.stderr.write('LOADED:' + ','.join(bad))\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code],

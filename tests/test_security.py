@@ -40,7 +40,7 @@ def run_plugin(source: str, env: dict[str, str], stdin: bytes) -> subprocess.Com
     )
 
 
-# --- 1. where input comes from -----------------------------------------------------------------------------------------
+# --- 1. where input comes from ----------------------------------------------------------------------------------------
 
 
 class RecordingEnv(Mapping[str, str]):
@@ -392,7 +392,8 @@ def test_a_delegate_name_with_shell_metacharacters_runs_that_file_and_nothing_el
 @pytest.mark.parametrize("umask", [0o000, 0o022])
 def test_log_file_is_created_private_whatever_the_umask(tmp_path: Path, umask: int) -> None:
     log_file = tmp_path / "plugin.log"
-    code = f"import os; os.umask({umask}); exec(compile(open({str(ROOT / 'tests/plugins/noisy.py')!r}).read(), 'noisy', 'exec'))"
+    noisy = str(ROOT / "tests/plugins/noisy.py")
+    code = f"import os; os.umask({umask}); exec(compile(open({noisy!r}).read(), 'noisy', 'exec'))"
     proc = subprocess.run(
         [sys.executable, "-c", code],
         input=b'{"cniVersion":"1.0.0","name":"n"}',
@@ -455,7 +456,7 @@ def test_state_lock_does_not_follow_a_planted_symlink(tmp_path: Path) -> None:
     assert (target.read_text(), stat.S_IMODE(target.stat().st_mode)) == ("untouched", 0o644)
 
 
-# --- 5. what is logged ---------------------------------------------------------------------------------------------------
+# --- 5. what is logged ------------------------------------------------------------------------------------------------
 
 SECRET = "s3cr3t-Tok3n-9f8e7d"
 

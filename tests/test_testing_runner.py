@@ -88,7 +88,7 @@ DEFAULT_ENV_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("command", "container_id", "netns", "ifname"), DEFAULT_ENV_CASES, ids=lambda v: str(v))
+@pytest.mark.parametrize(("command", "container_id", "netns", "ifname"), DEFAULT_ENV_CASES, ids=str)
 def test_defaults_satisfy_every_command(command: str, container_id: str, netns: str, ifname: str) -> None:
     out = PluginRunner().invoke(Recorder, command)
     assert (out.exit_code, out.stdout != "", out.exception) == (0, command == "ADD", None), out.stdout

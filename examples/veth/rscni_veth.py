@@ -291,7 +291,7 @@ class VethPlugin(CNIPlugin[VethConf]):
             if gc_error is None:
                 raise
             details = f"IPAM plugin {config.ipam.type} GC failed too: {ipam_error}"
-            raise CNIError(gc_error.code, gc_error.msg, "; ".join(filter(None, [gc_error.details, details])))
+            raise CNIError(gc_error.code, gc_error.msg, "; ".join(filter(None, [gc_error.details, details]))) from None
         if gc_error is not None:
             raise gc_error
 

@@ -50,7 +50,7 @@ __all__ = [
     "Case",
     "Check",
     "CheckOutcome",
-    "ConformanceSuite",
+    "ConformanceSuite",  # noqa: F822 - provided by __getattr__ below, which imports pytest only when asked
     "DEFAULT_EXEC_CNI_PATH",
     "ExecutableTarget",
     "KNOWN_VERSIONS",
@@ -339,7 +339,7 @@ class _Context:
         else:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 responses = list(pool.map(lambda r: self.target.execute(r.env, r.stdin), requests))
-        for request, response in zip(requests, responses):
+        for request, response in zip(requests, responses, strict=True):
             self.probes.append(Probe(request.label, dict(request.env), request.stdin, response))
         return responses
 
@@ -463,7 +463,7 @@ def _cases(ctx: _Context, cases: Sequence[_Case]) -> list[str]:
     """Send every request (concurrently when the target allows), then judge the responses in order."""
     responses = ctx.run_many([request for _, request in cases])
     problems = []
-    for (label, request), response in zip(cases, responses):
+    for (label, request), response in zip(cases, responses, strict=True):
         problem = request.judge(response)
         if problem is not None:
             problems.append(f"{label}: {problem}")
@@ -731,8 +731,9 @@ def _tolerated(ctx: _Context, value: dict[str, Any], version: str) -> dict[str, 
     for index, ip in enumerate(value["ips"]):
         if isinstance(ip, dict) and "version" not in ip and isinstance(ip.get("address"), str):
             unversioned.append(f"ips[{index}]")
-            ip = {**ip, "version": "6" if ":" in ip["address"] else "4"}
-        ips.append(ip)
+            ips.append({**ip, "version": "6" if ":" in ip["address"] else "4"})
+        else:
+            ips.append(ip)
     if unversioned:
         ctx.notes.append(
             f"ADD at {version}: {', '.join(unversioned)} without version (the spec requires it; libcni reads it)"

@@ -72,8 +72,9 @@ def _with_ip_versions(body: dict[str, Any]) -> dict[str, Any]:
     for ip in ips:
         address = ip.get("address") if isinstance(ip, Mapping) else None
         if isinstance(ip, Mapping) and "version" not in ip and isinstance(address, str):
-            ip = {**ip, "version": "6" if ":" in address else "4"}
-        filled.append(ip)
+            filled.append({**ip, "version": "6" if ":" in address else "4"})
+        else:
+            filled.append(ip)
     return {**body, "ips": filled}
 
 

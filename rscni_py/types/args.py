@@ -41,6 +41,7 @@ cached.
 """
 
 import dataclasses
+import inspect
 import ipaddress
 import types
 import typing
@@ -157,7 +158,8 @@ class CNIArgs:
         # the dataclass machinery give the subclass its own default.  A field
         # re-declared explicitly in the class body wins over the class variable.
         if "ignore_unknown_default" in cls.__dict__:
-            own = cls.__dict__.get("__annotations__")
+            # The class's own annotation dict is extended in place, before @dataclass reads it.
+            own = cls.__dict__.get("__annotations__")  # noqa: RUF063 - a copy would not be seen by @dataclass
             if own is None:
                 own = {}
                 cls.__annotations__ = own
@@ -337,7 +339,7 @@ def _build_table(cls: type[CNIArgs]) -> _Table:
     if not (isinstance(given, type) and issubclass(given, CNIArgs)):
         raise TypeError(f"CNI_ARGS class must be a subclass of CNIArgs, not {cls!r}")
     # A subclass without @dataclass would silently ignore its own fields.
-    if "__dataclass_fields__" not in cls.__dict__ and cls.__dict__.get("__annotations__"):
+    if "__dataclass_fields__" not in cls.__dict__ and inspect.get_annotations(cls):
         raise TypeError(f"CNI_ARGS class {cls.__qualname__} must be decorated with @dataclass")
     try:
         hints = typing.get_type_hints(cls)
@@ -389,7 +391,7 @@ def _go_quote(text: str) -> str:
     """
     out = ['"']
     for ch in text:
-        if ch == '"' or ch == "\\":
+        if ch in {'"', "\\"}:
             out.append("\\" + ch)
         elif ch.isprintable():
             out.append(ch)

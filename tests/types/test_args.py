@@ -595,7 +595,8 @@ BAD_CLASSES: list[tuple[str, type[CNIArgs], str]] = [
     (
         "key-clash-with-ignoreunknown",
         BadClashWithIgnoreUnknown,
-        "CNI_ARGS class BadClashWithIgnoreUnknown, field a: key 'IgnoreUnknown' is already used by field ignore_unknown",
+        "CNI_ARGS class BadClashWithIgnoreUnknown, field a: "
+        "key 'IgnoreUnknown' is already used by field ignore_unknown",
     ),
     (
         "ignore-unknown-retyped",
@@ -952,7 +953,7 @@ DIFF_VALUES = [
     "tab\there",
     "ü",
 ]
-diff_pairs = st.tuples(st.sampled_from(DIFF_KEYS), st.sampled_from(DIFF_VALUES)).map(lambda kv: "=".join(kv))
+diff_pairs = st.tuples(st.sampled_from(DIFF_KEYS), st.sampled_from(DIFF_VALUES)).map("=".join)
 diff_text = st.lists(diff_pairs | st.sampled_from(["", "a=b=c", "noequals"]), min_size=1, max_size=5).map(";".join)
 
 

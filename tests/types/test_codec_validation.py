@@ -417,7 +417,7 @@ def test_parse_cidr_keeps_host_bits(text: str, expected: IPInterface) -> None:
 
 def test_parse_ip() -> None:
     assert parse_ip("::ffff:1.2.3.4") == IPv6Address("::ffff:1.2.3.4")
-    with pytest.raises(ValueError, match='invalid IP address "1.2.3"'):
+    with pytest.raises(ValueError, match=r'invalid IP address "1\.2\.3"'):
         parse_ip("1.2.3")
 
 

@@ -75,7 +75,8 @@ from dataclasses import dataclass, field
 from rscni_py.types import NetConf, decode
 
 def loaded():
-    return sorted(m for m in ("rscni_py.types.ipam", "rscni_py.types.gc", "rscni_py.types.runtime_config") if m in sys.modules)
+    names = ("rscni_py.types.ipam", "rscni_py.types.gc", "rscni_py.types.runtime_config")
+    return sorted(m for m in names if m in sys.modules)
 
 @dataclass
 class Peer:
