@@ -18,13 +18,14 @@ $(STAMP): setup.cfg pyproject.toml
 demo: venv
 	$(PY) examples/demo.py
 
-## The whole suite: lint, strict type checking, then every test (integration tests need root).
+## The whole suite: lint (ruff, the import layers), strict type checking, then every test (integration tests need root).
 test: venv lint typecheck
 	$(PY) -m pytest -q
 
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 typecheck: venv
 	$(PY) -m mypy --strict rscni_py tests examples benchmarks

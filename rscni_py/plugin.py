@@ -207,6 +207,7 @@ class CNIPlugin(abc.ABC, Generic[ConfT, ArgsT]):
         The only entry point that touches ``os.environ``, ``sys.stdin``/``sys.stdout``/``sys.stderr`` and the exit
         code; the work is done by a dispatcher that takes them as arguments.
         """
+        # The one upward import of the layers (docs/architecture.md), made when a plugin process starts.
         from rscni_py.protocol.main import main
 
         raise SystemExit(main(cls))

@@ -82,8 +82,8 @@ WATCHED = frozenset(
         "logging",
         "marshmallow",
         "rscni_py.types.codec",
-        "rscni_py.types._convert",
-        "rscni_py.types._parse",
+        "rscni_py.types.convert",
+        "rscni_py.types.parse",
         "rscni_py.types.gc",
         "rscni_py.types.ipam",
         "rscni_py.types.runtime_config",
@@ -100,14 +100,14 @@ DECODING = [
     "dataclasses_json",
     "marshmallow",
     "rscni_py.types.codec",
-    "rscni_py.types._parse",
+    "rscni_py.types.parse",
     "rscni_py.types.gc",
     "rscni_py.types.ipam",
     "rscni_py.types.runtime_config",
     "typing_extensions",
 ]
 LOGGING = ["logging", "traceback"]
-OLD_SHAPES = ["rscni_py.types._convert", "rscni_py.types.v0_2", "rscni_py.types.v0_4"]
+OLD_SHAPES = ["rscni_py.types.convert", "rscni_py.types.v0_2", "rscni_py.types.v0_4"]
 
 PROBE = """
 import runpy, sys

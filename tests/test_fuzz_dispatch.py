@@ -33,9 +33,9 @@ from rscni_py.errors import (
 from rscni_py.protocol import env as envvars
 from rscni_py.protocol.dispatch import dispatch
 from rscni_py.types import IPInterface, Result, json_field, parse_result, v0_4, v1_0
-from rscni_py.types._convert import AnyResult
 from rscni_py.types._family import family_of
 from rscni_py.types.args import arg_field
+from rscni_py.types.convert import AnyResult
 
 ROOT = Path(__file__).resolve().parent.parent
 NOISY = ROOT / "tests" / "plugins" / "noisy.py"

@@ -1027,7 +1027,7 @@ def pytest_cases(*targets: Target) -> list[ParameterSet]:
 def __getattr__(name: str) -> Any:
     # ConformanceSuite needs pytest at class creation; load it only when asked for.
     if name == "ConformanceSuite":
-        from rscni_py.testing._suite import ConformanceSuite
+        from rscni_py.testing.suite import ConformanceSuite
 
         return ConformanceSuite
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

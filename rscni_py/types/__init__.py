@@ -21,16 +21,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from rscni_py.types._convert import AnyResult, convert_result
     from rscni_py.types._family import KNOWN_VERSIONS
-    from rscni_py.types._parse import parse_prev_result, parse_result
     from rscni_py.types.codec import decode, encode, parse_cidr, parse_ip
     from rscni_py.types.common import DNS, ConversionError, IPAddress, IPInterface, MACAddress, Route
     from rscni_py.types.conflist import NetConfList
+    from rscni_py.types.convert import AnyResult, convert_result
     from rscni_py.types.fields import FieldError, json_field
     from rscni_py.types.gc import GCAttachment
     from rscni_py.types.ipam import IPAMConf
     from rscni_py.types.netconf import NetConf
+    from rscni_py.types.parse import parse_prev_result, parse_result
     from rscni_py.types.runtime_config import Bandwidth, IPRange, PortMapping, RuntimeConfig, RuntimeDNS
     from rscni_py.types.v1_0 import Interface, IPConfig, Result
 
@@ -68,7 +68,7 @@ __all__ = [
 
 # Where each public name lives; a name's module is imported when the name is first looked up.
 _HOMES: dict[str, str] = {
-    "AnyResult": "rscni_py.types._convert",
+    "AnyResult": "rscni_py.types.convert",
     "Bandwidth": "rscni_py.types.runtime_config",
     "ConversionError": "rscni_py.types.common",
     "DNS": "rscni_py.types.common",
@@ -89,14 +89,14 @@ _HOMES: dict[str, str] = {
     "Route": "rscni_py.types.common",
     "RuntimeConfig": "rscni_py.types.runtime_config",
     "RuntimeDNS": "rscni_py.types.runtime_config",
-    "convert_result": "rscni_py.types._convert",
+    "convert_result": "rscni_py.types.convert",
     "decode": "rscni_py.types.codec",
     "encode": "rscni_py.types.codec",
     "json_field": "rscni_py.types.fields",
     "parse_cidr": "rscni_py.types.codec",
     "parse_ip": "rscni_py.types.codec",
-    "parse_prev_result": "rscni_py.types._parse",
-    "parse_result": "rscni_py.types._parse",
+    "parse_prev_result": "rscni_py.types.parse",
+    "parse_result": "rscni_py.types.parse",
 }
 
 if not TYPE_CHECKING:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from rscni_py.types.fields import IPAddress, IPInterface, MACAddress, json_field
 
 if TYPE_CHECKING:
-    from rscni_py.types._convert import AnyResult
+    from rscni_py.types.convert import AnyResult
 
 __all__ = [
     "ConversionError",
@@ -77,7 +77,7 @@ class ResultMethods:
 
         :raises ConversionError: unknown version, or 0.1.0/0.2.0 requested and no IP to keep.
         """
-        from rscni_py.types._convert import convert_result
+        from rscni_py.types.convert import convert_result
 
         return convert_result(cast("AnyResult", self), version)
 

@@ -13,7 +13,7 @@ from rscni_py.types.common import DNS, ResultMethods, Route
 from rscni_py.types.fields import IPAddress, IPInterface, MACAddress, json_field
 
 if TYPE_CHECKING:
-    from rscni_py.types._convert import AnyResult
+    from rscni_py.types.convert import AnyResult
 
 __all__ = [
     "DNS",
@@ -86,6 +86,6 @@ class Result(ResultMethods):
             converted = copy.deepcopy(self)
             converted.cni_version = version
             return converted
-        from rscni_py.types._convert import convert_result
+        from rscni_py.types.convert import convert_result
 
         return convert_result(self, version)

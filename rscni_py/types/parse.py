@@ -12,7 +12,7 @@ from rscni_py.types.codec import FieldError, decode, describe
 from rscni_py.types.common import ConversionError
 
 if TYPE_CHECKING:
-    from rscni_py.types._convert import AnyResult
+    from rscni_py.types.convert import AnyResult
 
 __all__ = ["parse_prev_result", "parse_result"]
 

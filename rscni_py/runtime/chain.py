@@ -42,8 +42,8 @@ from rscni_py.invoke import (
     plugin_env,
 )
 from rscni_py.protocol.env import validate_container_id, validate_ifname
-from rscni_py.runtime._cache import CachedAttachment, CacheError, ResultCache, default_cache_dir
-from rscni_py.runtime._config import NetworkConfigList
+from rscni_py.runtime.cache import CachedAttachment, CacheError, ResultCache, default_cache_dir
+from rscni_py.runtime.config import NetworkConfigList
 from rscni_py.types import AnyResult, ConversionError, FieldError, GCAttachment, parse_result
 
 __all__ = ["PluginFailedError", "Runtime", "RuntimeConf"]
