@@ -122,7 +122,7 @@ class PluginInfo:
         return f"PluginInfo(supported_versions={self.supported_versions!r})"
 
     def to_dict(self) -> dict[str, Any]:
-        """The VERSION result object; ``cniVersion`` is always the newest spec version (decision D-2)."""
+        """The VERSION result object; ``cniVersion`` is always the newest spec version (docs/decisions.md, D-2)."""
         return {"cniVersion": CURRENT_VERSION, "supportedVersions": list(self.supported_versions)}
 
 

@@ -1,4 +1,4 @@
-"""The CNI execution protocol, rule by rule (spec-facts §1-§4): whole error JSON and exit code for every case."""
+"""The CNI execution protocol, rule by rule (docs/protocol.md §1-§4): whole error JSON and exit code for every case."""
 
 from __future__ import annotations
 
@@ -242,7 +242,8 @@ CONFIG_CASES = [
 @pytest.mark.parametrize(("stdin", "code", "msg", "details"), CONFIG_CASES, ids=lambda v: repr(v)[:30])
 def test_bad_config(stdin: bytes, code: int, msg: str, details: str) -> None:
     out = run(env_for("ADD"), stdin)
-    # Until the configuration's cniVersion is read, the error carries the plugin's newest version (decision D-1).
+    # Until the configuration's cniVersion is read, the error carries the plugin's newest version
+    # (docs/decisions.md, D-1).
     assert (out.code, out.json) == (1, error(code, msg, details))
     assert out.calls == []
 
@@ -379,7 +380,7 @@ def test_version_gate(
         assert (out.code, out.json, out.calls) == (1, expected, [])
 
 
-# --- own-netns guard (decision D-4) -----------------------------------------------------------------------------------
+# --- own-netns guard (docs/decisions.md, D-4) -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,6 @@
-"""Delegation without processes (spec-facts §7): lookup, environment, result version fixup, failure mapping, rollback.
+"""Delegation without processes (docs/delegation.md).
+
+Lookup, environment, result version fixup, failure mapping, rollback.
 
 The process layer itself (real children, timeouts, signals, "text file busy") is in ``test_invoke_subprocess.py``.
 """

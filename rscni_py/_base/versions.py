@@ -22,7 +22,7 @@ __all__ = [
 
 #: Every released spec version, oldest first.
 ALL_VERSIONS: Final[tuple[str, ...]] = ("0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
-#: The newest spec version; VERSION answers with it (decision D-2).
+#: The newest spec version; VERSION answers with it (docs/decisions.md, D-2).
 CURRENT_VERSION: Final = "1.1.0"
 #: Commands that only exist from some spec version on; the others work at any version.
 MIN_VERSION_FOR_COMMAND: Final[dict[str, str]] = {"CHECK": "0.4.0", "GC": "1.1.0", "STATUS": "1.1.0"}

@@ -3,7 +3,7 @@
 ``dispatch`` takes every input as an argument and touches no global state, so tests and the in-process runner call
 it directly; ``CNIPlugin.run()`` is the thin wrapper that hands it the real process environment and streams.
 
-Order of the checks (the Go library's, with decision D-4 moving the own-netns guard before the plugin runs):
+Order of the checks (the Go library's, with docs/decisions.md D-4 moving the own-netns guard before the plugin runs):
 environment (VERSION answers here) -> stdin -> JSON and network name -> known command -> version gate ->
 own-netns guard -> typed configuration, prevResult, CNI_ARGS -> the plugin's method -> output.
 """
@@ -59,7 +59,10 @@ _NETNS_GUARDED: Final = frozenset({"ADD", "DEL"})
 
 
 class _Request:
-    """What is known about the request so far; the error JSON takes its cniVersion from here (decision D-1)."""
+    """What is known about the request so far.
+
+    The error JSON takes its cniVersion from here (docs/decisions.md, D-1).
+    """
 
     def __init__(self, plugin_cls: type[CNIPlugin[Any, Any]]) -> None:
         self.cni_version = max(plugin_cls.supported_versions, key=ALL_VERSIONS.index)
@@ -166,7 +169,7 @@ def _serve(
     logsetup.set_context(command, values["CNI_CONTAINERID"])
     plugin = plugin_cls()
     if command == "VERSION":
-        # stdin is never read for VERSION (decision D-2): a person or runtime may leave it open.
+        # stdin is never read for VERSION (docs/decisions.md, D-2): a person or runtime may leave it open.
         return json.dumps(plugin.version().to_dict(), separators=(",", ":")) + "\n"
 
     data = _read_stdin(stdin)
@@ -413,7 +416,7 @@ def _build_args(
 
 
 def _render_result(outcome: object, version: str) -> str:
-    """The ADD result converted to the configuration's version, as the text for stdout (decision D-8)."""
+    """The ADD result converted to the configuration's version, as the text for stdout (docs/decisions.md, D-8)."""
     from rscni_py.types import ConversionError, Result
 
     if not isinstance(outcome, Result):

@@ -100,7 +100,7 @@ ENV_VARS: Final[tuple[EnvVar, ...]] = (
     EnvVar("CNI_NETNS", frozenset({"ADD", "CHECK"})),
     EnvVar("CNI_IFNAME", _ATTACHMENT_COMMANDS, validate_ifname),
     EnvVar("CNI_ARGS", frozenset()),
-    # Decision D-3: required like Go does, although the spec calls it optional; every runtime sets it.
+    # docs/decisions.md, D-3: required like Go does, although the spec calls it optional; every runtime sets it.
     EnvVar("CNI_PATH", frozenset({"ADD", "CHECK", "DEL", "GC", "STATUS"})),
 )
 

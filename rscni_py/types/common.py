@@ -73,7 +73,7 @@ class ResultMethods:
     cni_version: str
 
     def convert(self, version: str) -> "AnyResult":
-        """This result as the given CNI version (spec-facts §5.6); see :func:`rscni_py.types.convert_result`.
+        """This result as the given CNI version ; see :func:`rscni_py.types.convert_result`.
 
         :raises ConversionError: unknown version, or 0.1.0/0.2.0 requested and no IP to keep.
         """

@@ -74,7 +74,7 @@ class Result(ResultMethods):
     implemented_version: ClassVar[str] = IMPLEMENTED_SPEC_VERSION
 
     def convert(self, version: str) -> "AnyResult":
-        """This result as the given CNI version (spec-facts §5.6); see :func:`rscni_py.types.convert_result`.
+        """This result as the given CNI version ; see :func:`rscni_py.types.convert_result`.
 
         :raises ConversionError: unknown version, or 0.1.0/0.2.0 requested and no IP to keep.
         """
