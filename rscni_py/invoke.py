@@ -83,7 +83,8 @@ from rscni_py.errors import (
     TryAgainLaterError,
 )
 from rscni_py.plugin import PluginInfo
-from rscni_py.protocol.env import COMMANDS, split_path
+from rscni_py.protocol.commands import COMMAND_SPECS, Command, spec_of
+from rscni_py.protocol.env import split_path
 from rscni_py.types import AnyResult, ConversionError, FieldError, Result, parse_result
 
 if TYPE_CHECKING:
@@ -357,10 +358,11 @@ def plugin_env(base: Mapping[str, str], command: str, overrides: Mapping[str, st
 
     :raises ValueError: ``command`` is not a CNI command.
     """
-    if command not in COMMANDS:
-        raise ValueError(f"unknown CNI command {command!r}; expected one of {sorted(COMMANDS)}")
+    spec = spec_of(command)
+    if spec is None:
+        raise ValueError(f"unknown CNI command {command!r}; expected one of {sorted(c.value for c in COMMAND_SPECS)}")
     env = dict(base)
-    env["CNI_COMMAND"] = command
+    env["CNI_COMMAND"] = spec.command.value
     if overrides:
         env.update(overrides)
     return env
@@ -453,7 +455,7 @@ def get_version_info(
         ``decoding version info: ...`` messages when the answer is not a version object.
     """
     overrides = {"CNI_NETNS": "dummy", "CNI_IFNAME": "dummy", "CNI_PATH": "dummy"}
-    version_env = plugin_env(os.environ if env is None else env, "VERSION", overrides)
+    version_env = plugin_env(os.environ if env is None else env, Command.VERSION, overrides)
     stdin = json.dumps({"cniVersion": CURRENT_VERSION}, separators=(",", ":")).encode()
     try:
         stdout = executor.exec_plugin(path, stdin, version_env, timeout=timeout)
@@ -523,7 +525,7 @@ def delegate_add(
     :raises CNIError: the delegate is not found (999), failed (its own error), timed out (11) or printed something
         that is not a result (6).
     """
-    runner, path, data, delegate_env = _prepare(plugin_type, netconf, "ADD", env, executor)
+    runner, path, data, delegate_env = _prepare(plugin_type, netconf, Command.ADD, env, executor)
     result = exec_plugin_with_result(runner, path, data, delegate_env, timeout=timeout)
     return _as_current(result, path)
 
@@ -563,7 +565,7 @@ def delegate_delete(
 
     The spec requires a plugin to delegate DEL whenever it delegated ADD, and to return the delegate's error.
     """
-    _delegate_without_result("DEL", plugin_type, netconf, env, executor, timeout)
+    _delegate_without_result(Command.DEL, plugin_type, netconf, env, executor, timeout)
 
 
 def delegate_check(
@@ -575,7 +577,7 @@ def delegate_check(
     timeout: float | None = None,
 ) -> None:
     """Run plugin ``plugin_type`` with CHECK (Go's ``DelegateCheck``); parameters as in :func:`delegate_add`."""
-    _delegate_without_result("CHECK", plugin_type, netconf, env, executor, timeout)
+    _delegate_without_result(Command.CHECK, plugin_type, netconf, env, executor, timeout)
 
 
 def delegate_gc(
@@ -590,7 +592,7 @@ def delegate_gc(
 
     The configuration carries ``cni.dev/valid-attachments``; pass it unchanged so the delegate sees the same list.
     """
-    _delegate_without_result("GC", plugin_type, netconf, env, executor, timeout)
+    _delegate_without_result(Command.GC, plugin_type, netconf, env, executor, timeout)
 
 
 def delegate_status(
@@ -606,7 +608,7 @@ def delegate_status(
     The spec: a plugin must delegate STATUS to any delegate it needs for ADD; the delegate's 50/51 come back as
     ``PluginNotAvailableError``/``LimitedConnectivityError``.
     """
-    _delegate_without_result("STATUS", plugin_type, netconf, env, executor, timeout)
+    _delegate_without_result(Command.STATUS, plugin_type, netconf, env, executor, timeout)
 
 
 @contextlib.contextmanager
@@ -638,8 +640,8 @@ def add_with_rollback(
 
     Parameters as in :func:`delegate_add`.
     """
-    runner, path, data, add_env = _prepare(plugin_type, netconf, "ADD", env, executor)
-    del_env = plugin_env(add_env, "DEL")
+    runner, path, data, add_env = _prepare(plugin_type, netconf, Command.ADD, env, executor)
+    del_env = plugin_env(add_env, Command.DEL)
     try:
         result = _as_current(exec_plugin_with_result(runner, path, data, add_env, timeout=timeout), path)
         yield result

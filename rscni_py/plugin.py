@@ -50,7 +50,7 @@ def _with_defaults(cls: type, params: object) -> object:
 class CmdArgs(Generic[ConfT, ArgsT]):
     """Everything the runtime passed for one command: the CNI_* variables, stdin, and their parsed forms."""
 
-    #: The CNI_COMMAND being served ("ADD", "DEL", "CHECK", "GC" or "STATUS").
+    #: The CNI_COMMAND being served: one of ``rscni_py.protocol.commands.Command`` but VERSION, as a plain string.
     command: str
     #: CNI_CONTAINERID ("" for GC and STATUS).
     container_id: str

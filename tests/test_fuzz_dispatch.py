@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rscni_py import CmdArgs, CNIError, CNIPlugin, K8sArgs, NetConf
-from rscni_py._base.versions import ALL_VERSIONS, MIN_VERSION_FOR_COMMAND, at_least
+from rscni_py._base.versions import ALL_VERSIONS, at_least
 from rscni_py.errors import (
     DecodingFailureError,
     InvalidNetworkConfigError,
@@ -31,6 +31,7 @@ from rscni_py.errors import (
     UnknownContainerError,
 )
 from rscni_py.protocol import env as envvars
+from rscni_py.protocol.commands import COMMAND_SPECS, Command
 from rscni_py.protocol.dispatch import dispatch
 from rscni_py.types import IPInterface, Result, json_field, parse_result, v0_4, v1_0
 from rscni_py.types._family import family_of
@@ -40,7 +41,7 @@ from rscni_py.types.convert import AnyResult
 ROOT = Path(__file__).resolve().parent.parent
 NOISY = ROOT / "tests" / "plugins" / "noisy.py"
 
-COMMANDS: Final = ("ADD", "DEL", "CHECK", "GC", "STATUS", "VERSION")
+COMMANDS: Final = tuple(command.value for command in Command)
 _METHOD_OF: Final = {"ADD": "add", "DEL": "delete", "CHECK": "check", "GC": "gc", "STATUS": "status"}
 #: Codes the dispatcher itself produces before a plugin method runs.
 PRE_PLUGIN_CODES: Final = frozenset({1, 4, 6, 7, 8})
@@ -582,7 +583,7 @@ def fitting_cases(draw: st.DrawFn) -> Case:
         # The base CNIArgs class is strict (as Go's): it takes the Typed plugin's keys only with IgnoreUnknown.
         case.env["CNI_ARGS"] = draw(st.sampled_from([v for v in _VALID_ENV["CNI_ARGS"] if "IgnoreUnknown" in v]))
     command = case.env["CNI_COMMAND"]
-    minimum = MIN_VERSION_FOR_COMMAND.get(command, "0.1.0")
+    minimum = COMMAND_SPECS[Command(command)].min_version or "0.1.0"
     usable = [v for v in case.plugin.supported_versions if at_least(v, minimum)]
     config = draw(valid_config)
     if usable:
@@ -704,7 +705,7 @@ def expected_to_call(case: Case) -> bool:
     version = raw["cniVersion"]
     if command == "VERSION" or version not in case.plugin.supported_versions:
         return False
-    minimum = MIN_VERSION_FOR_COMMAND.get(command)
+    minimum = COMMAND_SPECS[Command(command)].min_version
     if minimum is not None and not at_least(version, minimum):
         return False
     prev = raw.get("prevResult")

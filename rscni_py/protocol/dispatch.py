@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Final, TextIO, get_args
 
 from rscni_py._base import strict_json
 from rscni_py._base.quoting import q, q_list
-from rscni_py._base.versions import ALL_VERSIONS, MIN_VERSION_FOR_COMMAND, VersionError, at_least, config_version
+from rscni_py._base.versions import ALL_VERSIONS, VersionError, at_least, config_version
 from rscni_py.errors import (
     CNIError,
     DecodingFailureError,
@@ -34,6 +34,7 @@ from rscni_py.errors import (
 from rscni_py.plugin import CmdArgs
 from rscni_py.protocol import env as envvars
 from rscni_py.protocol import logsetup
+from rscni_py.protocol.commands import Command, CommandSpec, spec_of
 from rscni_py.protocol.netns import OWN_NETNS_PATH, is_override, is_own_netns
 from rscni_py.protocol.signals import DEADLINE_CONFIG_KEY, Interrupted
 
@@ -51,11 +52,6 @@ MAX_CONFIG_BYTES: Final = 16 * 1024 * 1024
 #: indenting JSON encoder, the plugin's own code) and does not depend on how deep the caller's stack already is.
 MAX_JSON_DEPTH: Final = 128
 _READ_CHUNK: Final = 1024 * 1024
-
-# Which plugin method serves which command: the one place where "DEL" becomes "delete".
-_METHODS: Final = {"ADD": "add", "DEL": "delete", "CHECK": "check", "GC": "gc", "STATUS": "status"}
-# Commands guarded against acting on the plugin's own namespace (Go guards the same two).
-_NETNS_GUARDED: Final = frozenset({"ADD", "DEL"})
 
 
 class _Request:
@@ -168,7 +164,7 @@ def _serve(
         raise
     logsetup.set_context(command, values["CNI_CONTAINERID"])
     plugin = plugin_cls()
-    if command == "VERSION":
+    if command == Command.VERSION:
         # stdin is never read for VERSION (docs/decisions.md, D-2): a person or runtime may leave it open.
         return json.dumps(plugin.version().to_dict(), separators=(",", ":")) + "\n"
 
@@ -176,9 +172,10 @@ def _serve(
     raw = _load_config(data)
     version = config_version(raw)
     request.cni_version = version
-    if command not in _METHODS:
+    spec = spec_of(command)
+    if spec is None:
         raise InvalidEnvironmentVariablesError(f"unknown CNI_COMMAND: {command}")
-    _check_version(command, version, plugin_cls.supported_versions)
+    _check_version(spec, version, plugin_cls.supported_versions)
     if logs is not None:
         _configure_logging(logs, env, raw)
     deadline = _deadline(raw, plugin_cls.deadline)
@@ -187,13 +184,13 @@ def _serve(
 
     netns = values["CNI_NETNS"]
     override = is_override(values["CNI_NETNS_OVERRIDE"])
-    if command in _NETNS_GUARDED and netns and not override and is_own_netns(netns, own_netns):
+    if spec.netns_guard and netns and not override and is_own_netns(netns, own_netns):
         raise InvalidNetNSError("plugin's netns and netns from CNI_NETNS should not be the same", q(netns))
 
     args = _build_args(plugin_cls, command, env, values, data, raw, override)
-    logsetup.log(logsetup.DEBUG, "calling %s.%s", plugin_cls.__name__, _METHODS[command])
-    outcome = getattr(plugin, _METHODS[command])(args)
-    if command != "ADD":
+    logsetup.log(logsetup.DEBUG, "calling %s.%s", plugin_cls.__name__, spec.method)
+    outcome = getattr(plugin, spec.method)(args)
+    if spec.prints != "result":
         return ""
     return _render_result(outcome, version)
 
@@ -317,9 +314,9 @@ def _depth_exceeds(document: object, limit: int) -> bool:
     return False
 
 
-def _check_version(command: str, version: str, supported: tuple[str, ...]) -> None:
+def _check_version(spec: CommandSpec, version: str, supported: tuple[str, ...]) -> None:
     """Version gate: the command's minimum, then an exact match against the plugin's list."""
-    minimum = MIN_VERSION_FOR_COMMAND.get(command)
+    minimum, command = spec.min_version, spec.command.value
     if minimum is not None:
         try:
             if not at_least(version, minimum):

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final, TypedDict
 from typing_extensions import Unpack
 
 from rscni_py.errors import CNIError
+from rscni_py.protocol.commands import COMMAND_SPECS, Command, spec_of
 
 if TYPE_CHECKING:
     from rscni_py.plugin import CNIPlugin
@@ -49,10 +50,8 @@ DEFAULT_NETNS: Final = os.devnull
 #: The ``name`` of the configuration the runner makes up when given none.
 DEFAULT_NETWORK_NAME: Final = "test-network"
 
-# Commands that act on one attachment and therefore get a container ID, a namespace and an interface name.
-_ATTACHMENT_COMMANDS: Final = frozenset({"ADD", "CHECK", "DEL"})
 # The plugin methods whose exceptions the runner records (everything dispatch calls on the instance).
-_PLUGIN_METHODS: Final = frozenset({"add", "delete", "check", "gc", "status", "version"})
+_PLUGIN_METHODS: Final = frozenset(spec.method for spec in COMMAND_SPECS.values())
 
 EnvOverrides = Mapping[str, "str | None"]
 """Environment changes: a value sets the variable, ``None`` removes it (e.g. to test a missing variable)."""
@@ -123,7 +122,7 @@ class Invocation:
         """
         from rscni_py.types import parse_result
 
-        if self.command != "ADD" or self.exit_code != 0:
+        if self.command != Command.ADD or self.exit_code != 0:
             return None
         data = self.json
         if data is None:
@@ -321,7 +320,7 @@ class PluginRunner:
         **kwargs: Unpack[InvokeOptions],
     ) -> Invocation:
         """ADD; see :meth:`invoke` for the keyword arguments."""
-        return self.invoke(plugin_cls, "ADD", config, **kwargs)
+        return self.invoke(plugin_cls, Command.ADD, config, **kwargs)
 
     def check(
         self,
@@ -330,7 +329,7 @@ class PluginRunner:
         **kwargs: Unpack[InvokeOptions],
     ) -> Invocation:
         """CHECK (spec 0.4.0 and later); pass the ADD result as ``prev_result``."""
-        return self.invoke(plugin_cls, "CHECK", config, **kwargs)
+        return self.invoke(plugin_cls, Command.CHECK, config, **kwargs)
 
     def delete(
         self,
@@ -339,7 +338,7 @@ class PluginRunner:
         **kwargs: Unpack[InvokeOptions],
     ) -> Invocation:
         """DEL; pass the ADD result as ``prev_result`` as a runtime does."""
-        return self.invoke(plugin_cls, "DEL", config, **kwargs)
+        return self.invoke(plugin_cls, Command.DEL, config, **kwargs)
 
     def status(
         self,
@@ -348,7 +347,7 @@ class PluginRunner:
         **kwargs: Unpack[InvokeOptions],
     ) -> Invocation:
         """STATUS (spec 1.1.0): no container, namespace or interface is sent."""
-        return self.invoke(plugin_cls, "STATUS", config, **kwargs)
+        return self.invoke(plugin_cls, Command.STATUS, config, **kwargs)
 
     def gc(
         self,
@@ -368,11 +367,11 @@ class PluginRunner:
         listed = [_attachment(item) for item in valid_attachments]
         base["cni.dev/valid-attachments"] = listed
         base["cni.dev/attachments"] = listed
-        return self.invoke(plugin_cls, "GC", base, **kwargs)
+        return self.invoke(plugin_cls, Command.GC, base, **kwargs)
 
     def version(self, plugin_cls: type[CNIPlugin[Any, Any]], **kwargs: Unpack[InvokeOptions]) -> Invocation:
         """VERSION; stdin carries ``{"cniVersion": "1.1.0"}`` as libcni sends it (the plugin does not read it)."""
-        return self.invoke(plugin_cls, "VERSION", {"cniVersion": "1.1.0"}, **kwargs)
+        return self.invoke(plugin_cls, Command.VERSION, {"cniVersion": "1.1.0"}, **kwargs)
 
     def cycle(
         self,
@@ -396,7 +395,7 @@ class PluginRunner:
         prev = added.json if isinstance(added.json, Mapping) else None
         version = added.cni_version or "0.1.0"
         try:
-            can_check = at_least(version, "0.4.0")
+            can_check = at_least(version, COMMAND_SPECS[Command.CHECK].min_version or "0.1.0")
         except ValueError:
             can_check = False
         if can_check:
@@ -447,7 +446,9 @@ class PluginRunner:
         overrides: EnvOverrides | None,
     ) -> dict[str, str]:
         """The environment a runtime would pass, then the runner's and the call's changes."""
-        attached = command in _ATTACHMENT_COMMANDS
+        # Commands that act on one attachment get a container ID, a namespace and an interface name.
+        spec = spec_of(command)
+        attached = spec is not None and spec.attachment
         env: dict[str, str | None] = {
             "CNI_COMMAND": command,
             "CNI_CONTAINERID": container_id if container_id is not None else (DEFAULT_CONTAINER_ID if attached else ""),
