@@ -320,10 +320,7 @@ def _exit_text(returncode: int) -> str:
 
 
 def _quoted(data: bytes) -> str:
-    text = data.decode("utf-8", "replace")
-    if len(text) > _MAX_QUOTED:
-        text = text[:_MAX_QUOTED] + "..."
-    return q(text)
+    return q(data.decode("utf-8", "replace"), limit=_MAX_QUOTED)
 
 
 def plugin_error(exit_text: str, stdout: bytes, stderr: bytes) -> CNIError:
@@ -340,7 +337,7 @@ def plugin_error(exit_text: str, stdout: bytes, stderr: bytes) -> CNIError:
     try:
         data = strict_json.loads(stdout)
         if not isinstance(data, dict):
-            raise ValueError(f"expected an error object, got {strict_json.kind(data)}")
+            raise ValueError(f"expected an error object, got {strict_json.json_type(data)}")
         if "code" not in data and "msg" not in data:
             raise ValueError("the object has neither code nor msg")
         # Go decodes a missing code as 0; keep that.
@@ -407,7 +404,8 @@ def exec_plugin_with_result(
         data = {}  # Go decodes "null" into an empty map and goes on
     if not isinstance(data, dict):
         raise DecodingFailureError(
-            f"failed to unmarshal raw result of plugin {q(path)}: expected an object, got {strict_json.kind(data)}",
+            f"failed to unmarshal raw result of plugin {q(path)}: "
+            f"expected an object, got {strict_json.json_type(data)}",
             _quoted(stdout),
         )
     version = data.get("cniVersion")
@@ -468,11 +466,11 @@ def get_version_info(
     except (ValueError, RecursionError) as exc:
         raise DecodingFailureError(f"decoding version info: {exc}", _quoted(stdout)) from None
     if not isinstance(data, dict):
-        raise DecodingFailureError(f"decoding version info: expected an object, got {strict_json.kind(data)}")
+        raise DecodingFailureError(f"decoding version info: expected an object, got {strict_json.json_type(data)}")
     version, supported = data.get("cniVersion"), data.get("supportedVersions")
     if version is not None and not isinstance(version, str):
         raise DecodingFailureError(
-            f"decoding version info: cniVersion: expected a string, got {strict_json.kind(version)}"
+            f"decoding version info: cniVersion: expected a string, got {strict_json.json_type(version)}"
         )
     if supported is not None and not (isinstance(supported, list) and all(isinstance(v, str) for v in supported)):
         raise DecodingFailureError("decoding version info: supportedVersions: expected an array of strings")

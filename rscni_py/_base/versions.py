@@ -66,11 +66,11 @@ def config_version(config: object) -> str:
     if version is None or version == "":
         return "0.1.0"
     if not isinstance(version, str):
-        from rscni_py._base.strict_json import kind
+        from rscni_py._base.strict_json import json_type
         from rscni_py.errors import DecodingFailureError
 
         raise DecodingFailureError(
-            f"decoding version from network config: cniVersion: expected a string, got {kind(version)}"
+            f"decoding version from network config: cniVersion: expected a string, got {json_type(version)}"
         )
     return version
 

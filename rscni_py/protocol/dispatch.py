@@ -239,12 +239,12 @@ def _load_config(data: bytes) -> dict[str, Any]:
         raw = {}  # Go decodes null into an empty object, so the name check below reports it
     if not isinstance(raw, dict):
         raise DecodingFailureError(
-            f"error decoding network config: expected a JSON object, got {strict_json.kind(raw)}"
+            f"error decoding network config: expected a JSON object, got {strict_json.json_type(raw)}"
         )
     name = raw.get("name")
     if name is not None and not isinstance(name, str):
         raise DecodingFailureError(
-            f"error decoding network config: name: expected a string, got {strict_json.kind(name)}"
+            f"error decoding network config: name: expected a string, got {strict_json.json_type(name)}"
         )
     if not name:
         raise InvalidNetworkConfigError("missing network name")
@@ -365,7 +365,7 @@ def _config_text(raw: Mapping[str, Any], key: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise InvalidNetworkConfigError(f"{key}: expected a string, got {strict_json.kind(value)}")
+        raise InvalidNetworkConfigError(f"{key}: expected a string, got {strict_json.json_type(value)}")
     return value
 
 

@@ -48,6 +48,8 @@ import typing
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar, overload
 
+from rscni_py._base.quoting import q, q_list
+
 __all__ = [
     "CNIArgs",
     "CNIArgsError",
@@ -377,44 +379,6 @@ def _build_table(cls: type[CNIArgs]) -> _Table:
     return _Table(tuple(specs), by_key, ignore_default)
 
 
-# --- Go %q quoting -----------------------------------------------------------
-
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
-
-
-def _go_quote(text: str) -> str:
-    """Quote like Go's ``%q`` / ``strconv.Quote``.
-
-    Characters that stand for undecodable bytes (Python's ``surrogateescape``
-    in ``os.environ``) come out as ``\\xNN``, which is what Go prints for the
-    same invalid bytes.
-    """
-    out = ['"']
-    for ch in text:
-        if ch in {'"', "\\"}:
-            out.append("\\" + ch)
-        elif ch.isprintable():
-            out.append(ch)
-        elif ch in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[ch])
-        else:
-            code = ord(ch)
-            if 0xDC80 <= code <= 0xDCFF:
-                out.append(f"\\x{code - 0xDC00:02x}")
-            elif code < 0x80:
-                out.append(f"\\x{code:02x}")
-            elif code < 0x10000:
-                out.append(f"\\u{code:04x}")
-            else:
-                out.append(f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
-
-
-def _go_quote_list(items: list[str]) -> str:
-    return "[" + " ".join(_go_quote(item) for item in items) + "]"
-
-
 # --- public functions --------------------------------------------------------
 
 
@@ -457,7 +421,7 @@ def parse_cni_args(cls: type[_A], raw: str) -> _A:
         for pair in raw.split(";"):
             parts = pair.split("=")
             if len(parts) != 2:
-                raise CNIArgsError(f"ARGS: invalid pair {_go_quote(pair)}", pair=pair)
+                raise CNIArgsError(f"ARGS: invalid pair {q(pair)}", pair=pair)
             key, text = parts
             spec = table.by_key.get(key)
             if spec is None:
@@ -469,14 +433,14 @@ def parse_cni_args(cls: type[_A], raw: str) -> _A:
             try:
                 values[spec.name] = spec.parse(text)
             except ValueError as exc:
-                raise CNIArgsError(f"ARGS: error parsing value of pair {_go_quote(pair)}: {exc}", pair=pair) from None
+                raise CNIArgsError(f"ARGS: error parsing value of pair {q(pair)}: {exc}", pair=pair) from None
 
     ignore_unknown = values.get("ignore_unknown", table.ignore_unknown_default)
     if unknown and not ignore_unknown:
-        raise CNIArgsError(f"ARGS: unknown args {_go_quote_list(unknown)}", unknown=tuple(unknown))
+        raise CNIArgsError(f"ARGS: unknown args {q_list(unknown)}", unknown=tuple(unknown))
     missing = [spec.key for spec in table.specs if spec.required and spec.name not in values]
     if missing:
-        raise CNIArgsError(f"ARGS: missing required args {_go_quote_list(missing)}")
+        raise CNIArgsError(f"ARGS: missing required args {q_list(missing)}")
     try:
         return cls(**values)
     except CNIArgsError:

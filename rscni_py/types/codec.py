@@ -33,6 +33,8 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Final, Literal, TypeVar, Union, cast
 
+from rscni_py._base.quoting import q
+from rscni_py._base.strict_json import json_type
 from rscni_py.types.fields import (
     EXCLUDE,
     LOOSE_BOOL,
@@ -60,7 +62,6 @@ __all__ = [
     "MACAddress",
     "Omit",
     "decode",
-    "describe",
     "encode",
     "extra_keys",
     "field_spec",
@@ -83,29 +84,8 @@ _EXCLUDE: Final = EXCLUDE
 # --- JSON value descriptions for error messages -------------------------------------------------
 
 
-def _quote(text: str) -> str:
-    if len(text) > 64:
-        text = text[:61] + "..."
-    return json.dumps(text, ensure_ascii=False)
-
-
-def describe(value: object) -> str:
-    """How an error message names a JSON value: ``string "1500"``, ``integer 5``, ``array``, ``null``."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean true" if value else "boolean false"
-    if isinstance(value, int):
-        return f"integer {value}"
-    if isinstance(value, float):
-        return f"number {value!r}"
-    if isinstance(value, str):
-        return f"string {_quote(value)}"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, Mapping):
-        return "object"
-    return type(value).__name__
+# Values in messages are shown up to this many characters.
+_SHOWN: Final = 64
 
 
 def _join(path: str, key: str) -> str:
@@ -133,7 +113,7 @@ def parse_cidr(text: str) -> IPInterface:
             return ipaddress.ip_interface(text)
         except ValueError:
             pass
-    raise ValueError(f"invalid CIDR {_quote(text)}")
+    raise ValueError(f"invalid CIDR {q(text, limit=_SHOWN)}")
 
 
 def parse_ip(text: str) -> IPAddress:
@@ -149,7 +129,7 @@ def parse_ip(text: str) -> IPAddress:
             return ipaddress.ip_address(text)
         except ValueError:
             pass
-    raise ValueError(f"invalid IP address {_quote(text)}")
+    raise ValueError(f"invalid IP address {q(text, limit=_SHOWN)}")
 
 
 # Patterns, not compiled objects: re compiles and caches them on the first MAC checked, not at every import.
@@ -202,7 +182,7 @@ def _expected_name(hint: object) -> str:
 
 
 def _mismatch(hint: object, value: object, path: str) -> FieldError:
-    return FieldError(path, f"expected {_expected_name(hint)}, got {describe(value)}")
+    return FieldError(path, f"expected {_expected_name(hint)}, got {json_type(value, with_value=True)}")
 
 
 def _converter(hint: object) -> _Converter:
@@ -243,14 +223,14 @@ def _parse_ip_or_cidr(text: str) -> Any:
     try:
         return parse_cidr(text) if "/" in text else parse_ip(text)
     except ValueError:
-        raise ValueError(f"invalid IP address or CIDR {_quote(text)}") from None
+        raise ValueError(f"invalid IP address or CIDR {q(text, limit=_SHOWN)}") from None
 
 
 def _only(parse: Callable[[str], Any], version: int, what: str) -> Callable[[str], Any]:
     def parse_family(text: str) -> Any:
         parsed = parse(text)
         if parsed.version != version:
-            raise ValueError(f"invalid {what} {_quote(text)}")
+            raise ValueError(f"invalid {what} {q(text, limit=_SHOWN)}")
         return parsed
 
     return parse_family
@@ -346,7 +326,7 @@ def _compile_annotated(base: object, marks: tuple[object, ...]) -> _Converter:
                 return value
             if isinstance(value, str) and value.lower() in ("true", "false"):
                 return value.lower() == "true"
-            raise FieldError(path, f'expected a boolean or "true"/"false", got {describe(value)}')
+            raise FieldError(path, f'expected a boolean or "true"/"false", got {json_type(value, with_value=True)}')
 
         return convert_loose_bool
     inner = _converter(base)
@@ -355,7 +335,7 @@ def _compile_annotated(base: object, marks: tuple[object, ...]) -> _Converter:
         def convert_mac(value: object, path: str) -> Any:
             text = inner(value, path)
             if text and not _is_mac(text):
-                raise FieldError(path, f"invalid MAC address {_quote(text)}")
+                raise FieldError(path, f"invalid MAC address {q(text, limit=_SHOWN)}")
             return text
 
         return convert_mac
@@ -369,7 +349,7 @@ def _compile_literal(hint: object, allowed: tuple[object, ...]) -> _Converter:
             if type(option) is type(value) and option == value:
                 return value
         choices = ", ".join(json.dumps(option) for option in allowed)
-        raise FieldError(path, f"expected one of {choices}, got {describe(value)}")
+        raise FieldError(path, f"expected one of {choices}, got {json_type(value, with_value=True)}")
 
     return convert_literal
 
@@ -532,7 +512,7 @@ def library_loaded() -> bool:
 
 def _decode_class(cls: type[T], data: object, path: str) -> T:
     if not isinstance(data, Mapping):
-        raise FieldError(path, f"expected an object, got {describe(data)}")
+        raise FieldError(path, f"expected an object, got {json_type(data, with_value=True)}")
     plan = _plan(cls)
     values: list[tuple[_FieldPlan, Any]] = []
     for field in plan.fields:

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rscni_py._base.quoting import q
 from rscni_py.types import args as args_module
 from rscni_py.types.args import (
     CNIArgs,
@@ -911,7 +912,7 @@ def _python_line(raw: str) -> str:
         mapped = a.IP.ipv4_mapped if isinstance(a.IP, IPv6Address) else None
         ip = str(mapped or a.IP)
     flag = "nil" if a.FLAG is None else str(a.FLAG).lower()
-    return f"OK ignore={str(a.ignore_unknown).lower()} ip={ip} flag={flag} name={args_module._go_quote(a.NAME)}"
+    return f"OK ignore={str(a.ignore_unknown).lower()} ip={ip} flag={flag} name={q(a.NAME)}"
 
 
 @pytest.fixture(scope="module")
