@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
-__all__ = ["q", "q_list"]
+__all__ = ["SHOWN", "q", "q_list"]
+
+#: How many characters of a value the codec's error messages show.
+SHOWN: Final = 64
 
 _ESCAPES: Final = {
     '"': '\\"',

@@ -7,12 +7,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from rscni_py._base.quoting import q
+from rscni_py._base.quoting import SHOWN, q
 
 __all__ = ["json_type", "loads"]
-
-# Values in messages are shown up to this many characters.
-_SHOWN = 64
 
 
 def _reject_constant(name: str) -> Any:
@@ -50,7 +47,7 @@ def json_type(value: object, *, with_value: bool = False) -> str:
     if isinstance(value, float):
         return f"number {value!r}" if with_value else "number"
     if isinstance(value, str):
-        return f"string {q(value, limit=_SHOWN)}" if with_value else "string"
+        return f"string {q(value, limit=SHOWN)}" if with_value else "string"
     if isinstance(value, list):
         return "array"
     if isinstance(value, Mapping) or not with_value:

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rscni_py.types._family import KNOWN_VERSIONS
-    from rscni_py.types.codec import decode, encode, parse_cidr, parse_ip
+    from rscni_py.types.addresses import parse_cidr, parse_ip
+    from rscni_py.types.codec import decode, encode
     from rscni_py.types.common import DNS, ConversionError, IPAddress, IPInterface, MACAddress, Route
     from rscni_py.types.conflist import NetConfList
     from rscni_py.types.convert import AnyResult, convert_result
@@ -93,8 +94,8 @@ _HOMES: dict[str, str] = {
     "decode": "rscni_py.types.codec",
     "encode": "rscni_py.types.codec",
     "json_field": "rscni_py.types.fields",
-    "parse_cidr": "rscni_py.types.codec",
-    "parse_ip": "rscni_py.types.codec",
+    "parse_cidr": "rscni_py.types.addresses",
+    "parse_ip": "rscni_py.types.addresses",
     "parse_prev_result": "rscni_py.types.parse",
     "parse_result": "rscni_py.types.parse",
 }

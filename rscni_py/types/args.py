@@ -49,6 +49,10 @@ from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar, overload
 
 from rscni_py._base.quoting import q, q_list
+from rscni_py.types.addresses import parse_cidr, parse_ip
+
+if typing.TYPE_CHECKING:
+    from rscni_py.types.fields import IPAddress, IPInterface
 
 __all__ = [
     "CNIArgs",
@@ -236,28 +240,20 @@ def _parse_int(text: str) -> object:
         raise ValueError(f"invalid integer: integer too long ({len(digits)} digits)") from None
 
 
-def _address_parser(build: Callable[[str], object], what: str, *, prefix: bool) -> _Parser:
-    def parse(text: str) -> object:
-        # ipaddress also accepts IPv6 zones ("fe80::1%eth0") and, for
-        # interfaces, a netmask or hostmask after the "/"; Go's ParseIP and
-        # ParseCIDR take neither, and neither do we.
-        _, slash, bits = text.partition("/")
-        if "%" in text or bool(slash) != prefix or (prefix and not _DIGITS.issuperset(bits)):
-            raise ValueError(f"invalid {what}: {text}")
+def _address_parser(
+    parse: "Callable[[str], IPAddress | IPInterface]", what: str, version: int | None = None
+) -> _Parser:
+    # The SDK's address parser (rscni_py.types.addresses), with Go's LoadArgs wording and an optional family.
+    def parse_value(text: str) -> object:
         try:
-            return build(text)
+            value = parse(text)
         except ValueError:
             raise ValueError(f"invalid {what}: {text}") from None
+        if version is not None and value.version != version:
+            raise ValueError(f"invalid {what}: {text}")
+        return value
 
-    return parse
-
-
-def _ip_interface(text: str) -> object:
-    return ipaddress.ip_interface(text)
-
-
-def _ip_address(text: str) -> object:
-    return ipaddress.ip_address(text)
+    return parse_value
 
 
 _ANY_IP_ADDRESS: object = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -268,12 +264,12 @@ _SCALARS: dict[object, tuple[_Parser, bool]] = {
     str: (_parse_str, False),
     bool: (_parse_bool, False),
     int: (_parse_int, False),
-    ipaddress.IPv4Address: (_address_parser(ipaddress.IPv4Address, "IPv4 address", prefix=False), True),
-    ipaddress.IPv6Address: (_address_parser(ipaddress.IPv6Address, "IPv6 address", prefix=False), True),
-    _ANY_IP_ADDRESS: (_address_parser(_ip_address, "IP address", prefix=False), True),
-    ipaddress.IPv4Interface: (_address_parser(ipaddress.IPv4Interface, "IPv4 CIDR address", prefix=True), True),
-    ipaddress.IPv6Interface: (_address_parser(ipaddress.IPv6Interface, "IPv6 CIDR address", prefix=True), True),
-    _ANY_IP_INTERFACE: (_address_parser(_ip_interface, "CIDR address", prefix=True), True),
+    ipaddress.IPv4Address: (_address_parser(parse_ip, "IPv4 address", 4), True),
+    ipaddress.IPv6Address: (_address_parser(parse_ip, "IPv6 address", 6), True),
+    _ANY_IP_ADDRESS: (_address_parser(parse_ip, "IP address"), True),
+    ipaddress.IPv4Interface: (_address_parser(parse_cidr, "IPv4 CIDR address", 4), True),
+    ipaddress.IPv6Interface: (_address_parser(parse_cidr, "IPv6 CIDR address", 6), True),
+    _ANY_IP_INTERFACE: (_address_parser(parse_cidr, "CIDR address"), True),
 }
 
 

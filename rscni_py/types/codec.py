@@ -33,8 +33,9 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Final, Literal, TypeVar, Union, cast
 
-from rscni_py._base.quoting import q
+from rscni_py._base.quoting import SHOWN, q
 from rscni_py._base.strict_json import json_type
+from rscni_py.types.addresses import parse_cidr, parse_ip
 from rscni_py.types.fields import (
     EXCLUDE,
     LOOSE_BOOL,
@@ -84,52 +85,8 @@ _EXCLUDE: Final = EXCLUDE
 # --- JSON value descriptions for error messages -------------------------------------------------
 
 
-# Values in messages are shown up to this many characters.
-_SHOWN: Final = 64
-
-
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
-
-
-# --- address parsing ---------------------------------------------------------------------------
-
-_DIGITS: Final = frozenset("0123456789")
-
-
-def parse_cidr(text: str) -> IPInterface:
-    """Parse a CNI CIDR (``"10.1.2.3/24"``) keeping the host bits, as Go's ``types.ParseCIDR``.
-
-    A prefix length is required and must be decimal (no netmask form); zones are refused.
-
-    >>> parse_cidr("10.1.2.3/24")
-    IPv4Interface('10.1.2.3/24')
-
-    :raises ValueError: ``invalid CIDR "…"``.
-    """
-    address, slash, prefix = text.partition("/")
-    if slash and "%" not in address and prefix and _DIGITS.issuperset(prefix):
-        try:
-            return ipaddress.ip_interface(text)
-        except ValueError:
-            pass
-    raise ValueError(f"invalid CIDR {q(text, limit=_SHOWN)}")
-
-
-def parse_ip(text: str) -> IPAddress:
-    """Parse a CNI IP address (``"10.1.2.1"``, ``"2001:db8::1"``), as Go's ``net.ParseIP``.
-
-    >>> parse_ip("2001:db8::1")
-    IPv6Address('2001:db8::1')
-
-    :raises ValueError: ``invalid IP address "…"``.
-    """
-    if "%" not in text:
-        try:
-            return ipaddress.ip_address(text)
-        except ValueError:
-            pass
-    raise ValueError(f"invalid IP address {q(text, limit=_SHOWN)}")
 
 
 # Patterns, not compiled objects: re compiles and caches them on the first MAC checked, not at every import.
@@ -223,14 +180,14 @@ def _parse_ip_or_cidr(text: str) -> Any:
     try:
         return parse_cidr(text) if "/" in text else parse_ip(text)
     except ValueError:
-        raise ValueError(f"invalid IP address or CIDR {q(text, limit=_SHOWN)}") from None
+        raise ValueError(f"invalid IP address or CIDR {q(text, limit=SHOWN)}") from None
 
 
 def _only(parse: Callable[[str], Any], version: int, what: str) -> Callable[[str], Any]:
     def parse_family(text: str) -> Any:
         parsed = parse(text)
         if parsed.version != version:
-            raise ValueError(f"invalid {what} {q(text, limit=_SHOWN)}")
+            raise ValueError(f"invalid {what} {q(text, limit=SHOWN)}")
         return parsed
 
     return parse_family
@@ -335,7 +292,7 @@ def _compile_annotated(base: object, marks: tuple[object, ...]) -> _Converter:
         def convert_mac(value: object, path: str) -> Any:
             text = inner(value, path)
             if text and not _is_mac(text):
-                raise FieldError(path, f"invalid MAC address {q(text, limit=_SHOWN)}")
+                raise FieldError(path, f"invalid MAC address {q(text, limit=SHOWN)}")
             return text
 
         return convert_mac
