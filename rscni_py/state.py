@@ -122,9 +122,6 @@ class StateError(CNIError):
     def __init__(self, msg: str, details: str = "", code: int | None = None) -> None:
         super().__init__(type(self).cni_code if code is None else code, msg, details)
 
-    def __str__(self) -> str:
-        return f"{self.msg}: {self.details}" if self.details else self.msg
-
 
 class InvalidKeyError(StateError, ValueError):
     """A network name, container ID or ifname breaks the CNI naming rules, so it cannot be a store key.
