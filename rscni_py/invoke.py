@@ -92,6 +92,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DefaultExecutor",
+    "Delegate",
     "Executor",
     "TRACE_CONTEXT_VARIABLES",
     "add_with_rollback",
@@ -539,74 +540,68 @@ def _as_current(result: AnyResult, path: str) -> Result:
     return converted
 
 
-def _delegate_without_result(
-    command: str,
-    plugin_type: str,
-    netconf: bytes | Mapping[str, Any],
-    env: Mapping[str, str] | None,
-    executor: Executor | None,
-    timeout: float | None,
-) -> None:
-    runner, path, data, delegate_env = _prepare(plugin_type, netconf, command, env, executor)
-    exec_plugin_without_result(runner, path, data, delegate_env, timeout=timeout)
+class Delegate(Protocol):
+    """The signature of :func:`delegate_delete`, :func:`delegate_check`, :func:`delegate_gc` and
+    :func:`delegate_status`: run a delegate with a command that prints nothing on success."""
+
+    def __call__(
+        self,
+        plugin_type: str,
+        netconf: bytes | Mapping[str, Any],
+        *,
+        env: Mapping[str, str] | None = None,
+        executor: Executor | None = None,
+        timeout: float | None = None,
+    ) -> None: ...
 
 
-def delegate_delete(
-    plugin_type: str,
-    netconf: bytes | Mapping[str, Any],
-    *,
-    env: Mapping[str, str] | None = None,
-    executor: Executor | None = None,
-    timeout: float | None = None,
-) -> None:
+def _delegate_without_result(command: Command, doc: str) -> Delegate:
+    """The ``delegate_<method>`` function of a command that prints nothing on success (the command table's row)."""
+
+    def delegate(
+        plugin_type: str,
+        netconf: bytes | Mapping[str, Any],
+        *,
+        env: Mapping[str, str] | None = None,
+        executor: Executor | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        runner, path, data, delegate_env = _prepare(plugin_type, netconf, command, env, executor)
+        exec_plugin_without_result(runner, path, data, delegate_env, timeout=timeout)
+
+    spec = COMMAND_SPECS[command]
+    assert spec.prints == "nothing", command
+    delegate.__name__ = delegate.__qualname__ = f"delegate_{spec.method}"
+    delegate.__doc__ = doc
+    return delegate
+
+
+delegate_delete: Final = _delegate_without_result(
+    Command.DEL,
     """Run plugin ``plugin_type`` with DEL (Go's ``DelegateDel``); parameters as in :func:`delegate_add`.
 
     The spec requires a plugin to delegate DEL whenever it delegated ADD, and to return the delegate's error.
-    """
-    _delegate_without_result(Command.DEL, plugin_type, netconf, env, executor, timeout)
-
-
-def delegate_check(
-    plugin_type: str,
-    netconf: bytes | Mapping[str, Any],
-    *,
-    env: Mapping[str, str] | None = None,
-    executor: Executor | None = None,
-    timeout: float | None = None,
-) -> None:
-    """Run plugin ``plugin_type`` with CHECK (Go's ``DelegateCheck``); parameters as in :func:`delegate_add`."""
-    _delegate_without_result(Command.CHECK, plugin_type, netconf, env, executor, timeout)
-
-
-def delegate_gc(
-    plugin_type: str,
-    netconf: bytes | Mapping[str, Any],
-    *,
-    env: Mapping[str, str] | None = None,
-    executor: Executor | None = None,
-    timeout: float | None = None,
-) -> None:
+    """,
+)
+delegate_check: Final = _delegate_without_result(
+    Command.CHECK,
+    """Run plugin ``plugin_type`` with CHECK (Go's ``DelegateCheck``); parameters as in :func:`delegate_add`.""",
+)
+delegate_gc: Final = _delegate_without_result(
+    Command.GC,
     """Run plugin ``plugin_type`` with GC (Go's ``DelegateGC``); parameters as in :func:`delegate_add`.
 
     The configuration carries ``cni.dev/valid-attachments``; pass it unchanged so the delegate sees the same list.
-    """
-    _delegate_without_result(Command.GC, plugin_type, netconf, env, executor, timeout)
-
-
-def delegate_status(
-    plugin_type: str,
-    netconf: bytes | Mapping[str, Any],
-    *,
-    env: Mapping[str, str] | None = None,
-    executor: Executor | None = None,
-    timeout: float | None = None,
-) -> None:
+    """,
+)
+delegate_status: Final = _delegate_without_result(
+    Command.STATUS,
     """Run plugin ``plugin_type`` with STATUS (Go's ``DelegateStatus``); parameters as in :func:`delegate_add`.
 
     The spec: a plugin must delegate STATUS to any delegate it needs for ADD; the delegate's 50/51 come back as
     ``PluginNotAvailableError``/``LimitedConnectivityError``.
-    """
-    _delegate_without_result(Command.STATUS, plugin_type, netconf, env, executor, timeout)
+    """,
+)
 
 
 @contextlib.contextmanager

@@ -765,3 +765,18 @@ def test_fake_unregistered_path_fails_like_a_missing_file() -> None:
     assert info.value == CNIError(
         0, "netplugin failed with no error message: fork/exec /opt/cni/bin/gone: no such file or directory"
     )
+
+
+def test_the_delegates_without_a_result_are_made_from_the_command_table() -> None:
+    # One delegate_<method> per command that prints nothing, each sending its own CNI_COMMAND.
+    from rscni_py.protocol.commands import COMMAND_SPECS
+
+    fake = FakeExecutor({"fake-ipam": b""})
+    made = []
+    for spec in COMMAND_SPECS.values():
+        if spec.prints == "nothing":
+            delegate = getattr(invoke, f"delegate_{spec.method}")
+            delegate("fake-ipam", CONF_100, env=PLUGIN_ENV, executor=fake)
+            made.append(delegate.__name__)
+    assert made == ["delegate_delete", "delegate_check", "delegate_gc", "delegate_status"]
+    assert fake.commands == [("fake-ipam", "DEL"), ("fake-ipam", "CHECK"), ("fake-ipam", "GC"), ("fake-ipam", "STATUS")]
