@@ -5,14 +5,14 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass
-from ipaddress import ip_interface
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
-from rscni_py import CmdArgs, CNIError, CNIPlugin, TryAgainLaterError
+from rscni_py import CmdArgs, CNIError, TryAgainLaterError
 from rscni_py.protocol.dispatch import dispatch
-from rscni_py.types import IPConfig, Result
+from rscni_py.types import Result
+from tests.recorder import Recorder
 
 ALL = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
 ATTACH_ENV = {
@@ -35,38 +35,6 @@ class Outcome:
         return json.loads(self.stdout)
 
 
-class Recorder(CNIPlugin):
-    """Records each call; ADD returns a one-address result unless told to raise."""
-
-    calls: ClassVar[list[tuple[str, CmdArgs[Any, Any]]]] = []
-    raises: ClassVar[BaseException | None] = None
-    returns: ClassVar[object] = None
-
-    def _record(self, name: str, args: CmdArgs[Any, Any]) -> None:
-        type(self).calls.append((name, args))
-        failure = type(self).raises
-        if failure is not None:
-            raise failure
-
-    def add(self, args: CmdArgs[Any, Any]) -> Result:
-        self._record("add", args)
-        if type(self).returns is not None:
-            return type(self).returns  # type: ignore[return-value]
-        return Result(ips=[IPConfig(address=ip_interface("10.1.2.3/24"))])
-
-    def delete(self, args: CmdArgs[Any, Any]) -> None:
-        self._record("delete", args)
-
-    def check(self, args: CmdArgs[Any, Any]) -> None:
-        self._record("check", args)
-
-    def gc(self, args: CmdArgs[Any, Any]) -> None:
-        self._record("gc", args)
-
-    def status(self, args: CmdArgs[Any, Any]) -> None:
-        self._record("status", args)
-
-
 class WithAbout(Recorder):
     about = "CNI recorder plugin v9"
 
@@ -81,7 +49,7 @@ class UpTo100(Recorder):
 
 @pytest.fixture(autouse=True)
 def _fresh_recorder() -> None:
-    Recorder.calls, Recorder.raises, Recorder.returns = [], None, None
+    Recorder.reset()
 
 
 def run(
@@ -91,9 +59,7 @@ def run(
     raises: BaseException | None = None,
     returns: object = None,
 ) -> Outcome:
-    Recorder.calls = []
-    Recorder.raises = raises
-    Recorder.returns = returns
+    Recorder.reset(raises=raises, returns=returns)
     data = json.dumps(stdin).encode() if isinstance(stdin, dict) else stdin
     out, err = io.StringIO(), io.StringIO()
     code = dispatch(plugin, env, io.BytesIO(data), out, err)

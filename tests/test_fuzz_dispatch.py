@@ -14,7 +14,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Final, Literal
 
@@ -37,6 +37,7 @@ from rscni_py.types import IPInterface, Result, json_field, parse_result, v0_4, 
 from rscni_py.types._family import family_of
 from rscni_py.types.args import arg_field
 from rscni_py.types.convert import AnyResult
+from tests.recorder import Recorder
 
 ROOT = Path(__file__).resolve().parent.parent
 NOISY = ROOT / "tests" / "plugins" / "noisy.py"
@@ -51,39 +52,10 @@ ERROR_KEYS: Final = frozenset({"cniVersion", "code", "msg", "details"})
 # --- plugins ----------------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Calls:
-    """What the plugin under test was asked to do during one case."""
-
-    made: list[tuple[str, CmdArgs[Any, Any]]] = field(default_factory=list)
-
-
-CALLS = Calls()
-
-
-class Plain(CNIPlugin):
-    """Succeeds at everything; ADD returns one address."""
+class Plain(Recorder):
+    """Succeeds at everything; ADD returns one address (the shared recorder, with an about text)."""
 
     about = "CNI fuzz plugin v0"
-
-    def _record(self, method: str, args: CmdArgs[Any, Any]) -> None:
-        CALLS.made.append((method, args))
-
-    def add(self, args: CmdArgs[Any, Any]) -> AnyResult:
-        self._record("add", args)
-        return Result(ips=[v1_0.IPConfig(address=ipaddress.ip_interface("10.1.2.3/24"))])
-
-    def delete(self, args: CmdArgs[Any, Any]) -> None:
-        self._record("delete", args)
-
-    def check(self, args: CmdArgs[Any, Any]) -> None:
-        self._record("check", args)
-
-    def gc(self, args: CmdArgs[Any, Any]) -> None:
-        self._record("gc", args)
-
-    def status(self, args: CmdArgs[Any, Any]) -> None:
-        self._record("status", args)
 
 
 class BrokenStr(Exception):
@@ -140,23 +112,23 @@ class Typed(CNIPlugin[TypedConf, TypedArgs]):
     supported_versions = ("1.0.0", "1.1.0")
 
     def add(self, args: CmdArgs[TypedConf, TypedArgs]) -> AnyResult:
-        CALLS.made.append(("add", args))
+        Recorder.calls.append(("add", args))
         # The dispatcher hands over the plugin's own classes.
         assert type(args.config) is TypedConf, args.config
         assert type(args.cni_args) is TypedArgs, args.cni_args
         return Result(ips=[v1_0.IPConfig(address=args.config.subnet)])
 
     def delete(self, args: CmdArgs[TypedConf, TypedArgs]) -> None:
-        CALLS.made.append(("delete", args))
+        Recorder.calls.append(("delete", args))
 
     def check(self, args: CmdArgs[TypedConf, TypedArgs]) -> None:
-        CALLS.made.append(("check", args))
+        Recorder.calls.append(("check", args))
 
     def gc(self, args: CmdArgs[TypedConf, TypedArgs]) -> None:
-        CALLS.made.append(("gc", args))
+        Recorder.calls.append(("gc", args))
 
     def status(self, args: CmdArgs[TypedConf, TypedArgs]) -> None:
-        CALLS.made.append(("status", args))
+        Recorder.calls.append(("status", args))
 
 
 PLUGINS: Final[tuple[type[Plain] | type[Typed], ...]] = (Plain, Raising, Returning, Typed)
@@ -600,13 +572,13 @@ def fitting_cases(draw: st.DrawFn) -> Case:
 
 def run_case(case: Case) -> Observed:
     """Dispatch one case in-process; nothing may escape."""
-    CALLS.made = []
+    Recorder.reset()
     if case.failure is not None:
         Raising.failure = case.failure
     Returning.outcome = case.outcome
     out, err = io.StringIO(), io.StringIO()
     code = dispatch(case.plugin, case.env, io.BytesIO(case.stdin), out, err, logs=RecordingLogs())
-    return Observed(code, out.getvalue(), err.getvalue(), list(CALLS.made))
+    return Observed(code, out.getvalue(), err.getvalue(), list(Recorder.calls))
 
 
 def _request_version(stdin: bytes) -> str | None:

@@ -22,7 +22,8 @@ from rscni_py.invoke import find_in_path
 from rscni_py.protocol import env as envvars
 from rscni_py.protocol.dispatch import MAX_CONFIG_BYTES, MAX_JSON_DEPTH, dispatch
 from rscni_py.state import AttachmentStore, InvalidKeyError
-from tests.test_dispatch import Recorder, env_for, error
+from tests.recorder import Recorder
+from tests.test_dispatch import env_for, error
 
 ROOT = Path(__file__).resolve().parent.parent
 ATTACH = {"CNI_CONTAINERID": "c1", "CNI_NETNS": "/var/run/netns/x", "CNI_IFNAME": "eth0", "CNI_PATH": "/opt/cni/bin"}
