@@ -555,7 +555,8 @@ def test_unencodable_characters_in_a_logged_error_do_not_break_the_log(tmp_path:
         "capabilities": {"x": "\ud800"},
     }
     proc = run_plugin(LOGGING_PLUGIN, {**ATTACH, "CNI_COMMAND": "ADD"}, json.dumps(config).encode())
-    msg = 'invalid network config: capabilities.x: expected a boolean, got string "\ud800"'
+    # The quoted value shows the surrogate as an escape, as Go's %q shows what it cannot print.
+    msg = 'invalid network config: capabilities.x: expected a boolean, got string "\\ud800"'
     assert (proc.returncode, json.loads(proc.stdout)) == (1, {"cniVersion": "1.0.0", "code": 7, "msg": msg})
     assert b"Traceback" not in proc.stderr and b"Logging error" not in proc.stderr
     assert log_file.read_text().endswith(
