@@ -69,7 +69,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol, TextIO, runtime_checkable
 
 from rscni_py._base import strict_json
@@ -140,32 +140,17 @@ class Executor(Protocol):
         ...
 
 
-def find_in_path(name: str, paths: Sequence[str]) -> str:
+def find_in_path(name: str, paths: Sequence[str], *, is_file: Callable[[str], bool] = os.path.isfile) -> str:
     """Look a plugin up the way Go's ``invoke.FindInPath`` does.
 
     The name must be non-empty and hold no path separator; each directory is tried in order and the first *regular
     file* of that name wins (the execute bit is not checked: running it reports that).  A directory given as ""
-    means the current directory, as Go's ``filepath.Join`` makes it.
+    means the current directory, as Go's ``filepath.Join`` makes it.  ``is_file`` tests a candidate path; an
+    executor that runs plugins elsewhere (or a fake one) passes its own, and keeps Go's rules and messages.
 
     :raises InternalError: ``no plugin name provided``, ``invalid plugin name: <name>``, ``no paths provided``, or
         ``failed to find plugin "<name>" in path [<dir> <dir>]``.  Go returns these as plain errors, which its skel
         reports with code 999; so do we.
-    """
-    _check_lookup(name, paths)
-    for directory in paths:
-        candidate = os.path.join(directory, name)
-        try:
-            if os.path.isfile(candidate):
-                return candidate
-        except (OSError, ValueError):  # e.g. a NUL byte in CNI_PATH: not found there
-            continue
-    raise _not_found_error(name, paths)
-
-
-def _check_lookup(name: str, paths: Sequence[str]) -> None:
-    """The argument checks of :func:`find_in_path`, in Go's order; shared with ``FakeExecutor``.
-
-    :raises InternalError: ``no plugin name provided``, ``invalid plugin name: <name>`` or ``no paths provided``.
     """
     if name == "":
         raise InternalError("no plugin name provided")
@@ -173,11 +158,15 @@ def _check_lookup(name: str, paths: Sequence[str]) -> None:
         raise InternalError(f"invalid plugin name: {name}")
     if not paths:
         raise InternalError("no paths provided")
-
-
-def _not_found_error(name: str, paths: Sequence[str]) -> InternalError:
-    """Go's ``FindInPath`` message for a plugin in none of ``paths`` (directories printed as Go prints a slice)."""
-    return InternalError(f"failed to find plugin {q(name)} in path [{' '.join(paths)}]")
+    for directory in paths:
+        candidate = os.path.join(directory, name)
+        try:
+            if is_file(candidate):
+                return candidate
+        except (OSError, ValueError):  # e.g. a NUL byte in CNI_PATH: not found there
+            continue
+    # Directories printed as Go prints a slice.
+    raise InternalError(f"failed to find plugin {q(name)} in path [{' '.join(paths)}]")
 
 
 class DefaultExecutor:

@@ -593,3 +593,17 @@ def test_null_cni_version_means_unset() -> None:
     out = run(env_for("ADD"), {"name": "testnet", "type": "recorder", "cniVersion": None})
     assert (out.code, out.json) == (0, {"cniVersion": "0.1.0", "ip4": {"ip": "10.1.2.3/24"}, "dns": {}})
     assert out.calls[0][1].cni_version == "0.1.0"
+
+
+@pytest.mark.parametrize(
+    ("failure", "hooked"),
+    [(ValueError("boom"), True), (TryAgainLaterError("busy"), False)],
+    ids=["unexpected", "cni-error"],
+)
+def test_the_exception_hook_sees_unexpected_exceptions_only(failure: Exception, hooked: bool) -> None:
+    Recorder.reset(raises=failure)
+    seen: list[Exception] = []
+    out = io.StringIO()
+    data = json.dumps({"cniVersion": "1.0.0", "name": "testnet", "type": "recorder"}).encode()
+    code = dispatch(Recorder, env_for("ADD"), io.BytesIO(data), out, io.StringIO(), on_exception=seen.append)
+    assert (code, json.loads(out.getvalue())["code"], seen) == (1, 999 if hooked else 11, [failure] if hooked else [])

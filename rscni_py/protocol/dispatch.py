@@ -75,12 +75,14 @@ def dispatch(
     logs: logsetup.LogControl | None = None,
     signals: ProcessSignals | None = None,
     own_netns: str = OWN_NETNS_PATH,
+    on_exception: Callable[[Exception], None] | None = None,
 ) -> int:
     """Serve one CNI command for ``plugin_cls`` and return the exit code (0 success, 1 error).
 
     Writes at most one JSON document to ``stdout``: the ADD result, the VERSION answer, or the error.
-    Unexpected exceptions become code 999 with their traceback on ``stderr``.  With ``signals`` (given by
-    ``run()``), a deadline from the class or the configuration is armed, and a stop by signal or deadline is code 11.
+    Unexpected exceptions become code 999 with their traceback on ``stderr``; ``on_exception`` is then called with
+    the exception itself (the in-process runner keeps it for the test).  With ``signals`` (given by ``run()``), a
+    deadline from the class or the configuration is armed, and a stop by signal or deadline is code 11.
     """
     request = _Request(plugin_cls)
     owner = os.getpid()
@@ -96,6 +98,8 @@ def dispatch(
         code = 1
     except Exception as exc:
         _print_traceback(exc, stderr)
+        if on_exception is not None:
+            on_exception(exc)
         internal = InternalError(_describe_exception(exc))
         output = json.dumps(internal.to_dict(request.cni_version), indent=4)
         code = 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypedDict
 
@@ -50,8 +50,6 @@ DEFAULT_NETNS: Final = os.devnull
 #: The ``name`` of the configuration the runner makes up when given none.
 DEFAULT_NETWORK_NAME: Final = "test-network"
 
-# The plugin methods whose exceptions the runner records (everything dispatch calls on the instance).
-_PLUGIN_METHODS: Final = frozenset(spec.method for spec in COMMAND_SPECS.values())
 
 EnvOverrides = Mapping[str, "str | None"]
 """Environment changes: a value sets the variable, ``None`` removes it (e.g. to test a missing variable)."""
@@ -175,61 +173,6 @@ class Cycle:
         return f"<Cycle add={self.add!r} check={self.check!r} delete={self.delete!r}>"
 
 
-class _Capture:
-    """Holds the first non-CNI exception raised by the plugin's code during one invocation."""
-
-    def __init__(self) -> None:
-        self.exception: BaseException | None = None
-
-
-class _InstanceProxy:
-    """The plugin instance as the dispatcher sees it: the real instance, with exceptions recorded on the way out."""
-
-    def __init__(self, plugin: object, capture: _Capture) -> None:
-        self._plugin = plugin
-        self._capture = capture
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._plugin, name)
-        if name not in _PLUGIN_METHODS or not callable(attr):
-            return attr
-        return _recording(attr, self._capture)
-
-
-class _ClassProxy:
-    """The plugin class as the dispatcher sees it.
-
-    The dispatcher turns any exception into error 999, which is right for a runtime but hides the traceback from a
-    test.  Instead of subclassing the plugin (which would change ``type(self)`` under the plugin's feet) or patching
-    anything, the runner hands the dispatcher this stand-in: attribute reads go to the real class, and instances are
-    the real plugin instance wrapped so that an exception escaping its methods is recorded for the ``Invocation``.
-    """
-
-    def __init__(self, plugin_cls: type[CNIPlugin[Any, Any]], capture: _Capture) -> None:
-        self._cls = plugin_cls
-        self._capture = capture
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._cls, name)
-
-    def __call__(self) -> _InstanceProxy:
-        return _InstanceProxy(_recording(self._cls, self._capture)(), self._capture)
-
-
-def _recording(func: Callable[..., Any], capture: _Capture) -> Callable[..., Any]:
-    def call(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except CNIError:
-            raise  # an error result the plugin meant to report
-        except Exception as exc:
-            if capture.exception is None:
-                capture.exception = exc
-            raise
-
-    return call
-
-
 class PluginRunner:
     """Runs a plugin class in process with a runtime's inputs (click's ``CliRunner`` for CNI plugins).
 
@@ -286,29 +229,31 @@ class PluginRunner:
 
         data, version = self._stdin(plugin_cls, command, config, prev_result, cni_version)
         full_env = self._env(command, container_id, netns, ifname, args, env)
-        capture = _Capture()
+        # The dispatcher turns an unexpected exception into error 999, which is right for a runtime but hides the
+        # traceback from a test: its exception hook hands the exception to the Invocation.
+        escaped: list[BaseException] = []
         stdout, stderr = io.StringIO(), io.StringIO()
-        stand_in: Any = _ClassProxy(plugin_cls, capture)
         try:
-            exit_code = dispatch(stand_in, full_env, io.BytesIO(data), stdout, stderr)
+            exit_code = dispatch(plugin_cls, full_env, io.BytesIO(data), stdout, stderr, on_exception=escaped.append)
         except KeyboardInterrupt:
             raise
         except SystemExit as exc:  # the plugin called sys.exit(): a real process would end here with that code
-            capture.exception = exc
+            escaped.append(exc)
             exit_code = exc.code if isinstance(exc.code, int) else 1
         except BaseException as exc:
-            capture.exception = exc
+            escaped.append(exc)
             exit_code = 1
+        exception = escaped[0] if escaped else None
         catch = self.catch_exceptions if catch_exceptions is None else catch_exceptions
-        if capture.exception is not None and not catch:
-            raise capture.exception
+        if exception is not None and not catch:
+            raise exception
         return Invocation(
             command=full_env.get("CNI_COMMAND", ""),
             exit_code=exit_code,
             stdout=stdout.getvalue(),
             stderr=stderr.getvalue(),
             cni_version=version,
-            exception=capture.exception,
+            exception=exception,
         )
 
     # --- one shortcut per command --------------------------------------------------------------------------------
