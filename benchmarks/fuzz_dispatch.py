@@ -100,8 +100,9 @@ def print_tally(title: str, tally: Tally, elapsed: float) -> None:
 
 def time_limits() -> None:
     """Time the dispatcher on inputs at and beyond each documented limit (the plugin itself does nothing)."""
+    from tests.recorder import Recorder
     from tests.test_dispatch import env_for
-    from tests.test_fuzz_dispatch import CALLS, Plain
+    from tests.test_fuzz_dispatch import Plain
     from tests.test_limits import config_with, nested
 
     def timed(title: str, make: Callable[[], tuple[dict[str, str], bytes]]) -> None:
@@ -110,7 +111,7 @@ def time_limits() -> None:
         start = time.perf_counter()
         code = dispatch(Plain, env, io.BytesIO(data), out, io.StringIO())
         elapsed = time.perf_counter() - start
-        CALLS.made = []
+        Recorder.reset()
         first = out.getvalue().replace("\n", " ")
         print(f"  {title:<48} exit {code}  {1000 * elapsed:8.1f} ms  {first[:90]}")
 

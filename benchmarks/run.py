@@ -15,7 +15,8 @@ Cases:
 * the debug plugin (examples/debug/rscni_debug.py) as a script run by the virtual environment's interpreter and as
   a one-file bundle: VERSION, ADD with a 1.0.0 prevResult, DEL;
 * a minimal typed plugin (tests/plugins/typed.py), as a script: VERSION and ADD, i.e. the SDK without the debug
-  plugin's own imports (tempfile, pathlib);
+  plugin's own imports (tempfile, pathlib); once with the default codec (dataclasses-json), once with
+  ``codec = "native"``;
 * Go's host-local from /usr/lib/cni: VERSION;
 * as root, with the libcni driver (tests/integration/build_driver.sh; built here when missing): a bridge +
   host-local chain ADD+DEL through libcni, without and with the debug plugin's bundle appended.
@@ -363,6 +364,7 @@ def main() -> None:
             Case("model floor: import dataclasses_json", [python, "-I", "-c", "import dataclasses_json"], plain),
         ]
         typed = plugin_cases("typed plugin, venv script", typed_argv, typed_env, ("VERSION", "ADD"))
+        native = plugin_cases("typed plugin, native codec", [*typed_argv, "--native"], typed_env, ("VERSION", "ADD"))
         script = plugin_cases("debug plugin, venv script", debug_argv, debug_env, ("VERSION", "ADD", "DEL"))
         bundled = plugin_cases("debug plugin, bundle", [str(bundle_file)], {}, ("VERSION", "ADD", "DEL"))
         host_local = GO_PLUGIN_DIR / "host-local"
@@ -371,7 +373,7 @@ def main() -> None:
             if host_local.exists()
             else []
         )
-        cases = [*floors, *typed, *script, *bundled, *go]
+        cases = [*floors, *typed, *native, *script, *bundled, *go]
 
         if os.geteuid() == 0:
             netns_made = subprocess.run(["ip", "netns", "add", NETNS], check=False).returncode == 0
@@ -414,6 +416,7 @@ def main() -> None:
         ("VERSION, typed plugin / typed floor", typed[0], typed_floor, "<= 1.20"),
         ("VERSION, debug plugin script / typed floor", script[0], typed_floor, "<= 1.20"),
         ("ADD, typed plugin / model floor", typed[1], model_floor, "<= 1.15"),
+        ("ADD, typed plugin with the native codec / typed floor", native[1], typed_floor, ""),
         ("ADD, debug plugin script / model floor", script[1], model_floor, "<= 1.15"),
         ("VERSION, debug bundle / debug script", bundled[0], script[0], "<= 1.00"),
         ("ADD, debug bundle / debug script", bundled[1], script[1], "<= 1.00"),

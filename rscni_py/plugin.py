@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, NoReturn, get_args, ge
 
 from rscni_py._base.versions import ALL_VERSIONS, CURRENT_VERSION
 from rscni_py.types.args import CNIArgs, cni_args_keys
+from rscni_py.types.fields import ENGINES, Engine
 from rscni_py.types.netconf import NetConf
 
 if TYPE_CHECKING:
@@ -133,7 +134,8 @@ class CNIPlugin(abc.ABC, Generic[ConfT, ArgsT]):
 
     * ``supported_versions``: the spec versions it accepts (default: all of 0.1.0 to 1.1.0);
     * ``about``: one line printed on stderr when the plugin is run without CNI_COMMAND;
-    * ``deadline``: seconds a command may take before it is stopped with code 11 (default: no limit).
+    * ``deadline``: seconds a command may take before it is stopped with code 11 (default: no limit);
+    * ``codec``: what builds the models from JSON and back, ``"dataclasses-json"`` (the default) or ``"native"``.
 
     The configuration and CNI_ARGS classes come from the generic parameters:
     ``class MyPlugin(CNIPlugin[MyConf, K8sArgs])``; both default to the base classes.
@@ -144,6 +146,10 @@ class CNIPlugin(abc.ABC, Generic[ConfT, ArgsT]):
     #: Seconds a command may run before it is stopped with code 11 and unwound (None: no limit). The network
     #: configuration's ``deadline`` key overrides it. Only ``run()`` enforces it (it needs the process's signals).
     deadline: ClassVar[float | None] = None
+    #: What turns the validated configuration into model objects, and results back into JSON, while this plugin
+    #: serves a command: ``"dataclasses-json"`` (the default), or ``"native"``, the SDK's own plans, which give the
+    #: same results faster and never import dataclasses-json (a bundle of the plugin then leaves it out).
+    codec: ClassVar[Engine] = "dataclasses-json"
     #: Derived from the generic parameters at class creation; do not set by hand.
     config_class: ClassVar[type[NetConf]] = NetConf
     #: Derived from the generic parameters at class creation; do not set by hand.
@@ -165,6 +171,8 @@ class CNIPlugin(abc.ABC, Generic[ConfT, ArgsT]):
                 f"{cls.__name__}.supported_versions has unknown versions {unknown}; known: {list(ALL_VERSIONS)}"
             )
         cls.supported_versions = versions
+        if cls.codec not in ENGINES:
+            raise TypeError(f"{cls.__name__}.codec must be one of {list(ENGINES)}, not {cls.codec!r}")
         for base in getattr(cls, "__orig_bases__", ()):
             origin = get_origin(base)
             if isinstance(origin, type) and issubclass(origin, CNIPlugin):

@@ -237,6 +237,23 @@ def test_bundle_layout(tmp_path: Path) -> None:
         assert archive.read("rscni_py/__init__.py") == (package / "__init__.py").read_bytes()
 
 
+def test_native_plugin_bundle_leaves_dataclasses_json_out(tmp_path: Path) -> None:
+    # codec = "native": the SDK never imports dataclasses-json, so neither it nor its requirements are bundled.
+    about = '    about = "Native plugin"\n'
+    source = _plugin_source("Native").replace(about, about + '    codec = "native"\n')
+    plugin = _write(tmp_path / "native.py", source)
+    _, names = _archive(bundle(plugin, tmp_path / "native"))
+    assert sorted({name.split("/")[0] for name in names}) == [
+        "__main__.py",
+        "__main__.pyc",
+        "native.py",
+        "native.pyc",
+        "rscni_py",
+        "typing_extensions.py",
+        "typing_extensions.pyc",
+    ]
+
+
 def test_bundle_is_reproducible(tmp_path: Path) -> None:
     plugin = _write(tmp_path / "demo.py", _plugin_source("Demo"))
     first = bundle(plugin, tmp_path / "a" / "demo").read_bytes()

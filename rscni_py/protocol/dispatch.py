@@ -191,12 +191,19 @@ def _serve(
     if spec.netns_guard and netns and not override and is_own_netns(netns, own_netns):
         raise InvalidNetNSError("plugin's netns and netns from CNI_NETNS should not be the same", q(netns))
 
-    args = _build_args(plugin_cls, command, env, values, data, raw, override)
-    logsetup.log(logsetup.DEBUG, "calling %s.%s", plugin_cls.__name__, spec.method)
-    outcome = getattr(plugin, spec.method)(args)
-    if spec.prints != "result":
-        return ""
-    return _render_result(outcome, version)
+    # The plugin's codec engine builds its models, and its result's JSON, for the rest of the command.
+    from rscni_py.types import codec
+
+    previous = codec.use_engine(plugin_cls.codec)
+    try:
+        args = _build_args(plugin_cls, command, env, values, data, raw, override)
+        logsetup.log(logsetup.DEBUG, "calling %s.%s", plugin_cls.__name__, spec.method)
+        outcome = getattr(plugin, spec.method)(args)
+        if spec.prints != "result":
+            return ""
+        return _render_result(outcome, version)
+    finally:
+        codec.use_engine(previous)
 
 
 def _read_stdin(stdin: BinaryIO) -> bytes:

@@ -53,6 +53,8 @@ __all__ = [
 #: tests/test_bundle.py keeps this equal to install_requires in setup.cfg.
 CORE_REQUIREMENTS: Final = ("dataclasses-json", "typing-extensions")
 _DISTRIBUTION: Final = "rscni-py"
+# The run-time requirement that only the default codec engine imports.
+_MODEL_LIBRARY: Final = "dataclasses-json"
 _PACKAGE: Final = "rscni_py"
 _MIN_PYTHON: Final = (3, 11)
 # zip cannot store times before 1980; a fixed time makes the archive reproducible.
@@ -259,6 +261,8 @@ class _Plugin:
     path: Path
     module_name: str
     class_name: str
+    #: The class's ``codec``: a "native" plugin never imports dataclasses-json, so its bundle leaves it out.
+    codec: str
 
 
 def _one_line(exc: BaseException) -> str:
@@ -520,6 +524,8 @@ def _collect(plugin: _Plugin, target: _Target) -> _Contents:
     package_dir = Path(rscni_py.__file__).parent
     contents.add_tree(package_dir, _PACKAGE, f"the {_PACKAGE} package")
     roots = _core_requirements(target)
+    if plugin.codec == "native":
+        roots = [(name, extras) for name, extras in roots if name != _MODEL_LIBRARY]
 
     # Follow imports from the plugin through its sibling modules and the parts of rscni_py it uses: siblings come
     # along, installed distributions are vendored with their requirements.
@@ -687,7 +693,8 @@ def bundle(plugin: Path, output: Path, *, python: str | None = None, class_name:
 
     shown, plugin = plugin, plugin.resolve()
     module = _import_plugin(plugin, f"_rscni_py_bundle_{module_name}", shown)
-    info = _Plugin(path=plugin, module_name=module_name, class_name=_find_plugin_class(module, shown, class_name))
+    found = _find_plugin_class(module, shown, class_name)
+    info = _Plugin(path=plugin, module_name=module_name, class_name=found, codec=getattr(module, found).codec)
     contents = _collect(info, target)
 
     with tempfile.TemporaryDirectory(prefix="rscni-py-bundle-") as tmp:

@@ -10,7 +10,7 @@ Two jobs are split on purpose:
   dataclass -> dict with the omit rules). It is imported on the first :func:`decode` or
   :func:`encode`, never at import time: a plugin binary starts on every CNI call, and
   dataclasses-json pulls in marshmallow, which costs more than the rest of the SDK.
-* :func:`use_engine` ``("native")`` swaps dataclasses-json for the codec's own per-class plans:
+* The native engine (a plugin's ``codec = "native"``) swaps dataclasses-json for the codec's own per-class plans:
   identical output (every model test runs under both), several times faster, and no
   dataclasses-json import at all. Every command except VERSION decodes its configuration, so with
   the default engine the lazy import only spares VERSION; benchmarks/README.md has the figures.
@@ -37,9 +37,11 @@ from rscni_py._base.quoting import SHOWN, q
 from rscni_py._base.strict_json import json_type
 from rscni_py.types.addresses import parse_cidr, parse_ip
 from rscni_py.types.fields import (
+    ENGINES,
     EXCLUDE,
     LOOSE_BOOL,
     MAC,
+    Engine,
     FieldError,
     FieldSpec,
     IPAddress,
@@ -440,20 +442,22 @@ def _dataclasses_json() -> tuple[_DecodeFn, _AsDictFn]:
     return _library
 
 
-Engine = Literal["dataclasses-json", "native"]
 _engine: Engine = "dataclasses-json"
 
 
 def use_engine(engine: Engine) -> Engine:
-    """Choose what turns validated values into dataclasses and back; returns the previous choice.
+    """Choose what turns validated values into dataclasses and back, for this process; returns the previous choice.
 
     ``"dataclasses-json"`` (the default) hands construction and dataclass -> dict to dataclasses-json.
     ``"native"`` does both with the codec's own per-class plans: same results (the tests compare the
     two on every golden document and on generated results), several times faster, and it never
     imports dataclasses-json. See benchmarks/README.md for the figures.
+
+    A plugin does not call this: it sets ``CNIPlugin.codec``, which the dispatcher applies while it serves a
+    command (and the bundler honours). Tests and benchmarks use it to run the models under both engines.
     """
     global _engine
-    if engine not in ("dataclasses-json", "native"):
+    if engine not in ENGINES:
         raise ValueError(f"unknown codec engine {engine!r}")
     previous, _engine = _engine, engine
     return previous

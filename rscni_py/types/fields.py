@@ -24,7 +24,9 @@ from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Final, Literal, NamedTuple, TypeAlias
 
 __all__ = [
+    "ENGINES",
     "EXCLUDE",
+    "Engine",
     "FieldError",
     "FieldSpec",
     "IPAddress",
@@ -69,6 +71,12 @@ LooseBool: TypeAlias = Annotated[bool, LOOSE_BOOL]
 flags of a configuration list."""
 
 Omit = Literal["never", "empty", "none", "always"]
+
+#: What turns validated JSON values into model objects and back: dataclasses-json (the default) or the codec's
+#: own per-class plans ("native", which never imports dataclasses-json). A plugin chooses with ``CNIPlugin.codec``.
+Engine = Literal["dataclasses-json", "native"]
+#: The engines, for checks at run time.
+ENGINES: Final[tuple[Engine, ...]] = ("dataclasses-json", "native")
 """When :func:`encode` leaves a field out: ``never`` (always written), ``empty`` (Go's ``omitempty``:
 ``None``, ``""``, ``0``, ``False``, an empty list/object, or a nested object that encodes to ``{}``),
 ``none`` (only when ``None``, like a Go pointer with ``omitempty``), ``always`` (never written)."""
