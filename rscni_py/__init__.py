@@ -30,7 +30,7 @@ if TYPE_CHECKING:
         UnknownContainerError,
         UnsupportedFieldError,
     )
-    from rscni_py.plugin import CmdArgs, CNIPlugin, PluginInfo
+    from rscni_py.plugin import CmdArgs, CNIPlugin, PluginInfo, override
     from rscni_py.types.args import CNIArgs, K8sArgs
     from rscni_py.types.netconf import NetConf
 
@@ -58,6 +58,7 @@ __all__ = [
     "TryAgainLaterError",
     "UnknownContainerError",
     "UnsupportedFieldError",
+    "override",
 ]
 
 # Where each public name lives (and its name there); the module is imported when the name is first looked up.
@@ -68,6 +69,7 @@ _HOMES: dict[str, tuple[str, str]] = {
     "K8sArgs": ("rscni_py.types.args", "K8sArgs"),
     "NetConf": ("rscni_py.types.netconf", "NetConf"),
     "PluginInfo": ("rscni_py.plugin", "PluginInfo"),
+    "override": ("rscni_py.plugin", "override"),
     "SUPPORTED_VERSIONS": ("rscni_py._base.versions", "ALL_VERSIONS"),
     **{name: ("rscni_py.errors", name) for name in __all__ if name.endswith("Error") or name == "ErrorCode"},
 }

@@ -18,9 +18,9 @@ Plugin authors need one line per command::
     def delete(self, args):
         invoke.delegate_delete(args.config.ipam.type, args.stdin_data)
 
-The delegate's environment starts from ``os.environ``; pass ``env=args.env`` (the environment the command ran
-with) so that a plugin run in-process by a test runner, which never touches ``os.environ``, reaches the same
-delegates with the CNI_* values it was given.
+The delegate's environment starts from the environment of the command being served (``args.env``; outside a
+command, ``os.environ``), so a plugin run in process by a test runner, which never touches ``os.environ``, reaches
+the same delegates with the CNI_* values it was given. ``env=`` starts from another.
 
 :func:`add_with_rollback` is the spec's "if ADD fails, run the delegate with DEL before returning failure": when the
 block raises anything (``KeyboardInterrupt`` and ``SystemExit`` included), the delegate's DEL runs once, a failure of
@@ -84,6 +84,7 @@ from rscni_py.errors import (
 )
 from rscni_py.plugin import PluginInfo
 from rscni_py.protocol.commands import COMMAND_SPECS, Command, spec_of
+from rscni_py.protocol.dispatch import call_env
 from rscni_py.protocol.env import split_path
 from rscni_py.types import AnyResult, ConversionError, FieldError, Result, parse_result
 
@@ -434,16 +435,17 @@ def get_version_info(
 ) -> PluginInfo:
     """Ask a plugin which spec versions it supports (VERSION), as Go's ``GetVersionInfo`` does.
 
-    The plugin runs with ``env`` (default ``os.environ``) plus ``CNI_COMMAND=VERSION`` and placeholder values for
-    ``CNI_NETNS``, ``CNI_IFNAME`` and ``CNI_PATH`` (plugins built on old libraries demand them), and gets
-    ``{"cniVersion": "1.1.0"}`` on stdin.  A plugin that answers ``unknown CNI_COMMAND: VERSION`` predates the
-    command and supports 0.1.0 only; an answer of ``{"cniVersion": "0.2.0"}`` alone means 0.1.0 and 0.2.0.
+    The plugin runs with ``env`` (default: as for :func:`delegate_add`) plus ``CNI_COMMAND=VERSION`` and
+    placeholder values for ``CNI_NETNS``, ``CNI_IFNAME`` and ``CNI_PATH`` (plugins built on old libraries demand
+    them), and gets ``{"cniVersion": "1.1.0"}`` on stdin.  A plugin that answers ``unknown CNI_COMMAND: VERSION``
+    predates the command and supports 0.1.0 only; an answer of ``{"cniVersion": "0.2.0"}`` alone means 0.1.0 and
+    0.2.0.
 
     :raises CNIError: the plugin failed (see the module's table); ``DecodingFailureError`` (6) with Go's
         ``decoding version info: ...`` messages when the answer is not a version object.
     """
     overrides = {"CNI_NETNS": "dummy", "CNI_IFNAME": "dummy", "CNI_PATH": "dummy"}
-    version_env = plugin_env(os.environ if env is None else env, Command.VERSION, overrides)
+    version_env = plugin_env(_starting_env(env), Command.VERSION, overrides)
     stdin = json.dumps({"cniVersion": CURRENT_VERSION}, separators=(",", ":")).encode()
     try:
         stdout = executor.exec_plugin(path, stdin, version_env, timeout=timeout)
@@ -476,6 +478,14 @@ def get_version_info(
 # --- The plugin-author API -------------------------------------------------------------------------------------------
 
 
+def _starting_env(env: Mapping[str, str] | None) -> Mapping[str, str]:
+    """What a delegate's environment is built from: ``env``, else the served command's, else ``os.environ``."""
+    if env is not None:
+        return env
+    served = call_env()
+    return os.environ if served is None else served
+
+
 def _prepare(
     plugin_type: str,
     netconf: bytes | Mapping[str, Any],
@@ -483,7 +493,7 @@ def _prepare(
     env: Mapping[str, str] | None,
     executor: Executor | None,
 ) -> tuple[Executor, str, bytes, dict[str, str]]:
-    base = os.environ if env is None else env
+    base = _starting_env(env)
     runner: Executor = DefaultExecutor() if executor is None else executor
     path = runner.find_in_path(plugin_type, split_path(base.get("CNI_PATH", "")))
     data = netconf if isinstance(netconf, bytes) else json.dumps(netconf).encode()
@@ -503,7 +513,8 @@ def delegate_add(
     :param plugin_type: the delegate's name, looked up in ``CNI_PATH`` (typically ``args.config.ipam.type``).
     :param netconf: the configuration to pass, normally ``args.stdin_data`` unchanged (the spec wants the complete
         configuration the caller received); a mapping is sent as JSON.
-    :param env: the environment to start from (default: ``os.environ``); only ``CNI_COMMAND`` is changed.
+    :param env: the environment to start from (default: the served command's, ``args.env``; outside a command,
+        ``os.environ``); only ``CNI_COMMAND`` is changed.
     :param executor: the process layer (default: a :class:`DefaultExecutor`).
     :param timeout: seconds before the delegate is killed and ``TryAgainLaterError`` (11) raised; None waits.
 

@@ -19,10 +19,10 @@ from rscni_py.types.netconf import NetConf
 if TYPE_CHECKING:
     from rscni_py.types import AnyResult, Result
 
-__all__ = ["CNIPlugin", "CmdArgs", "PluginInfo"]
+__all__ = ["CNIPlugin", "CmdArgs", "PluginInfo", "override"]
 
 if TYPE_CHECKING:
-    from typing_extensions import TypeVar
+    from typing_extensions import TypeVar, override
 
     ConfT = TypeVar("ConfT", bound=NetConf, default=NetConf)
     ArgsT = TypeVar("ArgsT", bound=CNIArgs, default=CNIArgs)
@@ -33,6 +33,20 @@ else:
 
     ConfT = TypeVar("ConfT", bound=NetConf)
     ArgsT = TypeVar("ArgsT", bound=CNIArgs)
+
+    def override(method):
+        """Mark a method as overriding one of its base class: ``typing_extensions.override`` for type checkers.
+
+        Type checkers see ``typing_extensions.override`` itself (a misspelled ``delet`` is an error); at run time it
+        sets the same ``__override__`` marker without importing typing_extensions, which would cost a plugin's
+        VERSION about 5 % (11.7 M of 222 M instructions for the debug example, by valgrind).
+        """
+        try:
+            method.__override__ = True
+        except (AttributeError, TypeError):
+            pass
+        return method
+
 
 #: What a missing generic parameter means: ``CNIPlugin[MyConf]`` is ``CNIPlugin[MyConf, CNIArgs]``.
 _PARAMETER_DEFAULTS: dict[object, type] = {ConfT: NetConf, ArgsT: CNIArgs}
@@ -75,8 +89,9 @@ class CmdArgs(Generic[ConfT, ArgsT]):
     netns_override: bool = False
     #: The configuration as a plain JSON object, every key included.
     raw_config: dict[str, Any] = field(default_factory=dict, repr=False)
-    #: The whole environment the command ran with (``os.environ`` under ``run()``); delegate with ``env=args.env``
-    #: so that in-process test runners, which never touch ``os.environ``, reach the same delegates.
+    #: The whole environment the command ran with (``os.environ`` under ``run()``); delegation inside the command
+    #: starts from it by default, so in-process test runners, which never touch ``os.environ``, reach the same
+    #: delegates.
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from rscni_py import CmdArgs, CNIError, TryAgainLaterError
+from rscni_py import CmdArgs, CNIError, CNIPlugin, InvalidNetworkConfigError, NetConf, TryAgainLaterError, override
 from rscni_py.protocol.dispatch import dispatch
 from rscni_py.types import Result
 from tests.recorder import Recorder
@@ -607,3 +607,40 @@ def test_the_exception_hook_sees_unexpected_exceptions_only(failure: Exception, 
     data = json.dumps({"cniVersion": "1.0.0", "name": "testnet", "type": "recorder"}).encode()
     code = dispatch(Recorder, env_for("ADD"), io.BytesIO(data), out, io.StringIO(), on_exception=seen.append)
     assert (code, json.loads(out.getvalue())["code"], seen) == (1, 999 if hooked else 11, [failure] if hooked else [])
+
+
+@dataclass(kw_only=True)
+class CheckedConf(NetConf):
+    size: int = 1
+
+    @override
+    def validate(self) -> None:
+        Recorder.calls.append(("validate", None))  # type: ignore[arg-type]  # a marker among the calls
+        if self.size < 1:
+            raise InvalidNetworkConfigError(f"invalid network config: size: {self.size} is below 1")
+
+
+class Checked(Recorder, CNIPlugin[CheckedConf]):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("command", "size", "args", "expected"),
+    [
+        ("ADD", 1, "", (0, ["validate", "add"])),
+        ("DEL", 1, "", (0, ["validate", "delete"])),
+        ("GC", 1, "", (0, ["validate", "gc"])),
+        ("ADD", 0, "", (1, ["validate"])),
+        # The configuration's own checks run after everything is decoded: a bad CNI_ARGS is reported first.
+        ("ADD", 0, "NOPE=1", (1, [])),
+        ("VERSION", 0, "", (0, [])),
+    ],
+)
+def test_the_configuration_is_validated_once_before_the_method(
+    command: str, size: int, args: str, expected: tuple[int, list[str]]
+) -> None:
+    stdin = {"cniVersion": "1.1.0", "name": "testnet", "type": "checked", "size": size}
+    out = run(env_for(command, CNI_ARGS=args), stdin, plugin=Checked)
+    assert (out.code, [name for name, _ in out.calls]) == expected
+    if expected == (1, ["validate"]):
+        assert out.json == error(7, "invalid network config: size: 0 is below 1")

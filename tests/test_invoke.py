@@ -676,16 +676,15 @@ class IpamUser(CNIPlugin[BridgeConf]):
 
     def add(self, args: CmdArgs[BridgeConf]) -> Result:
         assert args.config.ipam is not None
-        with invoke.add_with_rollback(
-            args.config.ipam.type, args.stdin_data, env=args.env, executor=self.executor
-        ) as ipam_result:
+        # No env=: delegation starts from this call's environment (CNI_PATH included), not from os.environ.
+        with invoke.add_with_rollback(args.config.ipam.type, args.stdin_data, executor=self.executor) as ipam_result:
             if self.fail_with is not None:
                 raise self.fail_with
             return ipam_result
 
     def delete(self, args: CmdArgs[BridgeConf]) -> None:
         assert args.config.ipam is not None
-        invoke.delegate_delete(args.config.ipam.type, args.stdin_data, env=args.env, executor=self.executor)
+        invoke.delegate_delete(args.config.ipam.type, args.stdin_data, executor=self.executor)
 
     def check(self, args: CmdArgs[BridgeConf]) -> None:
         pass

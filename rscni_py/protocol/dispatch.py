@@ -15,6 +15,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, TextIO, get_args
 
 from rscni_py._base import strict_json
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from rscni_py.plugin import CNIPlugin
     from rscni_py.protocol.signals import ProcessSignals
 
-__all__ = ["MAX_CONFIG_BYTES", "MAX_JSON_DEPTH", "dispatch"]
+__all__ = ["MAX_CONFIG_BYTES", "MAX_JSON_DEPTH", "call_env", "dispatch"]
 
 #: The largest network configuration read from stdin (16 MiB); a larger one is refused with code 5.
 MAX_CONFIG_BYTES: Final = 16 * 1024 * 1024
@@ -52,6 +53,18 @@ MAX_CONFIG_BYTES: Final = 16 * 1024 * 1024
 #: indenting JSON encoder, the plugin's own code) and does not depend on how deep the caller's stack already is.
 MAX_JSON_DEPTH: Final = 128
 _READ_CHUNK: Final = 1024 * 1024
+
+# The environment of the command being served in this context: what delegation starts from by default.
+_CALL_ENV: Final[ContextVar[Mapping[str, str] | None]] = ContextVar("rscni_py_call_env", default=None)
+
+
+def call_env() -> Mapping[str, str] | None:
+    """The environment of the command this context is serving (the plugin's ``args.env``), None outside one.
+
+    ``rscni_py.invoke`` starts a delegate's environment from it, so a plugin run in process (by the test runner,
+    which never touches ``os.environ``) reaches the delegates of the ``CNI_PATH`` it was given.
+    """
+    return _CALL_ENV.get()
 
 
 class _Request:
@@ -195,14 +208,17 @@ def _serve(
     from rscni_py.types import codec
 
     previous = codec.use_engine(plugin_cls.codec)
+    served = _CALL_ENV.set(env)
     try:
         args = _build_args(plugin_cls, command, env, values, data, raw, override)
+        args.config.validate()
         logsetup.log(logsetup.DEBUG, "calling %s.%s", plugin_cls.__name__, spec.method)
         outcome = getattr(plugin, spec.method)(args)
         if spec.prints != "result":
             return ""
         return _render_result(outcome, version)
     finally:
+        _CALL_ENV.reset(served)
         codec.use_engine(previous)
 
 

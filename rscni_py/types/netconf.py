@@ -76,6 +76,15 @@ class NetConf:
     raw: dict[str, Any] = raw_field()
     """The whole configuration object as received; not compared, not shown, never written as a key."""
 
+    def validate(self) -> None:
+        """The plugin's own checks of its configuration, beyond what the field types express.
+
+        The hook a configuration class overrides (with ``@override``) to refuse values its types cannot: raise a
+        ``CNIError``, normally ``InvalidNetworkConfigError`` (code 7) naming the key. The dispatcher calls it once
+        per command that reads a configuration, after the configuration, ``prevResult`` and ``CNI_ARGS`` are
+        decoded and before the plugin's method runs. The default accepts everything.
+        """
+
     @property
     def extra(self) -> dict[str, Any]:
         """The keys of the configuration that no field of this class took, as received."""
