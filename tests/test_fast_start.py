@@ -243,12 +243,11 @@ def test_lazy_names_are_the_objects_of_their_modules(package: str) -> None:
     import importlib
 
     module = importlib.import_module(package)
-    homes: dict[str, Any] = module._HOMES
+    homes = module._LAZY.homes
     resolved = {}
     for name in module.__all__:
-        home = homes[name]
-        where, attr = home if isinstance(home, tuple) else (home, name)
-        resolved[name] = getattr(module, name) is getattr(importlib.import_module(where), attr)
+        where, _, attr = homes[name].partition(":")
+        resolved[name] = getattr(module, name) is getattr(importlib.import_module(where), attr or name)
     assert resolved == dict.fromkeys(module.__all__, True)
     assert set(module.__all__) <= set(dir(module))
     with pytest.raises(AttributeError, match="has no attribute 'Nope'"):

@@ -66,16 +66,17 @@ def test_documented_names_are_public() -> None:
 
 
 def test_plugin_info_is_an_immutable_value() -> None:
-    # A plain class rather than a frozen dataclass (start-up cost); it must still behave like one.
+    # A frozen dataclass: a plain class saved the VERSION path about 1.5 % (3.1 M instructions), below the 3 %
+    # that would justify hand-written methods.
     from rscni_py import PluginInfo
 
     info = PluginInfo(("0.4.0", "1.0.0"))
-    with pytest.raises(AttributeError, match="immutable"):
+    with pytest.raises(AttributeError, match="cannot assign to field 'supported_versions'"):
         info.supported_versions = ()  # type: ignore[misc]
     assert (
         info == PluginInfo(("0.4.0", "1.0.0")),
         info != PluginInfo(("1.0.0",)),
-        info == ("0.4.0", "1.0.0"),
+        info == ("0.4.0", "1.0.0"),  # type: ignore[comparison-overlap]  # deliberately another type
         len({info, PluginInfo(("0.4.0", "1.0.0"))}),
         repr(info),
         info.to_dict(),

@@ -347,7 +347,7 @@ def test_public_names() -> None:
     assert rscni_py.testing.__all__ == sorted(rscni_py.testing.__all__)
     assert dir(rscni_py.testing) == rscni_py.testing.__all__
     with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
-        _ = rscni_py.testing.Nope
+        _ = rscni_py.testing.Nope  # type: ignore[attr-defined]
 
 
 def test_fake_executor_is_reexported() -> None:

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from rscni_py._base import strict_json
+from rscni_py._base.lazy import LazyNames
 from rscni_py._base.versions import ALL_VERSIONS, VersionError, at_least
 from rscni_py.protocol.commands import COMMAND_SPECS, Command, spec_of
 from rscni_py.protocol.env import ENV_VARS
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from _pytest.mark.structures import ParameterSet
 
     from rscni_py.plugin import CNIPlugin
+    from rscni_py.testing.suite import ConformanceSuite
 
 __all__ = [
     "CHECKS",
@@ -52,7 +54,7 @@ __all__ = [
     "Case",
     "Check",
     "CheckOutcome",
-    "ConformanceSuite",  # noqa: F822 - provided by __getattr__ below, which imports pytest only when asked
+    "ConformanceSuite",
     "DEFAULT_EXEC_CNI_PATH",
     "ExecutableTarget",
     "KNOWN_VERSIONS",
@@ -1038,13 +1040,11 @@ def pytest_cases(*targets: Target) -> list[ParameterSet]:
     return [pytest.param(Case(t, name), id=f"{t.name}:{name}") for t in targets for name in CHECK_NAMES]
 
 
-def __getattr__(name: str) -> Any:
-    # ConformanceSuite needs pytest at class creation; load it only when asked for.
-    if name == "ConformanceSuite":
-        from rscni_py.testing.suite import ConformanceSuite
+# ConformanceSuite needs pytest at class creation; it is loaded only when asked for.
+_LAZY: Final = LazyNames(__name__, {"ConformanceSuite": "rscni_py.testing.suite"})
 
-        return ConformanceSuite
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = _LAZY.module_getattr, _LAZY.module_dir
 
 
 def main(argv: Sequence[str] | None = None) -> int:

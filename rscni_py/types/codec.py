@@ -49,7 +49,6 @@ from rscni_py.types.fields import (
     LooseBool,
     MACAddress,
     Omit,
-    bind_field_types,
     field_spec,
     json_field,
     raw_field,
@@ -392,7 +391,6 @@ def _plan(cls: type) -> _ClassPlan:
     plan = _PLANS.get(cls)
     if plan is not None:
         return plan
-    bind_field_types(cls)
     hints = typing.get_type_hints(cls, include_extras=True)
     fields: list[_FieldPlan] = []
     raw: str | None = None
