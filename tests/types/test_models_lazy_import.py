@@ -144,6 +144,7 @@ def test_type_hints_resolve_on_every_public_model_without_a_decode() -> None:
             "K8sArgs",
             "NetConf",
             "NetConfList",
+            "PluginInfo",
             "PortMapping",
             "Result",
             "Route",
