@@ -210,7 +210,7 @@ def read_request(conn: socket.socket, timeout: float = REQUEST_TIMEOUT) -> Reque
             _close(fd)
         raise
     conn.settimeout(None)
-    return Request(env=env, fds=dict(zip(roles, fds)))
+    return Request(env=env, fds=dict(zip(roles, fds, strict=True)))
 
 
 def _send_status(conn: socket.socket, kind: int, value: int, *, wait: bool = True) -> None:
@@ -257,14 +257,14 @@ def _take_stdio(fds: Mapping[str, int]) -> None:
         else:
             _close(target)
     encoding = "utf-8"
-    sys.stdin = _stream(0, "r", encoding, "surrogateescape") if "stdin" in fds else None  # type: ignore[assignment]
-    sys.stdout = _stream(1, "w", encoding, "surrogateescape") if "stdout" in fds else None  # type: ignore[assignment]
-    sys.stderr = _stream(2, "w", encoding, "backslashreplace") if "stderr" in fds else None  # type: ignore[assignment]
+    sys.stdin = _stream(0, "r", encoding, "surrogateescape") if "stdin" in fds else None
+    sys.stdout = _stream(1, "w", encoding, "surrogateescape") if "stdout" in fds else None
+    sys.stderr = _stream(2, "w", encoding, "backslashreplace") if "stderr" in fds else None
 
 
 def _stream(fd: int, mode: str, encoding: str, errors: str) -> TextIO:
     raw = io.FileIO(fd, mode, closefd=False)
-    buffered: io.BufferedIOBase = io.BufferedReader(raw) if mode == "r" else io.BufferedWriter(raw)
+    buffered: io.BufferedReader | io.BufferedWriter = io.BufferedReader(raw) if mode == "r" else io.BufferedWriter(raw)
     return io.TextIOWrapper(buffered, encoding=encoding, errors=errors, line_buffering=mode == "w")
 
 
@@ -387,9 +387,9 @@ def _child(plugin_cls: type[CNIPlugin[Any, Any]], conn: socket.socket, inherited
         except OSError as exc:
             code = _setup_failed(plugin_cls, "cannot enter the caller's namespaces or working directory", exc)
         else:
-            for fd in (cwd, netns, mntns):
-                if fd is not None:
-                    os.close(fd)
+            for held in (cwd, netns, mntns):
+                if held is not None:
+                    os.close(held)
             watch = _Watch(conn, grace)
             watch.start()
             code = _run_like_cold(plugin_cls)
@@ -540,12 +540,14 @@ class _Daemon:
         workers: int,
         allow_group: int | None,
         grace: float,
+        orphan_grace: float,
     ) -> None:
         self.plugin_cls = plugin_cls
         self.listener = listener
         self.workers = workers
         self.allow_group = allow_group
         self.grace = grace
+        self.orphan_grace = orphan_grace
         self.children: dict[int, socket.socket] = {}
         self.stopping = False
         self.wake_r, self.wake_w = socket.socketpair()
@@ -577,8 +579,11 @@ class _Daemon:
         pid, uid, gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
         if uid == os.geteuid() or (self.allow_group is not None and gid == self.allow_group):
             return True
-        _log(f"refused a caller: pid {pid}, uid {uid}, gid {gid} (allowed: uid {os.geteuid()}" +
-             ("" if self.allow_group is None else f", gid {self.allow_group}") + ")")
+        _log(
+            f"refused a caller: pid {pid}, uid {uid}, gid {gid} (allowed: uid {os.geteuid()}"
+            + ("" if self.allow_group is None else f", gid {self.allow_group}")
+            + ")"
+        )
         return False
 
     def _accept(self) -> None:
@@ -606,7 +611,7 @@ class _Daemon:
             ]
             pid = os.fork()
             if pid == 0:
-                _child(self.plugin_cls, conn, [fd for fd in inherited if fd >= 0], ORPHAN_GRACE)
+                _child(self.plugin_cls, conn, [fd for fd in inherited if fd >= 0], self.orphan_grace)
             self.children[pid] = conn
 
     def _reap(self) -> None:
@@ -672,6 +677,7 @@ def serve(
     workers: int = DEFAULT_WORKERS,
     allow_group: int | None = None,
     shutdown_grace: float = SHUTDOWN_GRACE,
+    orphan_grace: float = ORPHAN_GRACE,
 ) -> int:
     """Serve ``plugin_cls`` in warm mode on a unix socket until SIGTERM or SIGINT; return the exit code (0).
 
@@ -679,7 +685,8 @@ def serve(
     socket's directory (0700) and the socket (0600) whatever the umask, and is ready when the socket accepts. At most
     ``workers`` calls run at once; later ones wait in the listen backlog. Callers whose uid differs from the
     daemon's (and whose gid is not ``allow_group``) are refused and logged. On SIGTERM it stops accepting, gives
-    the calls in flight ``shutdown_grace`` seconds, then stops them the way a runtime would (SIGTERM).
+    the calls in flight ``shutdown_grace`` seconds, then stops them the way a runtime would (SIGTERM). A call whose
+    shim went away (the runtime killed it) gets SIGTERM at once and SIGKILL ``orphan_grace`` seconds later.
 
     Must be called from the main thread of a process with no other threads: every call is a ``fork()``.
 
@@ -693,7 +700,7 @@ def serve(
     except Exception as exc:  # a plugin that cannot be warmed still serves; the first calls pay for it
         _log(f"warm-up incomplete: {type(exc).__name__}: {exc}")
     listener, inode = _listen(path, allow_group)
-    daemon = _Daemon(plugin_cls, listener, workers, allow_group, shutdown_grace)
+    daemon = _Daemon(plugin_cls, listener, workers, allow_group, shutdown_grace, orphan_grace)
     daemon.install_signals()
     gc.freeze()  # the warm heap stays shared with the children instead of being touched by their collections
     _log(f"ready: serving {plugin_cls.__name__} on {path} with {workers} workers (pid {os.getpid()})")
@@ -739,6 +746,13 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allow-group", type=_group, default=None, metavar="GROUP", help="also accept callers of this group"
     )
+    parser.add_argument(
+        "--orphan-grace",
+        type=float,
+        default=ORPHAN_GRACE,
+        metavar="SECONDS",
+        help=f"SIGKILL a call this long after its shim went away and it was sent SIGTERM (default {ORPHAN_GRACE:g})",
+    )
 
 
 def load_plugin(path: Path, class_name: str | None = None) -> type[CNIPlugin[Any, Any]]:
@@ -763,7 +777,13 @@ def load_plugin(path: Path, class_name: str | None = None) -> type[CNIPlugin[Any
 def serve_main(ns: argparse.Namespace) -> int:
     """Run ``rscni-py serve`` for parsed arguments; one error line on stderr and exit code 1 on failure."""
     try:
-        return serve(load_plugin(ns.plugin, ns.class_name), ns.socket, workers=ns.workers, allow_group=ns.allow_group)
+        return serve(
+            load_plugin(ns.plugin, ns.class_name),
+            ns.socket,
+            workers=ns.workers,
+            allow_group=ns.allow_group,
+            orphan_grace=ns.orphan_grace,
+        )
     except ServeError as exc:
         print(f"rscni-py serve: error: {exc}", file=sys.stderr)
         return 1
