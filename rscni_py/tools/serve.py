@@ -464,7 +464,9 @@ def _private_directory(directory: Path, group: int | None) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as exc:
-        reason = "is a symbolic link" if exc.errno == errno.ELOOP else (exc.strerror or str(exc))
+        # O_NOFOLLOW with O_DIRECTORY fails with ELOOP or ENOTDIR on a symlink, depending on the kernel.
+        symlink = exc.errno in (errno.ELOOP, errno.ENOTDIR) and directory.is_symlink()
+        reason = "is a symbolic link" if symlink else (exc.strerror or str(exc))
         raise ServeError(f"socket directory {directory}: {reason}") from None
     try:
         info = os.fstat(fd)
