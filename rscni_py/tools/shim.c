@@ -186,6 +186,7 @@ static void fail(const char *msg, const char *details) {
 static void unreachable(const char *why, char **argv) {
     char details[512];
 #ifdef RSCNI_FALLBACK
+    close_placeholders();
     execv(RSCNI_FALLBACK, argv);
     snprintf(details, sizeof details, "%s: %s; fallback %s: %s", RSCNI_SOCKET, why, RSCNI_FALLBACK, strerror(errno));
 #else
@@ -195,12 +196,20 @@ static void unreachable(const char *why, char **argv) {
     fail("cannot reach the warm-mode daemon", details);
 }
 
+static int present[3]; /* which of fds 0, 1 and 2 the runtime gave us */
+
+static void close_placeholders(void) {
+    for (int fd = 0; fd < 3; fd++)
+        if (!present[fd])
+            close(fd);
+}
+
 static int open_role(int role) {
     switch (role) {
     case 0:
     case 1:
     case 2:
-        return fcntl(role, F_GETFD) == -1 ? -1 : role;
+        return present[role] ? role : -1;
     case 3:
         return open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
     case 4:
@@ -225,6 +234,13 @@ static int send_all(int fd, const char *data, size_t len) {
 
 int main(int argc, char **argv) {
     (void)argc;
+    /* A closed standard fd is passed on as closed; until then /dev/null holds its number, so that the socket and
+     * the other descriptors opened below cannot take it and be mistaken for it. */
+    for (int fd = 0; fd < 3; fd++) {
+        present[fd] = fcntl(fd, F_GETFD) != -1;
+        if (!present[fd] && open("/dev/null", O_RDWR) != fd)
+            return 1;
+    }
     /* The environment block: KEY=VALUE\0 ... */
     size_t env_bytes = 0;
     for (char **e = environ; *e; e++)
