@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -153,3 +155,34 @@ def start(executable: Path, env: Mapping[str, str], stdin: bytes) -> subprocess.
 def finish(proc: subprocess.Popen[bytes], timeout: float = 60) -> tuple[int, str, str]:
     out, err = proc.communicate(timeout=timeout)
     return proc.returncode, out.decode(), err.decode()
+
+
+class WarmPlugins:
+    """Plugins installed as shims, each served by its own daemon; :meth:`stop` stops every daemon."""
+
+    def __init__(self) -> None:
+        # Short: a socket path must fit in 107 bytes, and pytest's temporary directories are long.
+        self.base = Path(tempfile.mkdtemp(prefix="rscni-warm-"))
+        self.daemons: list[WarmDaemon] = []
+
+    def install(self, directory: Path, name: str, script: Path, fallback: Path | None = None) -> Path:
+        """Start a daemon for ``script`` and put its shim at ``directory/name``; return the shim."""
+        sock = self.base / name / "d.sock"
+        self.daemons.append(start_daemon(script, sock, self.base / f"{name}.log"))
+        directory.mkdir(parents=True, exist_ok=True)
+        return shim_for(directory / name, sock, fallback)
+
+    def stop(self) -> None:
+        codes = [daemon.stop() for daemon in self.daemons]
+        logs = [daemon.log_text() for daemon in self.daemons]
+        shutil.rmtree(self.base)
+        assert codes == [0] * len(codes), logs
+
+
+@contextmanager
+def warm_plugins() -> Iterator[WarmPlugins]:
+    plugins = WarmPlugins()
+    try:
+        yield plugins
+    finally:
+        plugins.stop()

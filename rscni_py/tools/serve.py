@@ -268,6 +268,14 @@ def _stream(fd: int, mode: str, encoding: str, errors: str) -> TextIO:
     return io.TextIOWrapper(buffered, encoding=encoding, errors=errors, line_buffering=mode == "w")
 
 
+def _coerce_locale(env: dict[str, str]) -> dict[str, str]:
+    """The environment a cold interpreter started with ``env`` runs with: under the C locale, Python (PEP 538) sets
+    ``LC_CTYPE=C.UTF-8`` for itself and whatever it starts (``ip``, ``iptables``, delegated plugins)."""
+    if not env.get("LC_ALL") and (env.get("LC_CTYPE") or env.get("LANG") or "C") in ("C", "POSIX"):
+        return {**env, "LC_CTYPE": "C.UTF-8"}
+    return env
+
+
 class _Watch:
     """The child's watch on its connection: forwarded signals are raised here; the shim's end means stop."""
 
@@ -377,7 +385,7 @@ def _child(plugin_cls: type[CNIPlugin[Any, Any]], conn: socket.socket, inherited
         mntns = request.fds.pop("mntns", None)
         _take_stdio(request.fds)
         os.environ.clear()
-        os.environ.update(request.env)
+        os.environ.update(_coerce_locale(request.env))
         try:
             # Network first: the mount namespace's /proc may be the only way to name it afterwards.
             _enter_namespace(netns, "net", _CLONE_NEWNET)
