@@ -754,7 +754,11 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--class", dest="class_name", default=None, metavar="NAME", help="the CNIPlugin subclass")
     parser.add_argument(
-        "--allow-group", type=_group, default=None, metavar="GROUP", help="also accept callers of this group"
+        "--allow-group",
+        type=_group,
+        default=None,
+        metavar="GROUP",
+        help="also accept callers whose primary group is GROUP (directory 0710, socket 0660, of that group)",
     )
     parser.add_argument(
         "--orphan-grace",
