@@ -46,7 +46,7 @@ def test_runtime_kills_the_shim_mid_add_and_the_child_rolls_back(tmp_path: Path)
         wait_until((tmp_path / "started").exists, what="the call to start")
         call.kill()
         finish(call)
-        wait_until(lambda: (tmp_path / "marker").exists(), what="the rollback")
+        wait_until((tmp_path / "marker").exists, what="the rollback")
         assert (tmp_path / "marker").read_text() == "cleaned up"
         wait_until(lambda: no_children(daemon), what="the child to be reaped")
 

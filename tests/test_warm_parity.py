@@ -59,7 +59,7 @@ PER_VERSION = [
     Case("STATUS", {"CNI_COMMAND": "STATUS", "CNI_PATH": "/opt/cni/bin"}, "good"),
     Case("missing plugin key", {"CNI_COMMAND": "ADD", **ATTACH}, "no-output"),
     Case("missing network name", {"CNI_COMMAND": "ADD", **ATTACH}, "no-name"),
-    Case("missing container id", {"CNI_COMMAND": "ADD", **{**ATTACH, "CNI_CONTAINERID": ""}}, "good"),
+    Case("missing container id", {"CNI_COMMAND": "ADD", **ATTACH, "CNI_CONTAINERID": ""}, "good"),
     Case("unknown command", {"CNI_COMMAND": "FROB", **ATTACH}, "good"),
 ]
 ONCE = [

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from rscni_py.tools.serve import STATUS_FRAME, STATUS_MAGIC
+from rscni_py.tools.serve import KIND_REFUSED, REFUSED_FRAME, STATUS_FRAME, STATUS_MAGIC
 from tests.warm_support import ROOT, run, shim_for, warm_daemon
 
 DEBUG = ROOT / "examples" / "debug" / "rscni_debug.py"
@@ -92,12 +92,14 @@ def test_a_second_daemon_on_the_same_socket_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_malformed_request_is_refused_and_logged(tmp_path: Path) -> None:
-    with warm_daemon(DEBUG, tmp_path / "s" / "d.sock", tmp_path / "log") as daemon:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-            conn.connect(str(daemon.socket_path))
-            conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
-            conn.shutdown(socket.SHUT_WR)
-            assert STATUS_FRAME.unpack(conn.recv(STATUS_FRAME.size)) == (STATUS_MAGIC, 2, 2)
+    with (
+        warm_daemon(DEBUG, tmp_path / "s" / "d.sock", tmp_path / "log") as daemon,
+        socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn,
+    ):
+        conn.connect(str(daemon.socket_path))
+        conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        conn.shutdown(socket.SHUT_WR)
+        assert STATUS_FRAME.unpack(conn.recv(STATUS_FRAME.size)) == (STATUS_MAGIC, KIND_REFUSED, REFUSED_FRAME)
     assert "rscni-py serve: refused a request: not a version 1 request (magic b'GET ', version " in daemon.log_text()
 
 
@@ -142,5 +144,5 @@ def test_callers_are_checked_by_their_credentials(shared_base: Path) -> None:
         code, out = call_as(shim, STRANGER, STRANGER, [GROUP])
         assert (code, json.loads(out)) == (1, REFUSED)
         assert run(shim, {"CNI_COMMAND": "VERSION"})[:2] == (0, VERSION_ANSWER)  # root, the daemon's own user
-    assert f"rscni-py serve: refused a caller: pid " in daemon.log_text()
+    assert "rscni-py serve: refused a caller: pid " in daemon.log_text()
     assert f", uid {STRANGER}, gid {STRANGER} (allowed: uid 0, gid {GROUP})\n" in daemon.log_text()

@@ -23,7 +23,6 @@ from typing import Any, Final
 import pytest
 
 from examples.veth import netops
-
 from tests.warm_support import warm_plugins
 
 from .containerd import (
