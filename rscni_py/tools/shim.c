@@ -183,6 +183,14 @@ static void fail(const char *msg, const char *details) {
     exit(1);
 }
 
+static int present[3]; /* which of fds 0, 1 and 2 the runtime gave us */
+
+static void close_placeholders(void) {
+    for (int fd = 0; fd < 3; fd++)
+        if (!present[fd])
+            close(fd);
+}
+
 static void unreachable(const char *why, char **argv) {
     char details[512];
 #ifdef RSCNI_FALLBACK
@@ -194,14 +202,6 @@ static void unreachable(const char *why, char **argv) {
     snprintf(details, sizeof details, "%s: %s", RSCNI_SOCKET, why);
 #endif
     fail("cannot reach the warm-mode daemon", details);
-}
-
-static int present[3]; /* which of fds 0, 1 and 2 the runtime gave us */
-
-static void close_placeholders(void) {
-    for (int fd = 0; fd < 3; fd++)
-        if (!present[fd])
-            close(fd);
 }
 
 static int open_role(int role) {

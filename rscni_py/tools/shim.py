@@ -73,7 +73,8 @@ def build_shim(
         command = [found, "-static", "-O2", "-s", "-o", str(binary), *defines, str(src)]
         proc = subprocess.run(command, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
-            detail = " ".join(proc.stderr.split())[-400:] or f"exit status {proc.returncode}"
+            errors = [line for line in proc.stderr.splitlines() if "error" in line] or proc.stderr.splitlines()
+            detail = " ".join(" ".join(errors).split())[:400] or f"exit status {proc.returncode}"
             raise ShimError(f"{name} could not build the shim (is the static C library installed?): {detail}")
         try:
             atomic_write(output, lambda out: out.write(binary.read_bytes()), mode=0o755)

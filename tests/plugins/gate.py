@@ -25,8 +25,9 @@ class Gate(CNIPlugin):
         mode = args.raw_config.get("mode", "ok")
         if mode == "stubborn":
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        (directory / "started").write_text(str(os.getpid()))
         try:
+            (directory / "started.tmp").write_text(str(os.getpid()))
+            (directory / "started.tmp").rename(directory / "started")  # whole, for the test that reads the pid
             end = time.monotonic() + 30
             while not (directory / "release").exists() and time.monotonic() < end:
                 time.sleep(0.02)
