@@ -26,8 +26,8 @@ ATTACH = {"CNI_CONTAINERID": "c1", "CNI_NETNS": "/var/run/netns/x", "CNI_IFNAME"
 # --- request frames --------------------------------------------------------------------------------------------
 
 
-def header(mask: int, env_bytes: int, magic: bytes = REQUEST_MAGIC, version: int = 1) -> bytes:
-    return REQUEST_HEADER.pack(magic, version, mask, env_bytes)
+def header(mask: int, env_bytes: int, magic: bytes = REQUEST_MAGIC, version: int = 1, umask: int = 0o022) -> bytes:
+    return REQUEST_HEADER.pack(magic, version, mask, umask, env_bytes)
 
 
 def open_fds() -> set[str]:
@@ -46,12 +46,12 @@ def test_request_is_read_with_its_descriptors(pair: tuple[socket.socket, socket.
     client, server = pair
     env = b"CNI_COMMAND=VERSION\0EMPTY=\0NOEQUALS\0A=b=c\0"
     r, w = os.pipe()
-    socket.send_fds(client, [header(0b11, len(env)) + env], [r, w])
+    socket.send_fds(client, [header(0b11, len(env), umask=0o027) + env], [r, w])
     os.close(r)
     os.close(w)
     request = read_request(server)
     try:
-        assert request.env == {"CNI_COMMAND": "VERSION", "EMPTY": "", "A": "b=c"}
+        assert (request.env, request.umask) == ({"CNI_COMMAND": "VERSION", "EMPTY": "", "A": "b=c"}, 0o027)
         assert sorted(request.fds) == ["stdin", "stdout"]
         os.write(request.fds["stdout"], b"x")
         assert os.read(request.fds["stdin"], 1) == b"x"
@@ -70,12 +70,13 @@ BAD_FRAMES = [
     ("bad magic", header(0, 0, magic=b"XXXX"), 0, "not a version 1 request (magic b'XXXX', version 1)"),
     ("bad version", header(0, 0, version=2), 0, "not a version 1 request (magic b'RSCQ', version 2)"),
     ("unknown role", header(1 << len(FD_ROLES), 0), 0, "unknown file descriptor roles in mask 0x40"),
+    ("not a umask", header(0, 0, umask=0o1000), 0, "umask 0o1000 is not a file mode"),
     ("fewer fds than the mask", header(0b111, 0), 2, "the mask names 3 file descriptors but 2 came"),
     ("more fds than roles", header(0b111111, 0), 7, "more than 6 file descriptors"),
     ("environment too large", header(0, MAX_ENV_BYTES + 1), 0, "environment of 1048577 bytes is larger than 1048576"),
     ("truncated environment", header(0, 10) + b"A=1\0", 0, "connection closed after 4 of 10 bytes of the environment"),
     ("environment without a final NUL", header(0, 3) + b"A=1", 0, "environment block does not end with a NUL byte"),
-    ("truncated header", header(0, 0)[:5], 0, "connection closed after 0 of 7 bytes of the header"),
+    ("truncated header", header(0, 0)[:5], 0, "connection closed after 0 of 11 bytes of the header"),
     ("nothing", b"", 0, "connection closed before the request"),
 ]
 

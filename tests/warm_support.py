@@ -133,10 +133,13 @@ def run(
     *,
     timeout: float = 60,
     cwd: Path | str = "/",
+    umask: int = -1,
 ) -> tuple[int, str, str]:
     """Run a plugin executable the way a runtime does: the given environment only, stdin, stdout and stderr piped."""
     argv = [str(executable)] if isinstance(executable, Path) else list(executable)
-    proc = subprocess.run(argv, input=stdin, env=dict(env), capture_output=True, check=False, timeout=timeout, cwd=cwd)
+    proc = subprocess.run(
+        argv, input=stdin, env=dict(env), capture_output=True, check=False, timeout=timeout, cwd=cwd, umask=umask
+    )
     return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
 
 

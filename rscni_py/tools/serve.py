@@ -10,8 +10,8 @@ namespaces and working directory, and calls the same ``main()`` as ``run()``. Se
 
 Wire format (one ``SOCK_STREAM`` connection per call; integers in native byte order, both ends are on one host):
 
-* request, shim to daemon: a 12-byte header ``magic "RSCQ", u16 version (1), u16 fd mask, u32 env bytes``, then
-  the environment as ``KEY=VALUE\\0`` entries. The first byte carries the file descriptors (``SCM_RIGHTS``), one per
+* request, shim to daemon: a 16-byte header ``magic "RSCQ", u16 version (1), u16 fd mask, u32 umask, u32 env
+  bytes``, then the environment as ``KEY=VALUE\\0`` entries. The first byte carries the file descriptors (``SCM_RIGHTS``), one per
   set bit of the mask, in the order of :data:`FD_ROLES` (stdin, stdout, stderr, cwd, netns, mntns). At most
   :data:`MAX_ENV_BYTES` of environment and ``len(FD_ROLES)`` descriptors; anything else is refused.
 * signals, shim to daemon: after the request, each byte is a signal number (SIGTERM, SIGINT, SIGHUP) that the shim
@@ -83,8 +83,8 @@ __all__ = [
 REQUEST_MAGIC: Final = b"RSCQ"
 STATUS_MAGIC: Final = b"RSCS"
 PROTOCOL_VERSION: Final = 1
-#: magic, protocol version, fd mask, environment bytes.
-REQUEST_HEADER: Final = struct.Struct("=4sHHI")
+#: magic, protocol version, fd mask, umask, environment bytes.
+REQUEST_HEADER: Final = struct.Struct("=4sHHII")
 #: magic, kind, value.
 STATUS_FRAME: Final = struct.Struct("=4sIi")
 #: What each bit of the request's fd mask stands for, lowest bit first; the descriptors come in this order.
@@ -122,10 +122,11 @@ class FrameError(Exception):
 
 @dataclasses.dataclass
 class Request:
-    """One call as the shim sent it: the caller's environment and its file descriptors by role."""
+    """One call as the shim sent it: the caller's environment, umask and file descriptors by role."""
 
     env: dict[str, str]
     fds: dict[str, int]
+    umask: int = 0o022
 
     def close(self) -> None:
         """Close every descriptor still held."""
@@ -191,9 +192,11 @@ def read_request(conn: socket.socket, timeout: float = REQUEST_TIMEOUT) -> Reque
                 raise FrameError("connection closed before the request")
             if len(data) < REQUEST_HEADER.size:
                 data += _recv_exactly(conn, REQUEST_HEADER.size - len(data), "header")
-            magic, version, mask, env_bytes = REQUEST_HEADER.unpack(data)
+            magic, version, mask, umask, env_bytes = REQUEST_HEADER.unpack(data)
             if magic != REQUEST_MAGIC or version != PROTOCOL_VERSION:
                 raise FrameError(f"not a version {PROTOCOL_VERSION} request (magic {magic!r}, version {version})")
+            if umask > 0o777:
+                raise FrameError(f"umask {umask:#o} is not a file mode")
             if mask >> len(FD_ROLES):
                 raise FrameError(f"unknown file descriptor roles in mask {mask:#x}")
             roles = [role for bit, role in enumerate(FD_ROLES) if mask & (1 << bit)]
@@ -218,7 +221,7 @@ def read_request(conn: socket.socket, timeout: float = REQUEST_TIMEOUT) -> Reque
             _close(fd)
         raise
     conn.settimeout(None)
-    return Request(env=env, fds=dict(zip(roles, fds, strict=True)))
+    return Request(env=env, fds=dict(zip(roles, fds, strict=True)), umask=umask)
 
 
 def _send_status(conn: socket.socket, kind: int, value: int, *, wait: bool = True) -> None:
@@ -394,6 +397,7 @@ def _child(plugin_cls: type[CNIPlugin[Any, Any]], conn: socket.socket, inherited
         _take_stdio(request.fds)
         os.environ.clear()
         os.environ.update(_coerce_locale(request.env))
+        os.umask(request.umask)
         try:
             # Network first: the mount namespace's /proc may be the only way to name it afterwards.
             _enter_namespace(netns, "net", _CLONE_NEWNET)
@@ -706,7 +710,9 @@ def serve(
     the calls in flight ``shutdown_grace`` seconds, then stops them the way a runtime would (SIGTERM). A call whose
     shim went away (the runtime killed it) gets SIGTERM at once and SIGKILL ``orphan_grace`` seconds later.
 
-    Must be called from the main thread of a process with no other threads: every call is a ``fork()``.
+    The plugin runs with the daemon's credentials, cgroup and rlimits, whoever called: allow a group only when its
+    members may run the plugin as the daemon's user. Must be called from the main thread of a process with no other
+    threads: every call is a ``fork()``.
 
     :raises ServeError: the socket cannot be set up.
     """

@@ -2,7 +2,7 @@
  * rscni-py warm-mode shim: what the container runtime executes as the plugin.
  *
  * It hands the call to the warm-mode daemon (rscni_py/tools/serve.py, whose docstring describes the wire format):
- * the environment, fds 0/1/2, its working directory and its network and mount namespaces go over a unix socket,
+ * the environment, umask, fds 0/1/2, working directory and network and mount namespaces go over a unix socket,
  * a child of the daemon runs the plugin on them, and the shim exits with that child's status. SIGTERM, SIGINT and
  * SIGHUP are forwarded to the child. When the daemon cannot be reached, the shim executes the fallback (a cold
  * build of the same plugin) if one was built in, else it answers with a CNI error (code 11) and exits 1.
@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -42,6 +43,7 @@ struct request_header {
     char magic[4];
     uint16_t version;
     uint16_t fd_mask;
+    uint32_t umask;
     uint32_t env_bytes;
 } __attribute__((packed));
 
@@ -269,7 +271,10 @@ int main(int argc, char **argv) {
     sigaction(SIGHUP, &forwarding, NULL);
 
     int fds[NROLES], nfds = 0;
-    struct request_header header = {.magic = {'R', 'S', 'C', 'Q'}, .version = 1, .env_bytes = (uint32_t)env_bytes};
+    mode_t mask = umask(0);
+    umask(mask);
+    struct request_header header = {
+        .magic = {'R', 'S', 'C', 'Q'}, .version = 1, .umask = (uint32_t)mask, .env_bytes = (uint32_t)env_bytes};
     for (int role = 0; role < NROLES; role++) {
         int fd = open_role(role);
         if (fd >= 0) {

@@ -78,9 +78,9 @@ def test_the_child_runs_where_the_caller_runs(tmp_path: Path, netns: NetNS, plug
     seen = []
     for argv in ([sys.executable, str(where)], [str(warm)]):
         # ip netns exec gives the caller its own network and mount namespaces; the working directory is tmp_path.
-        code, _, err = run(["ip", "netns", "exec", netns.name, *argv], env, config, cwd=tmp_path)
+        code, _, err = run(["ip", "netns", "exec", netns.name, *argv], env, config, cwd=tmp_path, umask=0o027)
         assert code == 0, err
         seen.append(json.loads(err))
     assert seen[1] == seen[0]
     # The environment exactly, plus what Python's locale coercion adds under the C locale, cold or warm.
-    assert (seen[1]["cwd"], seen[1]["env"]) == (str(tmp_path), {**env, "LC_CTYPE": "C.UTF-8"})
+    assert (seen[1]["cwd"], seen[1]["env"], seen[1]["umask"]) == (str(tmp_path), {**env, "LC_CTYPE": "C.UTF-8"}, 0o027)
