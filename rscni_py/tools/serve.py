@@ -11,9 +11,10 @@ namespaces and working directory, and calls the same ``main()`` as ``run()``. Se
 Wire format (one ``SOCK_STREAM`` connection per call; integers in native byte order, both ends are on one host):
 
 * request, shim to daemon: a 16-byte header ``magic "RSCQ", u16 version (1), u16 fd mask, u32 umask, u32 env
-  bytes``, then the environment as ``KEY=VALUE\\0`` entries. The first byte carries the file descriptors (``SCM_RIGHTS``), one per
-  set bit of the mask, in the order of :data:`FD_ROLES` (stdin, stdout, stderr, cwd, netns, mntns). At most
-  :data:`MAX_ENV_BYTES` of environment and ``len(FD_ROLES)`` descriptors; anything else is refused.
+  bytes``, then the environment as ``KEY=VALUE\\0`` entries. The first byte carries the file descriptors
+  (``SCM_RIGHTS``), one per set bit of the mask, in the order of :data:`FD_ROLES` (stdin, stdout, stderr, cwd,
+  netns, mntns). At most :data:`MAX_ENV_BYTES` of environment and ``len(FD_ROLES)`` descriptors; anything else is
+  refused.
 * signals, shim to daemon: after the request, each byte is a signal number (SIGTERM, SIGINT, SIGHUP) that the shim
   received; the child raises it in itself, as the runtime's signal would have been in a cold plugin.
 * status, daemon to shim: 12 bytes ``magic "RSCS", u32 kind, i32 value``: kind 0 "exited" with the exit code,

@@ -70,8 +70,12 @@ def build_shim(
     with tempfile.TemporaryDirectory(prefix="rscni-py-shim-") as tmp:
         src, binary = Path(tmp) / "shim.c", Path(tmp) / "shim"
         src.write_text(source, encoding="utf-8")
-        command = [found, "-static", "-O2", "-s", "-o", str(binary), *defines, str(src)]
-        proc = subprocess.run(command, capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [found, "-static", "-O2", "-s", "-o", str(binary), *defines, str(src)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if proc.returncode != 0:
             errors = [line for line in proc.stderr.splitlines() if "error" in line] or proc.stderr.splitlines()
             detail = " ".join(" ".join(errors).split())[:400] or f"exit status {proc.returncode}"
