@@ -14,7 +14,18 @@ from pathlib import Path
 import pytest
 
 from rscni_py.cli import main as cli_main
-from rscni_py.tools.serve import FD_ROLES, MAX_ENV_BYTES, REQUEST_HEADER, REQUEST_MAGIC, FrameError, read_request
+from rscni_py.tools.serve import (
+    FD_ROLES,
+    KIND_REFUSED,
+    MAX_ENV_BYTES,
+    REFUSED_STOPPING,
+    REQUEST_HEADER,
+    REQUEST_MAGIC,
+    STATUS_FRAME,
+    STATUS_MAGIC,
+    FrameError,
+    read_request,
+)
 from rscni_py.tools.shim import ShimError, build_shim
 from tests.warm_support import ROOT, finish, run, shim_for, start, wait_until, warm_daemon
 
@@ -250,3 +261,37 @@ def test_sigterm_lets_the_call_in_flight_finish(tmp_path: Path) -> None:
         assert (code, json.loads(out)) == (0, GATE_RESULT)
         assert daemon.proc.wait(timeout=30) == 0
     assert daemon.log_text().splitlines()[-1] == "rscni-py serve: stopped"
+
+
+def test_calls_waiting_when_the_daemon_stops_are_told_they_never_started(tmp_path: Path) -> None:
+    with warm_daemon(GATE, tmp_path / "s" / "d.sock", tmp_path / "log", "--workers", "1") as daemon:
+        first = start(
+            shim_for(tmp_path / "shim", daemon.socket_path), {"CNI_COMMAND": "ADD", **ATTACH}, gate_config(tmp_path)
+        )
+        wait_until((tmp_path / "started").exists, what="the first call to start")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as waiting:
+            waiting.connect(str(daemon.socket_path))  # the one worker is busy: this waits in the backlog
+            daemon.proc.terminate()
+            status = STATUS_FRAME.unpack(waiting.recv(STATUS_FRAME.size))
+        assert status == (STATUS_MAGIC, KIND_REFUSED, REFUSED_STOPPING)
+        (tmp_path / "release").write_text("")
+        code, out, _ = finish(first)
+        assert (code, json.loads(out)) == (0, GATE_RESULT)
+        assert daemon.proc.wait(timeout=30) == 0
+
+
+def test_a_call_that_never_started_goes_to_the_fallback(tmp_path: Path) -> None:
+    fallback = tmp_path / "fallback"
+    fallback.write_text('#!/bin/sh\necho "fallback $CNI_COMMAND $(cat)"\n')
+    fallback.chmod(0o755)
+    sock = tmp_path / "d.sock"
+    shim = shim_for(tmp_path / "shim", sock, fallback)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as stopping:
+        # A daemon that is stopping: it answers the request with "never started".
+        stopping.bind(str(sock))
+        stopping.listen()
+        call = start(shim, {"CNI_COMMAND": "DEL", **ATTACH}, b"config")
+        conn, _ = stopping.accept()
+        with conn:
+            conn.sendall(STATUS_FRAME.pack(STATUS_MAGIC, KIND_REFUSED, REFUSED_STOPPING))
+    assert finish(call) == (0, "fallback DEL config\n", "")

@@ -18,7 +18,8 @@ Wire format (one ``SOCK_STREAM`` connection per call; integers in native byte or
 * signals, shim to daemon: after the request, each byte is a signal number (SIGTERM, SIGINT, SIGHUP) that the shim
   received; the child raises it in itself, as the runtime's signal would have been in a cold plugin.
 * status, daemon to shim: 12 bytes ``magic "RSCS", u32 kind, i32 value``: kind 0 "exited" with the exit code,
-  1 "killed by signal" with the signal number, 2 "refused" with the reason (1 caller not allowed, 2 bad request).
+  1 "killed by signal" with the signal number, 2 "refused" with the reason (1 caller not allowed, 2 bad request,
+  3 the daemon is stopping and the call never started: the shim treats the daemon as unreachable).
   The child sends its own exit status before it exits, so the status reaches the shim even when the daemon died
   meanwhile; the daemon sends the wait status when it reaps the child (covers a child killed by a signal). The shim
   acts on the first status it reads.
@@ -65,6 +66,7 @@ __all__ = [
     "PROTOCOL_VERSION",
     "REFUSED_FRAME",
     "REFUSED_PEER",
+    "REFUSED_STOPPING",
     "REQUEST_HEADER",
     "REQUEST_MAGIC",
     "SHUTDOWN_GRACE",
@@ -99,6 +101,8 @@ KIND_REFUSED: Final = 2
 #: Reasons of a refusal.
 REFUSED_PEER: Final = 1
 REFUSED_FRAME: Final = 2
+#: The daemon stopped before serving a call that was waiting in its backlog: nothing ran, the shim may fall back.
+REFUSED_STOPPING: Final = 3
 
 DEFAULT_WORKERS: Final = 16
 #: Seconds a child may keep running after its shim went away and it was sent SIGTERM.
@@ -672,6 +676,14 @@ class _Daemon:
     def shutdown(self) -> None:
         """Stop accepting; let the calls in flight finish within the grace, then stop them (code 11)."""
         self._accepting(False)
+        # Calls still waiting in the backlog never started: tell them, so their shims fall back instead of failing.
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                break
+            _send_status(conn, KIND_REFUSED, REFUSED_STOPPING, wait=False)
+            conn.close()
         self.listener.close()
         self._wait(self.grace)
         for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):

@@ -36,6 +36,8 @@
 #define KIND_EXITED 0
 #define KIND_SIGNALED 1
 #define KIND_REFUSED 2
+#define REFUSED_PEER 1
+#define REFUSED_STOPPING 3
 
 extern char **environ;
 
@@ -346,8 +348,12 @@ int main(int argc, char **argv) {
         return 128 + status.value;
     }
     default:
+        if (status.value == REFUSED_STOPPING) { /* this call never started: as if the daemon were not there */
+            close(sock);
+            unreachable("the daemon is stopping", argv);
+        }
         fail("the warm-mode daemon refused this call",
-             status.value == 1 ? "the caller's user is not allowed (see the daemon's log)"
+             status.value == REFUSED_PEER ? "the caller's user is not allowed (see the daemon's log)"
                                : "the request was malformed (see the daemon's log)");
     }
     return 1;
