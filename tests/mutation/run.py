@@ -71,7 +71,7 @@ TARGETS = (
     ),
     Target(
         "convert",
-        "rscni_py/types/_convert.py",
+        "rscni_py/types/convert.py",
         (
             "family_of_result",
             "_v02_to_v04",
@@ -88,8 +88,6 @@ TARGETS = (
         "codec",
         "rscni_py/types/codec.py",
         (
-            "parse_cidr",
-            "parse_ip",
             "_is_mac",
             "_exact",
             "_string_parser",
@@ -107,6 +105,12 @@ TARGETS = (
             "tests/types/test_netconf_models.py",
             "tests/types/test_codec_engine_choice.py",
         ),
+    ),
+    Target(
+        "addresses",
+        "rscni_py/types/addresses.py",
+        ("parse_cidr", "parse_ip"),
+        ("tests/types/test_codec_validation.py", "tests/types/test_result_parse.py"),
     ),
     Target(
         "invoke",
@@ -143,8 +147,6 @@ _HALVED = "halved = 2 * len(inner) <= len(brackets)"
 _CMP = "core/ReplaceComparisonOperator_"
 EQUIVALENT: dict[tuple[str, str, int, str], str] = {
     (_DISPATCH, 'if command == "" and plugin_cls.about:', 19, f"{_CMP}Eq_LtE"): _SORTS_FIRST,
-    (_DISPATCH, 'if command != "ADD":', 15, f"{_CMP}NotEq_Gt"): "every command that gets here (CHECK, DEL, GC, "
-    "STATUS: VERSION has returned, unknown ones were refused) sorts after ADD",
     (_DISPATCH, _DEPTH_COUNT, 43, f"{_CMP}Gt_GtE"): "a text with exactly MAX_JSON_DEPTH brackets cannot nest deeper",
     (_DISPATCH, _DEPTH_COUNT, 43, f"{_CMP}Gt_NotEq"): "measuring texts with fewer brackets too only costs time: "
     "they cannot be too deep",
@@ -168,9 +170,9 @@ EQUIVALENT: dict[tuple[str, str, int, str], str] = {
     ("rscni_py/_base/versions.py", 'if version == "":', 15, f"{_CMP}Eq_LtE"): _SORTS_FIRST,
     ("rscni_py/_base/versions.py", "numbers = [0, 0, 0]", 15, "core/NumberReplacer"): "the major part is always "
     "set from the text (an empty text returned earlier)",
-    ("rscni_py/types/_convert.py", 'if ip.version == "4" and ip4 is None:', 22, f"{_CMP}Eq_LtE"): "an IP's "
+    ("rscni_py/types/convert.py", 'if ip.version == "4" and ip4 is None:', 22, f"{_CMP}Eq_LtE"): "an IP's "
     'version is "4" or "6" (the model\'s Literal, checked by the codec), and "6" <= "4" is false',
-    ("rscni_py/types/_convert.py", 'elif ip.version == "6" and ip6 is None:', 24, f"{_CMP}Eq_GtE"): "an IP's "
+    ("rscni_py/types/convert.py", 'elif ip.version == "6" and ip6 is None:', 24, f"{_CMP}Eq_GtE"): "an IP's "
     'version is "4" or "6", and "4" >= "6" is false',
     ("rscni_py/types/codec.py", "octets = (len(text) + 1) // 3", 30, "core/NumberReplacer"): "a colon MAC is 3n - 1 "
     "characters long: (3n + 1) // 3 is n as well",
