@@ -120,7 +120,7 @@ QUOTED = 4096
 @pytest.mark.parametrize("char", ["x", "\u00e9"], ids=["ascii", "two-byte"])  # the limit counts characters
 def test_quoted_output_of_a_failed_plugin(offset: int, char: str) -> None:
     said = char * (QUOTED + offset)
-    shown = said[:QUOTED] + ("..." if offset > 0 else "")
+    shown = said[: QUOTED - 3] + "..." if offset > 0 else said  # cut to the limit, "..." included
     from_stdout = plugin_error("exit status 1", said.encode(), b"")
     from_stderr = plugin_error("exit status 1", b"", said.encode())
     parse_error = "Expecting value: line 1 column 1 (char 0)"
