@@ -204,6 +204,8 @@ def test_validation_error_wins_over_earlier_missing_variable() -> None:
 
 # --- stdin and the network configuration --------------------------------------------------------------------------
 
+_NOT_UTF8 = "error decoding network config: stdin is not UTF-8 text without a byte order mark"
+
 CONFIG_CASES = [
     (b"", 6, "error decoding network config: stdin is empty", ""),
     (b"  \n", 6, "error decoding network config: stdin is empty", ""),
@@ -219,11 +221,17 @@ CONFIG_CASES = [
     (b'"x"', 6, "error decoding network config: expected a JSON object, got string", ""),
     (b'{"name": NaN}', 6, "error decoding network config: invalid JSON value NaN", ""),
     (b'{"name": 5}', 6, "error decoding network config: name: expected a string, got number", ""),
+    (b'{"name": "\xff"}', 6, _NOT_UTF8, "'utf-8' codec can't decode byte 0xff in position 10: invalid start byte"),
+    # stdin is UTF-8 without a byte order mark, as Go's decoder reads it (docs/protocol.md, section 3).
+    (b'\xef\xbb\xbf{"name": "n"}', 6, _NOT_UTF8, "it starts with a byte order mark"),
+    ('{"name": "n"}'.encode("utf-16"), 6, _NOT_UTF8, "it starts with a byte order mark"),
+    ('{"name": "n"}'.encode("utf-16-be"), 6, _NOT_UTF8, "it holds a NUL byte at offset 0"),
+    ('{"name": "n"}'.encode("utf-32-le"), 6, _NOT_UTF8, "it holds a NUL byte at offset 1"),
     (
-        b'{"name": "\xff"}',
+        b'{"name": "\xed\xa0\x80"}',
         6,
-        "error decoding network config: 'utf-8' codec can't decode byte 0xff in position 10: invalid start byte",
-        "",
+        _NOT_UTF8,
+        "'utf-8' codec can't decode byte 0xed in position 10: invalid continuation byte",
     ),
     (b"null", 7, "missing network name", ""),
     (b"{}", 7, "missing network name", ""),
