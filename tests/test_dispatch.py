@@ -12,7 +12,7 @@ import pytest
 
 from rscni_py import CmdArgs, CNIError, CNIPlugin, TryAgainLaterError
 from rscni_py.protocol.dispatch import dispatch
-from rscni_py.types import IPConfig, Result
+from rscni_py.types import Interface, IPConfig, Result
 
 ALL = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
 ATTACH_ENV = {
@@ -463,6 +463,45 @@ def test_add_result_that_cannot_be_converted_is_999() -> None:
     assert (out.code, out.json) == (1, error(999, "cannot convert: no valid IP addresses", version="0.2.0"))
 
 
+# What add() returned is checked as if it had been read from its own JSON, before it is converted: the same
+# answer at every version, naming the field (issue 12, item 7).
+BAD_RESULTS = [
+    (
+        Result(ips=[IPConfig(address="10.1.2.3")]),  # type: ignore[arg-type]
+        'ips[0].address: invalid CIDR "10.1.2.3"',
+    ),
+    (
+        Result(ips=[IPConfig(address=ip_interface("10.1.2.3/24"), gateway="gw")]),  # type: ignore[arg-type]
+        'ips[0].gateway: invalid IP address "gw"',
+    ),
+    (
+        Result(ips=[IPConfig(address=ip_interface("10.1.2.3/24"), interface=2)], interfaces=[Interface(name="a")]),
+        "ips[0].interface: index 2 is out of range (1 interface)",
+    ),
+    (
+        Result(ips=[IPConfig(address=ip_interface("10.1.2.3/24"), interface=-1)]),
+        "ips[0].interface: index -1 is out of range (0 interfaces)",
+    ),
+    (
+        Result(ips=[IPConfig(address=ip_interface("10.1.2.3/24"))], interfaces=[Interface(name=5)]),  # type: ignore[arg-type]
+        "interfaces[0].name: expected a string, got integer 5",
+    ),
+]
+
+
+@pytest.mark.parametrize("version", ALL)
+@pytest.mark.parametrize(("result", "msg"), BAD_RESULTS, ids=[m.split(":")[0] for _, m in BAD_RESULTS])
+def test_add_result_is_validated_the_same_at_every_version(version: str, result: Result, msg: str) -> None:
+    out = run(env_for("ADD"), conf(version), returns=result)
+    assert (out.code, out.json) == (1, error(999, f"add() returned an invalid result: {msg}", version=version))
+
+
+@pytest.mark.parametrize("version", ALL)
+def test_add_result_with_an_address_as_text_reads_like_its_json(version: str) -> None:
+    as_text = run(env_for("ADD"), conf(version), returns=Result(ips=[IPConfig(address="10.1.2.3/24")]))  # type: ignore[arg-type]
+    assert (as_text.code, as_text.json) == (0, run(env_for("ADD"), conf(version)).json)
+
+
 def test_add_returning_a_non_result_is_999() -> None:
     out = run(env_for("ADD"), conf(), returns="oops")
     assert out.json == error(999, "add() returned str, expected a result (rscni_py.types.Result)")
@@ -498,6 +537,21 @@ def test_bad_prev_result_is_code_7_naming_the_path() -> None:
     out = run(env_for("ADD"), conf("1.0.0", prevResult=prev))
     assert out.json["code"] == 7
     assert "prevResult.ips[0].address" in out.json["msg"]
+
+
+@pytest.mark.parametrize(
+    ("command", "version"),
+    [("ADD", "0.3.0"), ("DEL", "0.4.0"), ("CHECK", "0.4.0"), ("CHECK", "1.0.0"), ("CHECK", "1.1.0")],
+)
+def test_prev_result_interface_index_out_of_range_is_code_7(command: str, version: str) -> None:
+    # A CHECK that looks up the addresses of its interface by index would otherwise find none and pass.
+    ips = [{"address": "10.0.0.2/24", "interface": 0}, {"address": "10.0.0.3/24", "interface": 1}]
+    if version.startswith("0."):
+        ips = [{"version": "4", **ip} for ip in ips]
+    prev = {"cniVersion": version, "interfaces": [{"name": "eth0"}], "ips": ips}
+    out = run(env_for(command), conf(version, prevResult=prev))
+    msg = "invalid network config: prevResult.ips[1].interface: index 1 is out of range (1 interface)"
+    assert (out.code, out.json, out.calls) == (1, error(7, msg, version=version), [])
 
 
 # --- errors raised by the plugin ------------------------------------------------------------------------------------

@@ -423,8 +423,12 @@ def _build_args(
 
 
 def _render_result(outcome: object, version: str) -> str:
-    """The ADD result converted to the configuration's version, as the text for stdout (decision D-8)."""
-    from rscni_py.types import ConversionError, Result
+    """The ADD result, validated, converted to the configuration's version, as the text for stdout (decision D-8).
+
+    Validation comes first and is the same for every version: a bad field is code 999 naming its path, whatever
+    version the result would have been printed at.
+    """
+    from rscni_py.types import ConversionError, FieldError, Result, validate_result
 
     if not isinstance(outcome, Result):
         # Only now the union of every shape: importing it loads the older ones, which most plugins never use.
@@ -432,6 +436,10 @@ def _render_result(outcome: object, version: str) -> str:
 
         if not isinstance(outcome, get_args(AnyResult)):
             raise InternalError(f"add() returned {type(outcome).__name__}, expected a result (rscni_py.types.Result)")
+    try:
+        outcome = validate_result(outcome)
+    except FieldError as exc:
+        raise InternalError(f"add() returned an invalid result: {exc}") from None
     try:
         converted = outcome.convert(version)
     except ConversionError as exc:

@@ -7,8 +7,10 @@
 * Configuration: :class:`NetConf` (subclass it for plugin keys, declared with :func:`json_field`),
   :class:`IPAMConf`, :class:`RuntimeConfig`, :class:`GCAttachment`, :class:`NetConfList`.
 * Reading: :func:`parse_result`, :func:`parse_prev_result`, and :func:`decode` / :func:`encode` for
-  any model. Bad input raises :class:`FieldError` naming the JSON path. :func:`parse_cidr` and
-  :func:`parse_ip` read addresses the way CNI writes them (``IPConfig(parse_cidr("10.1.2.3/24"))``).
+  any model; :func:`validate_result` checks a result built in Python as if it had been read (``run()`` does
+  that to every ADD result before printing it). Bad input raises :class:`FieldError` naming the JSON path.
+  :func:`parse_cidr` and :func:`parse_ip` read addresses the way CNI writes them
+  (``IPConfig(parse_cidr("10.1.2.3/24"))``).
 
 Importing this package does not import dataclasses-json; the codec loads it on first use. Each name is
 imported from its module when it is first used (``from rscni_py.types import Result`` loads the 1.x result
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rscni_py.types._convert import AnyResult, convert_result
     from rscni_py.types._family import KNOWN_VERSIONS
-    from rscni_py.types._parse import parse_prev_result, parse_result
+    from rscni_py.types._parse import parse_prev_result, parse_result, validate_result
     from rscni_py.types.codec import decode, encode, parse_cidr, parse_ip
     from rscni_py.types.common import DNS, ConversionError, IPAddress, IPInterface, MACAddress, Route
     from rscni_py.types.conflist import NetConfList
@@ -64,6 +66,7 @@ __all__ = [
     "parse_ip",
     "parse_prev_result",
     "parse_result",
+    "validate_result",
 ]
 
 # Where each public name lives; a name's module is imported when the name is first looked up.
@@ -97,6 +100,7 @@ _HOMES: dict[str, str] = {
     "parse_ip": "rscni_py.types.codec",
     "parse_prev_result": "rscni_py.types._parse",
     "parse_result": "rscni_py.types._parse",
+    "validate_result": "rscni_py.types._parse",
 }
 
 if not TYPE_CHECKING:
