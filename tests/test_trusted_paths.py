@@ -84,14 +84,14 @@ def _plant(base: Path, kind: str) -> Planted:
     if kind == "dir-of-another-user":
         # The attacker owns a directory on the path: it may put anything there, links included.
         os.chown(holder, NOBODY, NOBODY)
-        reason = f"directory {holder} is owned by uid {NOBODY}, not root or uid 0"
+        reason = f"directory {holder} is owned by uid {NOBODY}, not by root"
     elif kind == "world-writable-dir":
         holder.chmod(0o777)
         reason = f"directory {holder} is writable by group or others without the sticky bit (mode 0777)"
     else:
         # /tmp-like: others cannot touch our entries, but their own link is theirs.
         holder.chmod(0o1777)
-        reason = f"symbolic link {holder}/link is owned by uid {NOBODY}, not root or uid 0"
+        reason = f"symbolic link {holder}/link is owned by uid {NOBODY}, not by root"
     as_nobody(lambda: os.symlink(target, holder / "link"))
     where = holder / "link" if kind.startswith("sticky") else holder
     return Planted(holder / "link", target, reason, where)
@@ -177,14 +177,14 @@ def test_a_directory_another_user_created_first_is_refused(base: Path) -> None:
     as_nobody((sticky / "out").mkdir)
     with pytest.raises(UntrustedPathError) as caught:
         ensure_trusted_dir(sticky / "out" / "records", create_mode=0o755)
-    assert caught.value.strerror == f"directory {sticky}/out is owned by uid {NOBODY}, not root or uid 0"
+    assert caught.value.strerror == f"directory {sticky}/out is owned by uid {NOBODY}, not by root"
     assert list((sticky / "out").iterdir()) == []
 
 
 @pytest.mark.parametrize(
     ("plant", "reason"),
     [
-        (lambda log: log.write_text("theirs\n"), "file {log} is owned by uid 65534, not root or uid 0"),
+        (lambda log: log.write_text("theirs\n"), "file {log} is owned by uid 65534, not by root"),
         (os.mkfifo, "{log} is not a regular file"),
     ],
     ids=["file-of-another-user", "fifo"],

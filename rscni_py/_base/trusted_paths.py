@@ -84,8 +84,10 @@ def check_path_text(path: str) -> bytes:
 
 
 def _check_owner(st: os.stat_result, where: str, what: str) -> None:
-    if st.st_uid not in (0, os.geteuid()):
-        raise UntrustedPathError(where, f"{what} {where} is owned by uid {st.st_uid}, not root or uid {os.geteuid()}")
+    euid = os.geteuid()
+    if st.st_uid not in (0, euid):
+        owners = "root" if euid == 0 else f"root or uid {euid}"
+        raise UntrustedPathError(where, f"{what} {where} is owned by uid {st.st_uid}, not by {owners}")
 
 
 def _check_dir(fd: int, where: str, exclusive: bool) -> None:
