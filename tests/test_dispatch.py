@@ -617,6 +617,9 @@ def test_log_settings(
     assert (code, logs.calls) == (0, [expected])
 
 
+_LONE_SURROGATE = "logFile: the path contains a lone surrogate (a JSON escape that is no character)"
+
+
 @pytest.mark.parametrize(
     ("env_extra", "config_extra", "expected"),
     [
@@ -631,6 +634,18 @@ def test_log_settings(
             error(7, 'logLevel: unknown log level "loud"', "use one of DEBUG, INFO, WARNING, ERROR"),
         ),
         ({}, {"logFile": 3}, error(7, "logFile: expected a string, got number")),
+        # A path that cannot name a file is the setting's error, like any other bad value (SECURITY.md, section 9).
+        ({}, {"logFile": "/tmp/a\u0000b"}, error(7, "logFile: the path contains a NUL character", '"/tmp/a\\u0000b"')),
+        (
+            {},
+            {"logFile": "/tmp/\ud800"},
+            error(7, _LONE_SURROGATE, '"/tmp/\ud800"'),
+        ),
+        (
+            {"RSCNI_LOG_FILE": "/tmp/" + "x" * 256},
+            {},
+            error(4, "RSCNI_LOG_FILE: the path has a component longer than 255 bytes", '"/tmp/' + "x" * 256 + '"'),
+        ),
     ],
 )
 def test_bad_log_settings(env_extra: dict[str, str], config_extra: dict[str, Any], expected: dict[str, Any]) -> None:

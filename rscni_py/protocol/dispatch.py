@@ -352,9 +352,20 @@ def _configure_logging(logs: logsetup.LogControl, env: Mapping[str, str], raw: M
             logsetup.CONFIG_LOG_LEVEL,
             InvalidNetworkConfigError,
         )
+    file_source = logsetup.ENV_LOG_FILE
+    file_error: Callable[[str, str], CNIError] = InvalidEnvironmentVariablesError
     if not file:
         file = _config_text(raw, logsetup.CONFIG_LOG_FILE)
+        file_source, file_error = logsetup.CONFIG_LOG_FILE, InvalidNetworkConfigError
     level = logsetup.parse_level(level_text, level_source, level_error) if level_text else logsetup.WARNING
+    if file:
+        # Imported here: only a configured log file needs it.
+        from rscni_py._base.trusted_paths import PathTextError, check_path_text
+
+        try:
+            check_path_text(file)
+        except PathTextError as exc:
+            raise file_error(f"{file_source}: the path {exc.reason}", q(file)) from None
     logs.configure(level, file or None)
 
 
