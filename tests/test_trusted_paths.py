@@ -244,3 +244,16 @@ def test_install_refuses_a_bin_dir_others_can_write(base: Path, mode: int) -> No
         f"cannot install into bin dir {bin_dir}: directory {bin_dir} is writable by group or others (mode {mode:04o})"
     )
     assert list(bin_dir.iterdir()) == []
+
+
+def test_links_of_root_are_walked_by_the_same_rules(base: Path) -> None:
+    (base / "real").mkdir(mode=0o700)
+    (base / "abs").symlink_to(base / "real")  # absolute: the walk starts again from /
+    (base / "rel").symlink_to("abs/../real/x")  # relative, through another link and ".."
+    (base / "loop").symlink_to("loop")
+    ensure_trusted_dir(base / "abs" / "sub", create_mode=0o755)
+    ensure_trusted_dir(base / "rel", create_mode=0o755)
+    assert sorted(p.name for p in (base / "real").iterdir()) == ["sub", "x"]
+    with pytest.raises(OSError) as caught:
+        ensure_trusted_dir(base / "loop")
+    assert str(caught.value) == f"[Errno 40] Too many levels of symbolic links: '{base}/loop'"

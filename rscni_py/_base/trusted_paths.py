@@ -139,9 +139,9 @@ def open_trusted_dir(path: str | os.PathLike[str], *, create_mode: int | None = 
                 target = os.readlink(name, dir_fd=fd)
                 parts[:0] = [p for p in target.split(b"/") if p not in (b"", b".")]
                 if target.startswith(b"/"):
+                    root_fd = os.open("/", _DIR_FLAGS)
                     os.close(fd)
-                    fd = os.open("/", _DIR_FLAGS)
-                    where = "/"
+                    fd, where = root_fd, "/"
                 continue
             child_fd = os.open(name, _DIR_FLAGS, dir_fd=fd)
             os.close(fd)
