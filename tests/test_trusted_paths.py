@@ -1,6 +1,6 @@
 """No write through a path another user can change (SECURITY.md, section 9; issue 12, item 5).
 
-The rule lives in ``rscni_py._base.trusted_paths``; its four users are the state store, log files,
+The rule lives in ``rscni_py.paths``; its four users are the state store, log files,
 ``rscni-py install`` and the debug plugin's ``cniOutput``. The attacks are planted by a real unprivileged user
 (uid and gid 65534 in a forked child), in a directory under ``/tmp`` that user can reach.
 """

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Final
 
-from rscni_py._base.trusted_paths import ensure_trusted_dir
+from rscni_py.paths import ensure_trusted_dir
 
 __all__ = [
     "DEFAULT_BIN_DIR",
