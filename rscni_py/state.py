@@ -50,6 +50,7 @@ from types import TracebackType
 from typing import Any, ClassVar, Final, Protocol
 
 from rscni_py.errors import CNIError, ErrorCode
+from rscni_py.paths import ensure_trusted_dir
 from rscni_py.protocol.env import MAX_IFNAME_BYTES as _MAX_IFNAME_BYTES
 from rscni_py.protocol.env import validate_container_id, validate_ifname, validate_network_name
 
@@ -311,21 +312,12 @@ def _fsync_dir(path: Path) -> None:
 def _make_private_dir(path: Path) -> None:
     """Create ``path`` with mode 0700 if it is missing; an existing directory keeps its mode.
 
-    Missing parents above it are created the ordinary way (0777 minus the umask, like ``mkdir -p``): they may be
-    shared with other CNI tools, e.g. ``/var/lib/cni``.
+    Missing parents above it are created 0755 whatever the umask: they may be shared with other CNI tools, e.g.
+    ``/var/lib/cni``. The whole path is reached from ``/`` through trusted directories only (SECURITY.md, section
+    9): a link or directory another user could have planted on the way raises ``UntrustedPathError``.
     """
-    if path.is_dir():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.mkdir(path, 0o700)
-    except FileExistsError:
-        # Another invocation created it first; fine as long as it is a directory.
-        if not path.is_dir():
-            raise
-        return
-    # mkdir's mode is filtered by the umask; say it again so a umask like 0777 cannot leave an unusable directory.
-    os.chmod(path, 0o700)
+    ensure_trusted_dir(path.parent, create_mode=0o755)
+    ensure_trusted_dir(path, create_mode=0o700)
 
 
 class AttachmentStore:

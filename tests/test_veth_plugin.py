@@ -623,6 +623,27 @@ BAD_CONFIGS = [
         "invalid network config: stateDir: expected an absolute directory path, got 'var/lib/x'",
         id="state-dir-relative",
     ),
+    # Paths that cannot name a file are configuration errors too, never a traceback (issue 12, item 6).
+    pytest.param(
+        {**_base_conf(), "stateDir": "/var/lib/a\u0000b"},
+        "invalid network config: stateDir: the path contains a NUL character",
+        id="state-dir-nul",
+    ),
+    pytest.param(
+        {**_base_conf(), "stateDir": "/var/lib/\ud800"},
+        "invalid network config: stateDir: the path contains a lone surrogate (a JSON escape that is no character)",
+        id="state-dir-lone-surrogate",
+    ),
+    pytest.param(
+        {**_base_conf(), "stateDir": "/" + "x" * 256},
+        "invalid network config: stateDir: the path has a component longer than 255 bytes",
+        id="state-dir-long-component",
+    ),
+    pytest.param(
+        {**_base_conf(), "stateDir": "/x" * 2048},
+        "invalid network config: stateDir: the path is longer than 4095 bytes",
+        id="state-dir-long-path",
+    ),
     pytest.param(
         {**_base_conf(), "mtu": 65536},
         "invalid network config: mtu: 65536 is outside 68..65535",
@@ -791,7 +812,7 @@ def test_failure_to_record_removes_the_pair_and_the_address(world: Env, tmp_path
         {
             "cniVersion": "1.0.0",
             "code": 5,
-            "msg": f"stateDir: cannot use {blocker}/state/{world.network}: File exists",
+            "msg": f"stateDir: cannot use {blocker}/state/{world.network}: Not a directory",
         },
     )
     assert host_link(world.host_ifname) is None
@@ -860,7 +881,7 @@ def test_gc_runs_ipam_gc_even_when_the_store_fails(fake_ipam: Path, tmp_path: Pa
         {
             "cniVersion": "1.1.0",
             "code": 5,
-            "msg": f"stateDir: cannot use {blocker}/vethnet: File exists",  # mkdir -p meets a file
+            "msg": f"stateDir: cannot use {blocker}/vethnet: Not a directory",  # the state root is a file
             "details": "IPAM plugin fake-ipam GC failed too: ipam gc broke",
         },
     )

@@ -40,6 +40,7 @@ from rscni_py import (
     invoke,
     override,
 )
+from rscni_py.paths import PathTextError, check_path_text
 from rscni_py.state import AttachmentKey, AttachmentStore, remove_stale_attachments
 from rscni_py.types import DNS, Interface, IPAMConf, IPConfig, Result, Route, json_field
 
@@ -108,6 +109,10 @@ class VethConf(NetConf):
             raise InvalidNetworkConfigError(
                 f"invalid network config: mtu: {self.mtu} is outside {netops.MIN_MTU}..{netops.MAX_MTU}"
             )
+        try:
+            check_path_text(self.state_dir)
+        except PathTextError as exc:
+            raise InvalidNetworkConfigError(f"invalid network config: stateDir: the path {exc.reason}") from None
         if not os.path.isabs(self.state_dir):
             raise InvalidNetworkConfigError(
                 f"invalid network config: stateDir: expected an absolute directory path, got {self.state_dir!r}"
