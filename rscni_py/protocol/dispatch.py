@@ -89,16 +89,15 @@ def dispatch(
         output = _serve(plugin_cls, env, stdin, stderr, logs, signals, own_netns, request)
     except Interrupted as stop:
         logsetup.log(logsetup.WARNING, "%s stopped: %s", request.command or "command", stop.reason)
-        output = json.dumps(TryAgainLaterError(stop.reason).to_dict(request.cni_version), indent=4)
+        output = _error_json(TryAgainLaterError(stop.reason), stop, request)
         code = 1
     except CNIError as err:
         logsetup.log(logsetup.INFO, "%s failed with code %d: %s", request.command or "command", err.code, err)
-        output = json.dumps(err.to_dict(request.cni_version), indent=4)
+        output = _error_json(err, err, request)
         code = 1
     except Exception as exc:
         _print_traceback(exc, stderr)
-        internal = InternalError(_describe_exception(exc))
-        output = json.dumps(internal.to_dict(request.cni_version), indent=4)
+        output = _error_json(InternalError(_describe_exception(exc)), exc, request)
         code = 1
     else:
         code = 0
@@ -119,6 +118,16 @@ def dispatch(
                 pass  # nor is stderr usable: the exit code is the last word
             return 1
     return code
+
+
+def _error_json(err: CNIError, cause: BaseException, request: _Request) -> str:
+    """The error object for stdout; notes added to ``cause`` while it unwound (e.g. a rollback that could not
+    release everything, docs/delegation.md) are appended to ``details``, so the runtime learns what was left."""
+    document = err.to_dict(request.cni_version)
+    notes = getattr(cause, "__notes__", None)
+    if isinstance(notes, list) and notes:
+        document["details"] = "; ".join([document.get("details", ""), *map(str, notes)]).lstrip("; ")
+    return json.dumps(document, indent=4)
 
 
 def _describe_exception(exc: BaseException) -> str:
