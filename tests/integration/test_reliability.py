@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import io
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +80,84 @@ def test_repeated_add_keeps_the_live_lease(integration_env: None, tmp_path: Path
     with pytest.raises(CNIError) as exhausted:
         invoke.delegate_add("host-local", netconf, env=env_for("r2"), executor=QUIET)
     assert exhausted.value.msg.startswith("failed to allocate for range 0: no IP addresses available in range set")
+
+
+# --- a plugin process stopped during its rollback ---------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+IPAM_USER = ROOT / "tests" / "plugins" / "ipam_user.py"
+# host-local behind a wrapper that announces its DEL and then delays it (or never runs it).
+SLOW_DEL = """#!/bin/sh
+if [ "$CNI_COMMAND" = DEL ]; then
+  touch "{flag}"
+  {delay}
+fi
+exec {host_local}
+"""
+
+
+def start_ipam_user(tmp_path: Path, delay: str, **extra: Any) -> tuple[subprocess.Popen[bytes], Path, Path]:
+    """Run ipam_user.py with the wrapped host-local; return it once the address is allocated."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    wrapper = bindir / "host-local"
+    flag = tmp_path / "del-started"
+    wrapper.write_text(SLOW_DEL.format(flag=flag, delay=delay, host_local=HOST_LOCAL_DIR / "host-local"))
+    wrapper.chmod(0o755)
+    marker = tmp_path / "allocated"
+    config = {**conf(tmp_path / "ipam"), "marker": str(marker), **extra}
+    env = {**env_for("stopped1"), "CNI_PATH": str(bindir), "PYTHONPATH": str(ROOT)}
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+    with config_file.open("rb") as stdin:
+        proc = subprocess.Popen(
+            [sys.executable, str(IPAM_USER)], stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        )
+    wait_for(marker, proc)
+    assert leases(tmp_path / "ipam") == {"10.251.7.2": "stopped1"}
+    return proc, flag, wrapper
+
+
+def wait_for(path: Path, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while not path.exists():
+        assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.stderr else b""
+        time.sleep(0.02)
+
+
+def test_second_sigterm_during_rollback_waits_for_the_release(integration_env: None, tmp_path: Path) -> None:
+    proc, del_started, wrapper = start_ipam_user(tmp_path, "sleep 1")
+    proc.send_signal(signal.SIGTERM)
+    wait_for(del_started, proc)
+    proc.send_signal(signal.SIGTERM)  # the runtime insists while host-local is releasing the address
+    stdout, _ = proc.communicate(timeout=30)
+    assert (proc.returncode, json.loads(stdout)) == (
+        1,
+        {
+            "cniVersion": "1.0.0",
+            "code": 11,
+            "msg": "interrupted by SIGTERM",
+            "details": f"rollback: interrupted by SIGTERM while the DEL of delegated plugin {wrapper} ran; "
+            "it was finished first",
+        },
+    )
+    assert leases(tmp_path / "ipam") == {}
+
+
+def test_hanging_rollback_after_the_deadline_is_bounded_and_named(integration_env: None, tmp_path: Path) -> None:
+    proc, _, wrapper = start_ipam_user(tmp_path, "exec sleep 300", deadline=1, rollbackTimeout=1)
+    started = time.monotonic()
+    stdout, _ = proc.communicate(timeout=30)
+    assert time.monotonic() - started < 10
+    assert (proc.returncode, json.loads(stdout)) == (
+        1,
+        {
+            "cniVersion": "1.0.0",
+            "code": 11,
+            "msg": "deadline of 1s exceeded",
+            "details": f"rollback: DEL of delegated plugin {wrapper} failed, what its ADD allocated may still be held: "
+            f"plugin {json.dumps(str(wrapper))} did not finish within 1s and was killed",
+        },
+    )
+    # Exactly what the error says: the lease is still there, for the runtime's DEL or GC to release.
+    assert leases(tmp_path / "ipam") == {"10.251.7.2": "stopped1"}
