@@ -225,12 +225,19 @@ def expected_result(version: str, env: Env) -> dict[str, Any]:
 
 @pytest.mark.parametrize("version", ["0.2.0", "0.3.1", "0.4.0", "1.0.0"], ids=lambda v: f"v{v}")
 def test_add_result_and_kernel_state(world: Env, version: str) -> None:
-    out = world.call("ADD", world.conf(version))
+    conf = world.conf(version)
+    out = world.call("ADD", conf)
 
     assert (out.code, out.output) == (0, expected_result(version, world))
     assert world.allocated() == [world.lease.host(2)]
     assert world.records() == {
-        f"{world.container_id}:eth0.json": {"hostIfname": world.host_ifname, "netns": world.ns.path}
+        f"{world.container_id}:eth0.json": {
+            "phase": "added",
+            "hostIfname": world.host_ifname,
+            "netns": world.ns.path,
+            # What GC needs to release the address itself: the IPAM plugin and the configuration ADD gave it.
+            "rscniPyDelegations": [{"type": "host-local", "config": conf}],
+        }
     }
     link = ns_link(world.ns, "eth0")
     assert (link["mtu"], "UP" in link["flags"]) == (1400, True)
@@ -817,13 +824,19 @@ def test_gc_removes_pairs_of_attachments_no_longer_valid(world: Env, fake_ipam: 
             "cni.dev/valid-attachments": [{"containerID": kept, "ifname": "eth0"}],
         }
 
-        out = call("GC", gc_conf, container_id="", netns="", ifname="", cni_path=str(fake_ipam))
+        assert world.allocated() == [world.lease.host(2), world.lease.host(3)]
+
+        # The stand-in's GC does nothing, as host-local's does; the stale address is released by an IPAM DEL
+        # with the stale attachment's own IDs and the configuration its ADD used, through the real host-local.
+        cni_path = f"{fake_ipam}:{HOST_LOCAL_DIR}"
+        out = call("GC", gc_conf, container_id="", netns="", ifname="", cni_path=cni_path)
 
         assert (out.code, out.output) == (0, None)
         assert host_link(netops.host_ifname(stale, "eth0")) is None
         assert other_ns.links() == ["lo"]
         assert host_link(world.host_ifname) is not None
         assert list(world.records()) == [f"{kept}:eth0.json"]
+        assert world.allocated() == [world.lease.host(2)]
         assert _calls(fake_ipam) == [("GC", gc_conf)]
     finally:
         run("ip", "link", "del", netops.host_ifname(stale, "eth0"), check=False)
@@ -840,11 +853,12 @@ def test_gc_without_valid_attachments_removes_all(world: Env, fake_ipam: Path) -
         "ipam": {"type": "fake-ipam"},
     }
 
-    out = call("GC", gc_conf, container_id="", netns="", ifname="", cni_path=str(fake_ipam))
+    out = call("GC", gc_conf, container_id="", netns="", ifname="", cni_path=f"{fake_ipam}:{HOST_LOCAL_DIR}")
 
     assert (out.code, out.output) == (0, None)
     assert host_link(world.host_ifname) is None
     assert world.records() == {}
+    assert world.allocated() == []
 
 
 def test_gc_runs_ipam_gc_even_when_the_store_fails(fake_ipam: Path, tmp_path: Path) -> None:
@@ -867,11 +881,11 @@ def test_gc_runs_ipam_gc_even_when_the_store_fails(fake_ipam: Path, tmp_path: Pa
     assert [command for command, _ in _calls(fake_ipam)] == ["GC"]
 
 
-def test_ipam_result_without_addresses_is_rolled_back(fake_ipam: Path) -> None:
+def test_ipam_result_without_addresses_is_rolled_back(world: Env, fake_ipam: Path) -> None:
     (fake_ipam / "result").write_text('{"cniVersion": "1.1.0", "routes": [{"dst": "0.0.0.0/0"}]}')
     conf = _v11_conf(fake_ipam.parent / "state")
 
-    out = call("ADD", conf, container_id="c1", netns="/run/netns/unused", cni_path=str(fake_ipam))
+    out = call("ADD", conf, container_id="c1", netns=world.ns.path, cni_path=str(fake_ipam))
 
     assert (out.code, out.output) == (
         1,
