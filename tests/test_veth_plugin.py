@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -898,3 +899,103 @@ def test_ipam_result_without_addresses_is_rolled_back(world: Env, fake_ipam: Pat
     )
     # The spec's rule for a failed ADD after delegation: the delegate's DEL runs, with the same configuration.
     assert _calls(fake_ipam) == [("ADD", conf), ("DEL", conf)]
+
+
+# --------------------------------------------------------------------------------------------
+# Faults: a repeated ADD, a FIFO for a namespace, a plugin killed during IPAM's ADD
+# --------------------------------------------------------------------------------------------
+
+
+def test_repeated_add_is_refused_and_changes_nothing(world: Env) -> None:
+    conf = world.conf()
+    assert world.call("ADD", conf).code == 0
+    records = world.records()
+
+    out = world.call("ADD", conf)
+
+    assert (out.code, out.output) == (
+        1,
+        {
+            "cniVersion": "1.0.0",
+            "code": 100,
+            "msg": f"attachment {world.container_id}/eth0 already exists",
+            "details": "a repeated ADD changes nothing; DEL the attachment first",
+        },
+    )
+    assert world.allocated() == [world.lease.host(2)]
+    assert world.records() == records
+    assert host_link(world.host_ifname) is not None
+
+
+def test_fifo_as_netns_is_refused_before_ipam_without_hanging(world: Env, tmp_path: Path) -> None:
+    fifo = tmp_path / "netns-fifo"
+    os.mkfifo(fifo)
+
+    out = world.call("ADD", world.conf(), netns=str(fifo))
+
+    assert (out.code, out.output) == (
+        1,
+        {
+            "cniVersion": "1.0.0",
+            "code": 8,
+            "msg": f"{fifo} is not a network namespace",
+            "details": str(fifo),
+        },
+    )
+    assert world.allocated() == []
+    assert world.records() == {}
+
+
+# host-local behind a wrapper that takes its time over ADD, so the plugin can be killed while IPAM works.
+SLOW_ADD = """#!/bin/sh
+if [ "$CNI_COMMAND" = ADD ]; then touch "{flag}"; sleep 1; fi
+exec {host_local}
+"""
+
+
+def test_kill_during_ipam_add_is_released_by_gc(world: Env, fake_ipam: Path, tmp_path: Path) -> None:
+    slow = tmp_path / "slow-bin"
+    slow.mkdir()
+    started = tmp_path / "ipam-started"
+    (slow / "host-local").write_text(SLOW_ADD.format(flag=started, host_local=HOST_LOCAL_DIR / "host-local"))
+    (slow / "host-local").chmod(0o755)
+    conf = world.conf()
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(SCRIPT.parent.parent.parent),
+            "CNI_COMMAND": "ADD",
+            "CNI_CONTAINERID": world.container_id,
+            "CNI_NETNS": world.ns.path,
+            "CNI_IFNAME": "eth0",
+            "CNI_PATH": str(slow),
+        },
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps(conf).encode())
+    proc.stdin.close()
+    waited = 0.0
+    while not started.exists():
+        assert waited < 30 and proc.poll() is None
+        time.sleep(0.01)
+        waited += 0.01
+    proc.kill()  # while IPAM allocates: nothing of the plugin runs any more
+    proc.wait()
+    # The delegate, in a session of its own, still finishes the allocation.
+    for _ in range(300):
+        if world.allocated():
+            break
+        time.sleep(0.01)
+    assert world.allocated() == [world.lease.host(2)]
+    assert [doc["phase"] for doc in world.records().values()] == ["adding"]
+
+    gc_conf = {**_v11_conf(world.state_dir), "name": world.network}
+    out = call("GC", gc_conf, container_id="", netns="", ifname="", cni_path=f"{fake_ipam}:{HOST_LOCAL_DIR}")
+
+    assert (out.code, out.output) == (0, None)
+    assert world.allocated() == []
+    assert world.records() == {}
