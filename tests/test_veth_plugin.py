@@ -999,3 +999,40 @@ def test_kill_during_ipam_add_is_released_by_gc(world: Env, fake_ipam: Path, tmp
     assert (out.code, out.output) == (0, None)
     assert world.allocated() == []
     assert world.records() == {}
+
+
+@pytest.mark.parametrize("how", ["closed", "broken-pipe"])
+def test_undeliverable_add_leaves_nothing(world: Env, how: str) -> None:
+    # The runtime never reads the result, so it takes the ADD as failed: the pair, address and record must go.
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(SCRIPT.parent.parent.parent),
+        "CNI_COMMAND": "ADD",
+        "CNI_CONTAINERID": world.container_id,
+        "CNI_NETNS": world.ns.path,
+        "CNI_IFNAME": "eth0",
+        "CNI_PATH": str(HOST_LOCAL_DIR),
+    }
+    read_end, write_end = os.pipe()
+    if how == "broken-pipe":
+        os.close(read_end)
+    try:
+        proc = subprocess.run(
+            [sys.executable, str(SCRIPT)],
+            input=json.dumps(world.conf()).encode(),
+            env=env,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            check=False,
+            timeout=60,
+            preexec_fn=(lambda: os.close(1)) if how == "closed" else None,
+        )
+    finally:
+        os.close(write_end)
+        if how == "closed":
+            os.close(read_end)
+    assert proc.returncode == 1
+    assert proc.stderr.decode().splitlines()[-1] == "rscni-py: the undelivered ADD was undone"
+    assert host_link(world.host_ifname) is None
+    assert world.allocated() == []
+    assert world.records() == {}

@@ -64,6 +64,8 @@ class _Request:
     def __init__(self, plugin_cls: type[CNIPlugin[Any, Any]]) -> None:
         self.cni_version = max(plugin_cls.supported_versions, key=ALL_VERSIONS.index)
         self.command = ""
+        # After a successful ADD: how to undo it if its result cannot be delivered.
+        self.undo: Callable[[], None] | None = None
 
 
 def dispatch(
@@ -112,12 +114,28 @@ def dispatch(
             stdout.write(output)
             stdout.flush()
         except (OSError, ValueError) as exc:  # the runtime closed our stdout: nobody is left to tell
-            try:
-                stderr.write(f"rscni-py: cannot write the {request.command or 'command'} output to stdout: {exc}\n")
-            except (OSError, ValueError):
-                pass  # nor is stderr usable: the exit code is the last word
+            _tell(stderr, f"rscni-py: cannot write the {request.command or 'command'} output to stdout: {exc}")
+            if code == 0 and request.undo is not None:
+                # The runtime sees a failed ADD: what it created must not stay (CNIPlugin.undo_add).
+                _undo(request.undo, stderr)
             return 1
     return code
+
+
+def _tell(stderr: TextIO, line: str) -> None:
+    try:
+        stderr.write(line + "\n")
+    except (OSError, ValueError):
+        pass  # nor is stderr usable: the exit code is the last word
+
+
+def _undo(undo: Callable[[], None], stderr: TextIO) -> None:
+    try:
+        undo()
+    except BaseException as exc:  # noqa: BLE001 - reported, and the exit code already says failure
+        _tell(stderr, f"rscni-py: undoing the undelivered ADD failed: {_describe_exception(exc)}")
+    else:
+        _tell(stderr, "rscni-py: the undelivered ADD was undone")
 
 
 def _error_json(err: CNIError, cause: BaseException, request: _Request) -> str:
@@ -201,6 +219,7 @@ def _serve(
     outcome = getattr(plugin, _METHODS[command])(args)
     if command != "ADD":
         return ""
+    request.undo = lambda: plugin.undo_add(args)
     return _render_result(outcome, version)
 
 
