@@ -132,7 +132,7 @@ def _tell(stderr: TextIO, line: str) -> None:
 def _undo(undo: Callable[[], None], stderr: TextIO) -> None:
     try:
         undo()
-    except BaseException as exc:  # noqa: BLE001 - reported, and the exit code already says failure
+    except BaseException as exc:  # reported; the exit code already says failure
         _tell(stderr, f"rscni-py: undoing the undelivered ADD failed: {_describe_exception(exc)}")
     else:
         _tell(stderr, "rscni-py: the undelivered ADD was undone")
