@@ -50,11 +50,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar, Final, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol
 
+from rscni_py._base import strict_json
 from rscni_py.errors import CNIError, ErrorCode
 from rscni_py.protocol.env import MAX_IFNAME_BYTES as _MAX_IFNAME_BYTES
 from rscni_py.protocol.env import validate_container_id, validate_ifname, validate_network_name
+
+if TYPE_CHECKING:
+    from rscni_py.invoke import Executor
 
 __all__ = [
     "ALREADY_GONE_ERRNOS",
@@ -768,8 +772,8 @@ def with_delegation(
     """
     if isinstance(netconf, bytes):
         try:
-            config = json.loads(netconf)
-        except ValueError as exc:
+            config = strict_json.loads(netconf)
+        except (ValueError, RecursionError) as exc:
             raise InvalidDocumentError("delegated configuration is not JSON", str(exc)) from None
     else:
         config = dict(netconf)
@@ -784,8 +788,7 @@ def release_delegations(
     document: Mapping[str, Any] | None,
     env: Mapping[str, str],
     *,
-    executor: Any = None,
-    timeout: float | None = 60.0,
+    executor: Executor | None = None,
 ) -> None:
     """GC's step for one stale attachment: run DEL of each delegate ``with_delegation`` recorded, last first.
 
@@ -793,17 +796,15 @@ def release_delegations(
     (``env`` supplies the rest, ``CNI_PATH`` above all; ``CNI_NETNS`` is empty, the namespace may be gone), so
     the delegate releases exactly what it holds for that attachment.  A document without delegations (or None)
     releases nothing.  A failing DEL raises; ``remove_stale_attachments`` then keeps the record for the next GC.
+    Each DEL has the delegates' default timeout (``rscni_py.invoke.DEFAULT_TIMEOUT``).
 
-    :param executor: an ``rscni_py.invoke.Executor`` (default: a ``DefaultExecutor``).
-    :param timeout: seconds each DEL may run (see ``rscni_py.invoke.delegate_delete``).
+    :param executor: the process layer (default: a ``DefaultExecutor``; tests pass a ``FakeExecutor``).
     """
     from rscni_py import invoke  # same layer; loaded only by the plugins that release delegations
 
     attachment_env = {**env, "CNI_CONTAINERID": key.container_id, "CNI_IFNAME": key.ifname, "CNI_NETNS": ""}
     for delegation in reversed((document or {}).get(DELEGATIONS_KEY, [])):
-        invoke.delegate_delete(
-            delegation["type"], delegation["config"], env=attachment_env, executor=executor, timeout=timeout
-        )
+        invoke.delegate_delete(delegation["type"], delegation["config"], env=attachment_env, executor=executor)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -1036,3 +1036,50 @@ def test_undeliverable_add_leaves_nothing(world: Env, how: str) -> None:
     assert host_link(world.host_ifname) is None
     assert world.allocated() == []
     assert world.records() == {}
+
+
+# The plugin as a process, killed (SIGKILL) right after the pair is built, before the record would say so.
+KILLED_BEFORE_RECORD = """
+import os, signal, sys
+sys.path.insert(0, {root!r})
+from examples.veth import rscni_veth
+rscni_veth._record = lambda args: os.kill(os.getpid(), signal.SIGKILL)
+rscni_veth.VethPlugin.run()
+"""
+
+
+@pytest.mark.parametrize("cleanup", ["GC", "DEL"])
+def test_kill_after_the_pair_is_built_is_found_by_del_and_gc(
+    world: Env, fake_ipam: Path, tmp_path: Path, cleanup: str
+) -> None:
+    conf = world.conf()
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLED_BEFORE_RECORD.format(root=str(SCRIPT.parent.parent.parent))],
+        input=json.dumps(conf).encode(),
+        capture_output=True,
+        timeout=60,
+        check=False,
+        env={
+            **os.environ,
+            "CNI_COMMAND": "ADD",
+            "CNI_CONTAINERID": world.container_id,
+            "CNI_NETNS": world.ns.path,
+            "CNI_IFNAME": "eth0",
+            "CNI_PATH": str(HOST_LOCAL_DIR),
+        },
+    )
+    assert (proc.returncode, proc.stdout) == (-9, b"")
+    assert host_link(world.host_ifname) is not None
+    assert world.allocated() == [world.lease.host(2)]
+    assert [doc["phase"] for doc in world.records().values()] == ["adding"]
+
+    if cleanup == "GC":
+        gc_conf = {**_v11_conf(world.state_dir), "name": world.network}
+        out = call("GC", gc_conf, container_id="", netns="", ifname="", cni_path=f"{fake_ipam}:{HOST_LOCAL_DIR}")
+    else:
+        out = world.call("DEL", conf)
+
+    assert (out.code, out.output) == (0, None)
+    assert host_link(world.host_ifname) is None
+    assert world.allocated() == []
+    assert world.records() == {}
