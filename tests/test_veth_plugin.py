@@ -992,6 +992,16 @@ def test_kill_during_ipam_add_is_released_by_gc(world: Env, fake_ipam: Path, tmp
         time.sleep(0.01)
     assert world.allocated() == [world.lease.host(2)]
     assert [doc["phase"] for doc in world.records().values()] == ["adding"]
+    # The runtime retries the ADD without a DEL: host-local refuses the duplicate, and the record that leads to
+    # the killed ADD's lease stays.
+    retry = world.call("ADD", conf)
+    assert (retry.code, retry.output["code"], retry.output["msg"]) == (
+        1,
+        999,
+        f"failed to allocate for range 0: {world.lease.host(2)} has been allocated to {world.container_id}, "
+        "duplicate allocation is not allowed",
+    )
+    assert [doc["phase"] for doc in world.records().values()] == ["adding"]
 
     gc_conf = {**_v11_conf(world.state_dir), "name": world.network}
     out = call("GC", gc_conf, container_id="", netns="", ifname="", cni_path=f"{fake_ipam}:{HOST_LOCAL_DIR}")

@@ -186,11 +186,11 @@ class VethPlugin(CNIPlugin[VethConf]):
             netops.check_netns(args.netns)
         except netops.NetOpsError as exc:
             raise cni_error(exc, command="ADD") from exc
-        _begin(args)
+        took_over = _begin(args)
         try:
             return self._attach(args)
         except BaseException as exc:
-            _abandon(args, exc)
+            _abandon(args, exc, took_over=took_over)
             raise
 
     def _attach(self, args: CmdArgs[VethConf]) -> Result:
@@ -346,11 +346,11 @@ def _document(args: CmdArgs[VethConf], phase: str) -> dict[str, object]:
     return with_delegation(document, args.config.ipam.type, args.stdin_data)
 
 
-def _begin(args: CmdArgs[VethConf]) -> None:
+def _begin(args: CmdArgs[VethConf]) -> bool:
     """Refuse a repeated ADD of a live attachment; otherwise record the intent before anything is created.
 
     The record exists from here on, so DEL and GC find whatever this ADD leaves if it is killed part-way.  A
-    record still in phase "adding" is what an interrupted ADD left; a new ADD takes it over.
+    record still in phase "adding" is what an interrupted ADD left; a new ADD takes it over (returns True).
     """
     with _locked_store(args.config) as store:
         existing = store.get(args.container_id, args.ifname)
@@ -361,12 +361,17 @@ def _begin(args: CmdArgs[VethConf]) -> None:
                 "a repeated ADD changes nothing; DEL the attachment first",
             )
         store.put(args.container_id, args.ifname, _document(args, "adding"))
+    return existing is not None
 
 
-def _abandon(args: CmdArgs[VethConf], failure: BaseException) -> None:
-    """After a failed ADD: forget the intent, unless the rollback left something for DEL or GC to release."""
-    if getattr(failure, "__notes__", None):
-        _log.warning("ADD failed and its rollback was incomplete; keeping the record for DEL and GC")
+def _abandon(args: CmdArgs[VethConf], failure: BaseException, *, took_over: bool) -> None:
+    """After a failed ADD: forget the intent, unless something may be left for DEL or GC to release.
+
+    Kept: a record taken over from an interrupted ADD (what that ADD allocated is still held; IPAM refuses the
+    new ADD as a duplicate), and a record whose rollback added a note to the error (it may have left something).
+    """
+    if took_over or getattr(failure, "__notes__", None):
+        _log.warning("ADD failed and may have left something; keeping the record for DEL and GC")
         return
     try:
         with _locked_store(args.config) as store:

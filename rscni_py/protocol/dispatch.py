@@ -144,7 +144,7 @@ def _error_json(err: CNIError, cause: BaseException, request: _Request) -> str:
     document = err.to_dict(request.cni_version)
     notes = getattr(cause, "__notes__", None)
     if isinstance(notes, list) and notes:
-        document["details"] = "; ".join([document.get("details", ""), *map(str, notes)]).lstrip("; ")
+        document["details"] = "; ".join(filter(None, [document.get("details", ""), *map(str, notes)]))
     return json.dumps(document, indent=4)
 
 
