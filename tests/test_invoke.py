@@ -627,9 +627,11 @@ def test_rollback_only_undoes_what_the_delegate_may_have_done(add_answer: FakeRe
 def test_interrupt_during_the_delegate_add_rolls_back() -> None:
     # The executor kills an interrupted delegate part-way (test_invoke_subprocess checks that); it may have allocated.
     fake = ipam(result=KeyboardInterrupt())
-    with pytest.raises(KeyboardInterrupt):
-        with invoke.add_with_rollback("fake-ipam", CONF_100, env=PLUGIN_ENV, executor=fake):
-            pytest.fail("the block must not run")
+    with (
+        pytest.raises(KeyboardInterrupt),
+        invoke.add_with_rollback("fake-ipam", CONF_100, env=PLUGIN_ENV, executor=fake),
+    ):
+        pytest.fail("the block must not run")
     assert fake.commands == [("fake-ipam", "ADD"), ("fake-ipam", "DEL")]
 
 
@@ -644,11 +646,13 @@ def test_interrupt_during_the_delegate_add_rolls_back() -> None:
 )
 def test_rollback_del_is_always_bounded(timeout: float | None, rollback_timeout: float, del_timeout: float) -> None:
     fake = ipam()
-    with pytest.raises(Boom):
-        with invoke.add_with_rollback(
+    with (
+        pytest.raises(Boom),
+        invoke.add_with_rollback(
             "fake-ipam", CONF_100, env=PLUGIN_ENV, executor=fake, timeout=timeout, rollback_timeout=rollback_timeout
-        ):
-            raise Boom("link setup failed")
+        ),
+    ):
+        raise Boom("link setup failed")
     assert [(call.command, call.timeout) for call in fake.calls] == [("ADD", timeout), ("DEL", del_timeout)]
 
 
