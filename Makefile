@@ -4,23 +4,28 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test typecheck unit integration bench fuzz clean
+.PHONY: venv demo test lint typecheck unit integration bench fuzz clean
 
 venv: $(STAMP)
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,typing,netlink]'
+	$(PY) -m pip install --quiet -e '.[test,typing,lint,netlink,bundle]'
 	touch $(STAMP)
 
 ## Run the reference debug plugin through a whole ADD, CHECK, DEL cycle and show what happened.
 demo: venv
 	$(PY) examples/demo.py
 
-## The whole suite: strict type checking, then every test (integration tests need root).
-test: venv typecheck
+## The whole suite: lint (ruff, the import layers), strict type checking, then every test (integration tests need root).
+test: venv lint typecheck
 	$(PY) -m pytest -q
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 typecheck: venv
 	$(PY) -m mypy --strict rscni_py tests examples benchmarks

@@ -38,6 +38,7 @@ import errno
 import fcntl
 import json
 import logging
+import math
 import os
 import re
 import stat
@@ -131,9 +132,6 @@ class StateError(CNIError):
 
     def __init__(self, msg: str, details: str = "", code: int | None = None) -> None:
         super().__init__(type(self).cni_code if code is None else code, msg, details)
-
-    def __str__(self) -> str:
-        return f"{self.msg}: {self.details}" if self.details else self.msg
 
 
 class InvalidKeyError(StateError, ValueError):
@@ -586,7 +584,7 @@ class AttachmentStore:
         :param timeout: seconds to wait; None waits for ever, 0 tries once.
         :raises LockTimeoutError: the lock is still held by someone else after ``timeout`` seconds.
         """
-        if timeout is not None and (timeout < 0 or timeout != timeout):
+        if timeout is not None and (timeout < 0 or math.isnan(timeout)):
             raise ValueError(f"lock timeout must be None or >= 0, got {timeout!r}")
         start = time.monotonic()
         deadline = None if timeout is None else start + timeout
@@ -786,23 +784,26 @@ def with_delegation(
 def release_delegations(
     key: AttachmentKey,
     document: Mapping[str, Any] | None,
-    env: Mapping[str, str],
+    env: Mapping[str, str] | None = None,
     *,
     executor: Executor | None = None,
 ) -> None:
     """GC's step for one stale attachment: run DEL of each delegate ``with_delegation`` recorded, last first.
 
-    Each DEL gets the recorded configuration and the attachment's own ``CNI_CONTAINERID`` and ``CNI_IFNAME``
-    (``env`` supplies the rest, ``CNI_PATH`` above all; ``CNI_NETNS`` is empty, the namespace may be gone), so
-    the delegate releases exactly what it holds for that attachment.  A document without delegations (or None)
-    releases nothing.  A failing DEL raises; ``remove_stale_attachments`` then keeps the record for the next GC.
-    Each DEL has the delegates' default timeout (``rscni_py.invoke.DEFAULT_TIMEOUT``).
+    Each DEL gets the recorded configuration and the attachment's own ``CNI_CONTAINERID`` and ``CNI_IFNAME``;
+    the rest (``CNI_PATH`` above all) comes from ``env``, by default the environment delegation starts from (the
+    GC command's); ``CNI_NETNS`` is empty, the namespace may be gone.  So the delegate releases exactly what it
+    holds for that attachment.  A document without delegations (or None) releases nothing.  A failing DEL raises;
+    ``remove_stale_attachments`` then keeps the record for the next GC.  Each DEL has the delegates' default
+    timeout (``rscni_py.invoke.DEFAULT_TIMEOUT``).
 
     :param executor: the process layer (default: a ``DefaultExecutor``; tests pass a ``FakeExecutor``).
     """
     from rscni_py import invoke  # same layer; loaded only by the plugins that release delegations
+    from rscni_py.protocol.dispatch import call_env
 
-    attachment_env = {**env, "CNI_CONTAINERID": key.container_id, "CNI_IFNAME": key.ifname, "CNI_NETNS": ""}
+    base = env if env is not None else (call_env() or os.environ)
+    attachment_env = {**base, "CNI_CONTAINERID": key.container_id, "CNI_IFNAME": key.ifname, "CNI_NETNS": ""}
     for delegation in reversed((document or {}).get(DELEGATIONS_KEY, [])):
         invoke.delegate_delete(delegation["type"], delegation["config"], env=attachment_env, executor=executor)
 

@@ -38,6 +38,7 @@ from rscni_py import (
     PluginNotAvailableError,
     UnknownContainerError,
     invoke,
+    override,
 )
 from rscni_py.state import (
     AttachmentKey,
@@ -104,8 +105,9 @@ class VethConf(NetConf):
     mtu: int | None = json_field(default=None, omit="none")
     state_dir: str = json_field("stateDir", default=DEFAULT_STATE_DIR)
 
+    @override
     def validate(self) -> None:
-        """The checks the codec cannot express; each names its key (code 7)."""
+        """The checks the codec cannot express; each names its key (code 7). The SDK runs them once per command."""
         if not self.ipam.type:
             raise InvalidNetworkConfigError("invalid network config: ipam.type: required field missing")
         if self.mtu is not None and not netops.MIN_MTU <= self.mtu <= netops.MAX_MTU:
@@ -174,13 +176,13 @@ class VethPlugin(CNIPlugin[VethConf]):
 
     about = "rscni-veth: point-to-point veth plugin on rscni-py"
 
+    @override
     def add(self, args: CmdArgs[VethConf]) -> Result:
         """ADD: record the intent, allocate through IPAM, build the pair; a failure undoes what this ADD did.
 
         A repeated ADD of a live attachment is refused before anything changes (README.md, "Attachment records").
         """
         config = args.config
-        config.validate()
         try:
             # Before anything is allocated, and without blocking: a FIFO here must not hang us after IPAM ran.
             netops.check_netns(args.netns)
@@ -195,7 +197,7 @@ class VethPlugin(CNIPlugin[VethConf]):
 
     def _attach(self, args: CmdArgs[VethConf]) -> Result:
         config = args.config
-        with invoke.add_with_rollback(config.ipam.type, args.stdin_data, env=args.env) as ipam:
+        with invoke.add_with_rollback(config.ipam.type, args.stdin_data) as ipam:
             if not ipam.ips:
                 raise InvalidNetworkConfigError(
                     f"IPAM plugin {config.ipam.type} returned no IP addresses", "ipam: the result has no ips"
@@ -222,6 +224,7 @@ class VethPlugin(CNIPlugin[VethConf]):
                 dns=ipam.dns if not ipam.dns.is_empty() else (config.dns or DNS()),
             )
 
+    @override
     def delete(self, args: CmdArgs[VethConf]) -> None:
         """DEL: remove the pair and its record if they are there, then always release the IPAM allocation.
 
@@ -229,7 +232,6 @@ class VethPlugin(CNIPlugin[VethConf]):
         stop the IPAM DEL: the address is released either way, and every error is reported.
         """
         config = args.config
-        config.validate()
         teardown_error: CNIError | None = None
         try:
             removed = netops.teardown(args.container_id, args.ifname)
@@ -244,7 +246,7 @@ class VethPlugin(CNIPlugin[VethConf]):
             except CNIError as exc:
                 teardown_error = exc
         try:
-            invoke.delegate_delete(config.ipam.type, args.stdin_data, env=args.env)
+            invoke.delegate_delete(config.ipam.type, args.stdin_data)
         except CNIError as ipam_error:
             if teardown_error is None:
                 raise
@@ -256,30 +258,30 @@ class VethPlugin(CNIPlugin[VethConf]):
         if teardown_error is not None:
             raise teardown_error
 
+    @override
     def check(self, args: CmdArgs[VethConf]) -> None:
         """CHECK: IPAM's CHECK, then the pair, addresses and routes against the cached result (``prevResult``)."""
         config = args.config
-        config.validate()
         prev = args.prev_result
         if prev is None:
             raise InvalidNetworkConfigError("invalid network config: prevResult: required for CHECK")
         index, mac = _container_interface(prev, args)
-        invoke.delegate_check(config.ipam.type, args.stdin_data, env=args.env)
+        invoke.delegate_check(config.ipam.type, args.stdin_data)
         ips = [ip for ip in prev.ips if ip.interface == index]
         try:
             netops.check(_veth_config(args, ips, prev.routes), container_mac=mac or None)
         except netops.NetOpsError as exc:
             raise cni_error(exc, command="CHECK") from exc
 
+    @override
     def status(self, args: CmdArgs[VethConf]) -> None:
         """STATUS: this plugin is ready whenever its IPAM plugin is.
 
         IPAM's 50/51 are passed on; any other failure of IPAM's STATUS (an IPAM plugin too old to know STATUS
         answers with an error of its own) means we cannot serve ADD either, which the spec calls code 50.
         """
-        args.config.validate()
         try:
-            invoke.delegate_status(args.config.ipam.type, args.stdin_data, env=args.env)
+            invoke.delegate_status(args.config.ipam.type, args.stdin_data)
         except CNIError as err:
             if err.code in (ErrorCode.PLUGIN_NOT_AVAILABLE, ErrorCode.LIMITED_CONNECTIVITY):
                 raise
@@ -288,6 +290,7 @@ class VethPlugin(CNIPlugin[VethConf]):
                 f"its STATUS failed with code {err.code}: {err}",
             ) from err
 
+    @override
     def gc(self, args: CmdArgs[VethConf]) -> None:
         """GC: for each recorded attachment not in ``cni.dev/valid-attachments``, remove its pair and release its
         address (IPAM DEL with the attachment's own IDs and recorded configuration), then run IPAM's GC.
@@ -296,14 +299,13 @@ class VethPlugin(CNIPlugin[VethConf]):
         in its details.
         """
         config = args.config
-        config.validate()
         gc_error: CNIError | None = None
         store = config.store()
 
         def collect(key: AttachmentKey, record: dict[str, object] | None) -> None:
             _remove_pair(key, record)
             # IPAM's own GC may do nothing (host-local): release each stale attachment's address here.
-            release_delegations(key, record, args.env)
+            release_delegations(key, record)
 
         try:
             report = remove_stale_attachments(store, config.valid_attachments, collect, lock_timeout=LOCK_TIMEOUT)
@@ -315,12 +317,12 @@ class VethPlugin(CNIPlugin[VethConf]):
         except OSError as exc:
             gc_error = _state_io_error(store, exc)
         try:
-            invoke.delegate_gc(config.ipam.type, args.stdin_data, env=args.env)
+            invoke.delegate_gc(config.ipam.type, args.stdin_data)
         except CNIError as ipam_error:
             if gc_error is None:
                 raise
             details = f"IPAM plugin {config.ipam.type} GC failed too: {ipam_error}"
-            raise CNIError(gc_error.code, gc_error.msg, "; ".join(filter(None, [gc_error.details, details])))
+            raise CNIError(gc_error.code, gc_error.msg, "; ".join(filter(None, [gc_error.details, details]))) from None
         if gc_error is not None:
             raise gc_error
 

@@ -16,9 +16,7 @@ class IpamUser(CNIPlugin):
     def add(self, args: CmdArgs) -> Result:
         assert args.config.ipam is not None
         bound = args.raw_config.get("rollbackTimeout", invoke.ROLLBACK_TIMEOUT)
-        with invoke.add_with_rollback(
-            args.config.ipam.type, args.stdin_data, env=args.env, rollback_timeout=bound
-        ) as ipam:
+        with invoke.add_with_rollback(args.config.ipam.type, args.stdin_data, rollback_timeout=bound) as ipam:
             Path(args.raw_config["marker"]).write_text("allocated")
             time.sleep(60)
             return ipam
