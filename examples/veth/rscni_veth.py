@@ -182,7 +182,6 @@ class VethPlugin(CNIPlugin[VethConf]):
 
         A repeated ADD of a live attachment is refused before anything changes (README.md, "Attachment records").
         """
-        config = args.config
         try:
             # Before anything is allocated, and without blocking: a FIFO here must not hang us after IPAM ran.
             netops.check_netns(args.netns)
