@@ -722,3 +722,39 @@ def test_the_configuration_is_validated_once_before_the_method(
     assert (out.code, [name for name, _ in out.calls]) == expected
     if expected == (1, ["validate"]):
         assert out.json == error(7, "invalid network config: size: 0 is below 1")
+
+
+# --- an ADD result that cannot be delivered is undone ----------------------------------------------------------------
+
+
+class BrokenStdout(io.StringIO):
+    """A stdout whose reader went away: the write of the answer fails as a broken pipe does."""
+
+    def flush(self) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+@pytest.mark.parametrize("command", ["ADD", "DEL", "CHECK"])
+def test_undeliverable_add_result_is_undone(command: str) -> None:
+    err = io.StringIO()
+    code = dispatch(Recorder, env_for(command), io.BytesIO(json.dumps(conf()).encode()), BrokenStdout(), err)
+    calls = [(name, args.command) for name, args in Recorder.calls]
+    if command == "ADD":
+        # The runtime sees a failed ADD; what ADD created is released through the plugin's own DEL.
+        assert (code, calls) == (1, [("add", "ADD"), ("delete", "DEL")])
+        assert err.getvalue().splitlines()[-2:] == [
+            "rscni-py: cannot write the ADD output to stdout: [Errno 32] Broken pipe",
+            "rscni-py: the undelivered ADD was undone",
+        ]
+    else:  # nothing is written for these: nothing to undo
+        assert (code, calls) == (0, [(command.lower().replace("del", "delete"), command)])
+
+
+def test_failing_undo_is_reported_on_stderr() -> None:
+    class FailingUndo(Recorder):
+        def undo_add(self, args: CmdArgs[Any, Any]) -> None:
+            raise OSError("netlink is gone")
+
+    err = io.StringIO()
+    assert dispatch(FailingUndo, env_for("ADD"), io.BytesIO(json.dumps(conf()).encode()), BrokenStdout(), err) == 1
+    assert err.getvalue().splitlines()[-1] == "rscni-py: undoing the undelivered ADD failed: netlink is gone"

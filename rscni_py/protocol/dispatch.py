@@ -77,6 +77,8 @@ class _Request:
     def __init__(self, plugin_cls: type[CNIPlugin[Any, Any]]) -> None:
         self.cni_version = max(plugin_cls.supported_versions, key=ALL_VERSIONS.index)
         self.command = ""
+        # After a successful ADD: how to undo it if its result cannot be delivered.
+        self.undo: Callable[[], None] | None = None
 
 
 def dispatch(
@@ -104,18 +106,17 @@ def dispatch(
         output = _serve(plugin_cls, env, stdin, stderr, logs, signals, own_netns, request)
     except Interrupted as stop:
         logsetup.log(logsetup.WARNING, "%s stopped: %s", request.command or "command", stop.reason)
-        output = json.dumps(TryAgainLaterError(stop.reason).to_dict(request.cni_version), indent=4)
+        output = _error_json(TryAgainLaterError(stop.reason), stop, request)
         code = 1
     except CNIError as err:
         logsetup.log(logsetup.INFO, "%s failed with code %d: %s", request.command or "command", err.code, err)
-        output = json.dumps(err.to_dict(request.cni_version), indent=4)
+        output = _error_json(err, err, request)
         code = 1
     except Exception as exc:
         _print_traceback(exc, stderr)
         if on_exception is not None:
             on_exception(exc)
-        internal = InternalError(_describe_exception(exc))
-        output = json.dumps(internal.to_dict(request.cni_version), indent=4)
+        output = _error_json(InternalError(_describe_exception(exc)), exc, request)
         code = 1
     else:
         code = 0
@@ -130,12 +131,38 @@ def dispatch(
             stdout.write(output)
             stdout.flush()
         except (OSError, ValueError) as exc:  # the runtime closed our stdout: nobody is left to tell
-            try:
-                stderr.write(f"rscni-py: cannot write the {request.command or 'command'} output to stdout: {exc}\n")
-            except (OSError, ValueError):
-                pass  # nor is stderr usable: the exit code is the last word
+            _tell(stderr, f"rscni-py: cannot write the {request.command or 'command'} output to stdout: {exc}")
+            if code == 0 and request.undo is not None:
+                # The runtime sees a failed ADD: what it created must not stay (CNIPlugin.undo_add).
+                _undo(request.undo, stderr)
             return 1
     return code
+
+
+def _tell(stderr: TextIO, line: str) -> None:
+    try:
+        stderr.write(line + "\n")
+    except (OSError, ValueError):
+        pass  # nor is stderr usable: the exit code is the last word
+
+
+def _undo(undo: Callable[[], None], stderr: TextIO) -> None:
+    try:
+        undo()
+    except BaseException as exc:  # reported; the exit code already says failure
+        _tell(stderr, f"rscni-py: undoing the undelivered ADD failed: {_describe_exception(exc)}")
+    else:
+        _tell(stderr, "rscni-py: the undelivered ADD was undone")
+
+
+def _error_json(err: CNIError, cause: BaseException, request: _Request) -> str:
+    """The error object for stdout; notes added to ``cause`` while it unwound (e.g. a rollback that could not
+    release everything, docs/delegation.md) are appended to ``details``, so the runtime learns what was left."""
+    document = err.to_dict(request.cni_version)
+    notes = getattr(cause, "__notes__", None)
+    if isinstance(notes, list) and notes:
+        document["details"] = "; ".join(filter(None, [document.get("details", ""), *map(str, notes)]))
+    return json.dumps(document, indent=4)
 
 
 def _describe_exception(exc: BaseException) -> str:
@@ -205,22 +232,43 @@ def _serve(
     if spec.netns_guard and netns and not override and is_own_netns(netns, own_netns):
         raise InvalidNetNSError("plugin's netns and netns from CNI_NETNS should not be the same", q(netns))
 
-    # The plugin's codec engine builds its models, and its result's JSON, for the rest of the command.
-    from rscni_py.types import codec
-
-    previous = codec.use_engine(plugin_cls.codec)
-    served = _CALL_ENV.set(env)
-    try:
+    with _Serving(plugin_cls, env):
         args = _build_args(plugin_cls, command, env, values, data, raw, override)
         args.config.validate()
         logsetup.log(logsetup.DEBUG, "calling %s.%s", plugin_cls.__name__, spec.method)
         outcome = getattr(plugin, spec.method)(args)
         if spec.prints != "result":
             return ""
-        return _render_result(outcome, version)
-    finally:
-        _CALL_ENV.reset(served)
-        codec.use_engine(previous)
+        result = _render_result(outcome, version)
+
+    def undo() -> None:
+        with _Serving(plugin_cls, env):
+            plugin.undo_add(args)
+
+    request.undo = undo
+    return result
+
+
+class _Serving:
+    """The context a plugin's method runs in: the plugin's codec engine builds its models and its result's JSON,
+    and delegation starts from the command's environment (``call_env``).  A plain class: contextlib would cost
+    every start an import."""
+
+    def __init__(self, plugin_cls: type[CNIPlugin[Any, Any]], env: Mapping[str, str]) -> None:
+        self._engine = plugin_cls.codec
+        self._env = env
+
+    def __enter__(self) -> None:
+        from rscni_py.types import codec
+
+        self._previous = codec.use_engine(self._engine)
+        self._served = _CALL_ENV.set(self._env)
+
+    def __exit__(self, *exc_info: object) -> None:
+        from rscni_py.types import codec
+
+        _CALL_ENV.reset(self._served)
+        codec.use_engine(self._previous)
 
 
 def _read_stdin(stdin: BinaryIO) -> bytes:
