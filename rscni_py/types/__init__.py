@@ -7,8 +7,10 @@
 * Configuration: :class:`NetConf` (subclass it for plugin keys, declared with :func:`json_field`),
   :class:`IPAMConf`, :class:`RuntimeConfig`, :class:`GCAttachment`, :class:`NetConfList`.
 * Reading: :func:`parse_result`, :func:`parse_prev_result`, and :func:`decode` / :func:`encode` for
-  any model. Bad input raises :class:`FieldError` naming the JSON path. :func:`parse_cidr` and
-  :func:`parse_ip` read addresses the way CNI writes them (``IPConfig(parse_cidr("10.1.2.3/24"))``).
+  any model; :func:`validate_result` checks a result built in Python as if it had been read (``run()`` does
+  that to every ADD result before printing it). Bad input raises :class:`FieldError` naming the JSON path.
+  :func:`parse_cidr` and :func:`parse_ip` read addresses the way CNI writes them
+  (``IPConfig(parse_cidr("10.1.2.3/24"))``).
 
 Importing this package does not import dataclasses-json; the codec loads it on first use. Each name is
 imported from its module when it is first used (``from rscni_py.types import Result`` loads the 1.x result
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
     from rscni_py.types.gc import GCAttachment
     from rscni_py.types.ipam import IPAMConf
     from rscni_py.types.netconf import NetConf
-    from rscni_py.types.parse import parse_prev_result, parse_result
+    from rscni_py.types.parse import parse_prev_result, parse_result, validate_result
     from rscni_py.types.runtime_config import Bandwidth, IPRange, PortMapping, RuntimeConfig, RuntimeDNS
     from rscni_py.types.v1_0 import Interface, IPConfig, Result
 
@@ -67,6 +69,7 @@ __all__ = [
     "parse_ip",
     "parse_prev_result",
     "parse_result",
+    "validate_result",
 ]
 
 # Where each public name lives; a name's module is imported when the name is first looked up (rscni_py._base.lazy).
@@ -102,6 +105,7 @@ _LAZY = _lazy.LazyNames(
         "parse_ip": "rscni_py.types.addresses",
         "parse_prev_result": "rscni_py.types.parse",
         "parse_result": "rscni_py.types.parse",
+        "validate_result": "rscni_py.types.parse",
     },
 )
 

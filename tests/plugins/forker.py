@@ -18,7 +18,8 @@ class Forker(CNIPlugin):
             if mode == "child-raises":
                 raise RuntimeError("raised in the forked child")
             # "child-sleeps": stopped by the signal sent to the whole group.  The child writes the marker itself:
-            # a signal that reaches it while os.fork() is still resetting its signal state would be lost.
+            # CPython drops a signal that reaches a child before its after-fork setup is done, so a signal sent on
+            # a marker written by the parent could be lost and leave the child holding stdout for a minute.
             Path(args.raw_config["marker"]).write_text(str(os.getpid()))
             time.sleep(60)
             os._exit(0)
