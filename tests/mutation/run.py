@@ -48,9 +48,9 @@ TARGETS = (
             "_serve",
             "_read_stdin",
             "_load_config",
-            "_too_deep",
+            "_utf8_text",
             "_text_depth_exceeds",
-            "_depth_exceeds",
+            "_brackets_outside_strings",
             "_check_version",
             "_deadline",
             "_render_result",
@@ -137,34 +137,12 @@ EXCLUDED_OPERATORS = (
 
 # Survivors that cannot change behaviour: (module, source line stripped, column, operator) -> why.
 _SORTS_FIRST = "no string sorts below the empty one, so <= '' is == ''"
-_SPEED_ONLY = (
-    "the halving passes only shorten the text before the running-sum test, which gives the same answer on any "
-    "text; this changes how fast, not what (benchmarks/ measures the speed)"
-)
 _DISPATCH = "rscni_py/protocol/dispatch.py"
-_DEPTH_COUNT = 'if data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH and _too_deep(data, raw):'
-_HALVED = "halved = 2 * len(inner) <= len(brackets)"
 _CMP = "core/ReplaceComparisonOperator_"
 EQUIVALENT: dict[tuple[str, str, int, str], str] = {
     (_DISPATCH, 'if command == "" and plugin_cls.about:', 19, f"{_CMP}Eq_LtE"): _SORTS_FIRST,
-    (_DISPATCH, _DEPTH_COUNT, 43, f"{_CMP}Gt_GtE"): "a text with exactly MAX_JSON_DEPTH brackets cannot nest deeper",
-    (_DISPATCH, _DEPTH_COUNT, 43, f"{_CMP}Gt_NotEq"): "measuring texts with fewer brackets too only costs time: "
-    "they cannot be too deep",
-    (_DISPATCH, "while brackets and removed < limit:", 31, f"{_CMP}Lt_Gt"): _SPEED_ONLY,
-    # AddNot writes "not brackets and ...", which binds as "(not brackets) and ...".
-    (_DISPATCH, "while brackets and removed < limit:", 10, "core/AddNot"): _SPEED_ONLY,
-    (_DISPATCH, "while brackets and removed < limit:", 31, f"{_CMP}Lt_NotEq"): "removed counts up from 0 by one "
-    "and the loop stops at limit, so != limit is < limit",
-    (_DISPATCH, _HALVED, 17, "core/NumberReplacer"): _SPEED_ONLY,
-    **{(_DISPATCH, _HALVED, 32, f"{_CMP}LtE_{op}"): _SPEED_ONLY for op in ("Eq", "NotEq", "Lt", "Gt", "GtE")},
-    (_DISPATCH, "if not halved:", 11, "core/AddNot"): _SPEED_ONLY,
-    (_DISPATCH, "if not halved:", 11, "core/ReplaceUnaryOperator_Delete_Not"): _SPEED_ONLY,
-    (_DISPATCH, "break", 12, "core/ReplaceBreakWithContinue"): _SPEED_ONLY,
     (_DISPATCH, 'return chunks[0] if len(chunks) == 1 else b"".join(chunks)', 18, "core/NumberReplacer"): "with "
     "one chunk, chunks[-1] is chunks[0]",
-    (_DISPATCH, "if removed >= limit:", 15, f"{_CMP}GtE_Eq"): "removed never exceeds limit (the loop stops there)",
-    (_DISPATCH, "if removed >= limit:", 15, f"{_CMP}GtE_Gt"): "at removed == limit with brackets left, the "
-    "running-sum test below (> limit - removed, that is > 0) answers True as well",
     ("rscni_py/protocol/env.py", 'if value == "":', 13, f"{_CMP}Eq_LtE"): _SORTS_FIRST,
     ("rscni_py/protocol/env.py", 'if value == "":', 17, f"{_CMP}Eq_LtE"): _SORTS_FIRST,
     ("rscni_py/_base/versions.py", 'if version == "":', 15, f"{_CMP}Eq_LtE"): _SORTS_FIRST,
