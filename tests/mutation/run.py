@@ -137,6 +137,7 @@ EXCLUDED_OPERATORS = (
 
 # Survivors that cannot change behaviour: (module, source line stripped, column, operator) -> why.
 _SORTS_FIRST = "no string sorts below the empty one, so <= '' is == ''"
+_ZERO_IS_SUCCESS = "0 is success: a plugin that exits 0 never gets an exit text"
 _DISPATCH = "rscni_py/protocol/dispatch.py"
 _CMP = "core/ReplaceComparisonOperator_"
 EQUIVALENT: dict[tuple[str, str, int, str], str] = {
@@ -167,10 +168,8 @@ EQUIVALENT: dict[tuple[str, str, int, str], str] = {
     ): "infer_missing only fills required fields that are missing, and the codec has refused those already",
     ("rscni_py/types/codec.py", 'if _engine == "native":', 15, f"{_CMP}Eq_GtE"): "the engine is one of two "
     'names, and of those only "native" is >= "native"',
-    ("rscni_py/invoke.py", "if returncode >= 0:", 18, f"{_CMP}GtE_Gt"): "0 is success: a plugin that exits 0 "
-    "never gets an exit text",
-    ("rscni_py/invoke.py", "if returncode >= 0:", 21, "core/NumberReplacer"): "0 is success: a plugin that exits "
-    "0 never gets an exit text",
+    ("rscni_py/invoke.py", "if returncode >= 0:", 18, f"{_CMP}GtE_Gt"): _ZERO_IS_SUCCESS,
+    ("rscni_py/invoke.py", "if returncode >= 0:", 21, "core/NumberReplacer"): _ZERO_IS_SUCCESS,
     ("rscni_py/invoke.py", 'if not isinstance(version, str) or version == "":', 47, f"{_CMP}Eq_LtE"): _SORTS_FIRST,
 }
 
