@@ -101,7 +101,7 @@ class HintCompiler(Generic[C]):
             else:
                 inner = self.union(hint, rest)
             return inner if len(rest) == len(arms) else self.optional(hint, inner, kind)
-        kind = ADDRESS_KINDS.get(frozenset({hint}))
+        kind = ADDRESS_KINDS.get(frozenset({hint})) if isinstance(hint, type) else None
         if kind is not None:
             return self.address(hint, kind)
         if hint in SCALARS:
