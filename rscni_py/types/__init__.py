@@ -7,8 +7,10 @@
 * Configuration: :class:`NetConf` (subclass it for plugin keys, declared with :func:`json_field`),
   :class:`IPAMConf`, :class:`RuntimeConfig`, :class:`GCAttachment`, :class:`NetConfList`.
 * Reading: :func:`parse_result`, :func:`parse_prev_result`, and :func:`decode` / :func:`encode` for
-  any model. Bad input raises :class:`FieldError` naming the JSON path. :func:`parse_cidr` and
-  :func:`parse_ip` read addresses the way CNI writes them (``IPConfig(parse_cidr("10.1.2.3/24"))``).
+  any model; :func:`validate_result` checks a result built in Python as if it had been read (``run()`` does
+  that to every ADD result before printing it). Bad input raises :class:`FieldError` naming the JSON path.
+  :func:`parse_cidr` and :func:`parse_ip` read addresses the way CNI writes them
+  (``IPConfig(parse_cidr("10.1.2.3/24"))``).
 
 Importing this package does not import dataclasses-json; the codec loads it on first use. Each name is
 imported from its module when it is first used (``from rscni_py.types import Result`` loads the 1.x result
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from rscni_py.types.netconf import NetConf as NetConf
     from rscni_py.types.parse import parse_prev_result as parse_prev_result
     from rscni_py.types.parse import parse_result as parse_result
+    from rscni_py.types.parse import validate_result as validate_result
     from rscni_py.types.runtime_config import Bandwidth as Bandwidth
     from rscni_py.types.runtime_config import IPRange as IPRange
     from rscni_py.types.runtime_config import PortMapping as PortMapping
@@ -89,6 +92,7 @@ _LAZY = _lazy.LazyNames(
         "parse_ip": "rscni_py.types.addresses",
         "parse_prev_result": "rscni_py.types.parse",
         "parse_result": "rscni_py.types.parse",
+        "validate_result": "rscni_py.types.parse",
     },
 )
 __all__ = sorted(_LAZY.homes)  # noqa: PLE0605 - the table's names, sorted

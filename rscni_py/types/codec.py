@@ -73,6 +73,7 @@ __all__ = [
     "parse_cidr",
     "parse_ip",
     "raw_field",
+    "revalidate",
     "use_engine",
 ]
 
@@ -492,6 +493,21 @@ def decode(cls: type[T], data: object, *, path: str = "") -> T:
     if not dataclasses.is_dataclass(cls):
         raise TypeError(f"decode() needs a dataclass, got {cls!r}")
     return _decode_class(cls, data, path)
+
+
+def revalidate(obj: T) -> T:
+    """A model object built in Python, checked and rebuilt as :func:`decode` would build it from its own JSON.
+
+    Whatever the fields hold (a ``str`` where an address belongs, a number where a string belongs), the object is
+    written the way :func:`encode` writes it and decoded again: a value that fits comes back as its proper type (the
+    address text ``"10.0.0.2/24"`` as an address), one that does not raises :class:`FieldError` naming its path.
+
+    :raises FieldError: naming the JSON path of the first value that does not fit.
+    """
+    if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
+        raise TypeError(f"revalidate() needs a dataclass instance, got {type(obj).__name__}")
+    # The native encoder whatever the engine: it writes any value as it is, for decode to judge.
+    return cast(T, _decode_class(type(obj), _encode_object(obj), ""))
 
 
 def extra_keys(obj: object) -> dict[str, Any]:
