@@ -4,8 +4,12 @@ paths and the own-namespace check (code 8) behave as in a cold call."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,6 +28,25 @@ DEBUG = ROOT / "examples" / "debug" / "rscni_debug.py"
 def plugins() -> Iterator[WarmPlugins]:
     with warm_plugins() as installed:
         yield installed
+
+
+@contextmanager
+def private_mount_namespace() -> Iterator[str]:
+    """A mount namespace of its own, held open by a sleeping process; yields its /proc path."""
+    holder = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sleep", "300"])
+    try:
+        path = f"/proc/{holder.pid}/ns/mnt"
+        own = os.stat("/proc/self/ns/mnt").st_ino
+        for _ in range(500):  # unshare has entered the namespace once it differs from ours
+            if os.stat(path).st_ino != own:
+                break
+            time.sleep(0.01)
+        else:
+            pytest.fail("unshare did not enter a new mount namespace")
+        yield path
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def debug_config(records: Path) -> bytes:
@@ -76,11 +99,16 @@ def test_the_child_runs_where_the_caller_runs(tmp_path: Path, netns: NetNS, plug
     env |= {"CNI_PATH": "/", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "ODD": "\u00e9 x=y", "PYTHONPATH": str(ROOT)}
     config = json.dumps({"cniVersion": "1.0.0", "name": "n", "type": "where"}).encode()
     seen = []
-    for argv in ([sys.executable, str(where)], [str(warm)]):
-        # ip netns exec gives the caller its own network and mount namespaces; the working directory is tmp_path.
-        code, _, err = run(["ip", "netns", "exec", netns.name, *argv], env, config, cwd=tmp_path, umask=0o027)
-        assert code == 0, err
-        seen.append(json.loads(err))
+    with private_mount_namespace() as mnt:
+        # Both callers run in the container's network namespace and in one mount namespace of their own (each
+        # `ip netns exec` would make a new one, so their inodes could not be compared); the working directory is
+        # tmp_path.
+        enter = ["nsenter", f"--net={netns.path}", f"--mount={mnt}", f"--wd={tmp_path}", "--"]
+        for argv in ([sys.executable, str(where)], [str(warm)]):
+            code, _, err = run([*enter, *argv], env, config, cwd=tmp_path, umask=0o027)
+            assert code == 0, err
+            seen.append(json.loads(err))
+        assert seen[0]["mnt"] == os.stat(mnt).st_ino != os.stat("/proc/self/ns/mnt").st_ino
     assert seen[1] == seen[0]
     # The environment exactly, plus what Python's locale coercion adds under the C locale, cold or warm.
     assert (seen[1]["cwd"], seen[1]["env"], seen[1]["umask"]) == (str(tmp_path), {**env, "LC_CTYPE": "C.UTF-8"}, 0o027)
