@@ -90,10 +90,11 @@ TARGETS = (
         (
             "_is_mac",
             "_exact",
-            "_string_parser",
-            "_only",
+            "_address_parser",
+            "_JSONCompiler.address",
+            "_JSONCompiler.union",
+            "_JSONCompiler.optional",
             "_compile_literal",
-            "_compile_union",
             "_decode_class",
             "_encode_value",
             "_encode_object",
@@ -157,9 +158,6 @@ EQUIVALENT: dict[tuple[str, str, int, str], str] = {
     "characters long: (3n + 1) // 3 is n as well",
     ("rscni_py/types/codec.py", "octets = 2 * ((len(text) + 1) // 5)", 35, "core/NumberReplacer"): "a dotted MAC is "
     "5n - 1 characters long: (5n + 1) // 5 is n as well",
-    ("rscni_py/types/codec.py", "elif len(rest) == 1:", 19, f"{_CMP}Eq_LtE"): "a union always has an arm besides None",
-    ("rscni_py/types/codec.py", "inner = _converter(rest[0])", 32, "core/NumberReplacer"): "with one arm, rest[-1] "
-    "is rest[0]",
     (
         "rscni_py/types/codec.py",
         "obj = cast(T, decode_dataclass(cls, {field.key: value for field, value in values}, False))",
