@@ -4,26 +4,31 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test typecheck unit integration bench fuzz clean
+.PHONY: venv demo test typecheck matrix unit integration bench fuzz clean
 
 venv: $(STAMP)
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,typing,netlink]'
+	$(PY) -m pip install --quiet -e '.[test,typing,netlink,matrix]'
 	touch $(STAMP)
 
 ## Run the reference debug plugin through a whole ADD, CHECK, DEL cycle and show what happened.
 demo: venv
 	$(PY) examples/demo.py
 
-## The whole suite: strict type checking, then every test (integration tests need root).
-test: venv typecheck
+## The whole suite: strict type checking, the unit suite on every supported Python found, then every test
+## (integration tests need root).
+test: venv typecheck matrix
 	$(PY) -m pytest -q
 
 typecheck: venv
 	$(PY) -m mypy --strict rscni_py tests examples benchmarks
+
+## The unit suite under each of Python 3.10 to 3.13 that this machine has (noxfile.py finds them).
+matrix: venv
+	$(VENV)/bin/nox
 
 unit: venv
 	$(PY) -m pytest -q -m 'not integration'
@@ -39,5 +44,5 @@ fuzz: venv
 	$(PY) benchmarks/fuzz_dispatch.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .mypy_cache .pytest_cache .hypothesis tests/integration/.build
+	rm -rf $(VENV) .nox build dist *.egg-info .mypy_cache .pytest_cache .hypothesis tests/integration/.build
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -660,6 +660,10 @@ def _rollback(
         exec_plugin_without_result(runner, path, data, env, timeout=timeout)
     except Exception as exc:
         _log.warning("rollback: DEL of delegated plugin %s failed: %s", path, exc)
-        original.add_note(f"rollback: DEL of delegated plugin {path} failed too: {exc}")
+        note = f"rollback: DEL of delegated plugin {path} failed too: {exc}"
+        if sys.version_info >= (3, 11):
+            original.add_note(note)
+        else:  # what add_note() does on 3.11; 3.10's tracebacks do not print it, the warning above says it
+            setattr(original, "__notes__", [*getattr(original, "__notes__", ()), note])  # noqa: B010
     else:
         _log.info("rollback: ran DEL of delegated plugin %s after: %s", path, original)

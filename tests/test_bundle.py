@@ -451,16 +451,16 @@ def test_bad_input(tmp_path: Path, plugin: str, output: str, kwargs: dict[str, s
     assert not [name for name in sys.modules if name.startswith("_rscni_py_bundle_")]
 
 
-OLD_PYTHON = Path("/root/.pyenv/versions/3.10.13/bin/python3.10")
+OLD_PYTHON = Path("/root/.pyenv/versions/3.9.18/bin/python3.9")
 
 
-@pytest.mark.skipif(not OLD_PYTHON.exists(), reason="needs a Python 3.10 interpreter")
+@pytest.mark.skipif(not OLD_PYTHON.exists(), reason="needs a Python 3.9 interpreter")
 def test_rejects_old_python(tmp_path: Path) -> None:
     plugin = _write(tmp_path / "demo.py", _plugin_source("Demo"))
     with pytest.raises(BundleError) as caught:
         bundle(plugin, tmp_path / "out", python=str(OLD_PYTHON))
     assert re.fullmatch(
-        rf"interpreter {OLD_PYTHON} is Python 3\.10\.\d+; rscni-py needs 3\.11 or newer", str(caught.value)
+        rf"interpreter {OLD_PYTHON} is Python 3\.9\.\d+; rscni-py needs 3\.10 or newer", str(caught.value)
     )
 
 
