@@ -408,18 +408,19 @@ def _is_below(file: str | None, directory: Path) -> bool:
 def _find_plugin_class(module: ModuleType, path: Path, class_name: str | None) -> str:
     """Name the one concrete ``CNIPlugin`` subclass defined in the plugin module (or check ``class_name``)."""
     import rscni_py
+    from rscni_py.plugin import unimplemented
 
     base = rscni_py.CNIPlugin
-    candidates = sorted(
-        name
+    defined = {
+        name: value
         for name, value in vars(module).items()
         if inspect.isclass(value)
         and issubclass(value, base)
         and value is not base
         and value.__module__ == module.__name__
         and value.__name__ == name
-        and not inspect.isabstract(value)
-    )
+    }
+    candidates = sorted(name for name, value in defined.items() if not inspect.isabstract(value))
     if class_name is not None:
         if class_name in candidates:
             return class_name
@@ -429,11 +430,11 @@ def _find_plugin_class(module: ModuleType, path: Path, class_name: str | None) -
         if not (inspect.isclass(value) and issubclass(value, base)):
             raise BundleError(f"plugin {path}: {class_name!r} is not a subclass of rscni_py.CNIPlugin")
         if inspect.isabstract(value):
-            missing = ", ".join(sorted(getattr(value, "__abstractmethods__", ())))
-            raise BundleError(f"plugin {path}: {class_name!r} is abstract (it does not implement {missing})")
+            raise BundleError(f"plugin {path}: {class_name!r} is abstract: {unimplemented(value)}")
         raise BundleError(f"plugin {path}: {class_name!r} is imported from {value.__module__}, not defined here")
     if not candidates:
-        raise BundleError(f"plugin {path} defines no concrete subclass of rscni_py.CNIPlugin")
+        abstract = "".join(f"; {name!r} is abstract: {unimplemented(value)}" for name, value in sorted(defined.items()))
+        raise BundleError(f"plugin {path} defines no concrete subclass of rscni_py.CNIPlugin{abstract}")
     if len(candidates) > 1:
         raise BundleError(
             f"plugin {path} defines {len(candidates)} CNIPlugin subclasses ({', '.join(candidates)}); "
