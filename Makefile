@@ -4,27 +4,31 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test typecheck matrix unit integration bench fuzz clean
+.PHONY: venv demo test typecheck matrix docs unit integration bench fuzz clean
 
 venv: $(STAMP)
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,typing,netlink,matrix]'
+	$(PY) -m pip install --quiet -e '.[test,typing,netlink,matrix,docs]'
 	touch $(STAMP)
 
 ## Run the reference debug plugin through a whole ADD, CHECK, DEL cycle and show what happened.
 demo: venv
 	$(PY) examples/demo.py
 
-## The whole suite: strict type checking, the unit suite on every supported Python found, then every test
-## (integration tests need root).
-test: venv typecheck matrix
+## The whole suite: strict type checking, the documentation site, the unit suite on every supported Python found,
+## then every test (integration tests need root).
+test: venv typecheck docs matrix
 	$(PY) -m pytest -q
 
 typecheck: venv
 	$(PY) -m mypy --strict rscni_py tests examples benchmarks
+
+## The guides and the API reference as a site in site/; --strict: a broken link or reference fails the build.
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 ## The unit suite under each of Python 3.10 to 3.13 that this machine has (noxfile.py finds them).
 matrix: venv
@@ -44,5 +48,5 @@ fuzz: venv
 	$(PY) benchmarks/fuzz_dispatch.py
 
 clean:
-	rm -rf $(VENV) .nox build dist *.egg-info .mypy_cache .pytest_cache .hypothesis tests/integration/.build
+	rm -rf $(VENV) .nox site build dist *.egg-info .mypy_cache .pytest_cache .hypothesis tests/integration/.build
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
