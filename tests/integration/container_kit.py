@@ -13,6 +13,8 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -22,14 +24,17 @@ from .harness import REPO_ROOT, NetworkLease
 
 __all__ = [
     "DEBUG",
+    "ContainerRun",
     "REPORT_SCRIPT",
     "VETH",
     "allocated",
     "build_bundles",
     "conflist",
+    "expected_add_record",
     "expected_report",
     "read_record",
     "rscni_py",
+    "run_container",
     "wait_for",
 ]
 
@@ -126,6 +131,89 @@ def read_record(path: Path) -> dict[str, Any]:
 def allocated(ipam_dir: Path) -> list[str]:
     """host-local's reservations (one file per address; lock and last_reserved_ip.* are bookkeeping)."""
     return sorted(p.name for p in ipam_dir.iterdir() if re.fullmatch(r"[0-9.]+", p.name)) if ipam_dir.is_dir() else []
+
+
+@dataclass
+class ContainerRun:
+    """What a runtime's run of the reporting container gave: the ping from the host, the container's report, and
+    the runtime command's exit status and output."""
+
+    ping: subprocess.CompletedProcess[str]
+    report: str
+    returncode: int
+    out: str
+    err: str
+
+
+def run_container(
+    argv: list[str],
+    shared: Path,
+    address: str,
+    while_running: Callable[[], None],
+    *,
+    what: str,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120.0,
+) -> ContainerRun:
+    """Start the runtime's command ``argv`` (a container running :data:`REPORT_SCRIPT` with ``shared`` mounted on
+    ``/shared``), wait for its report, call ``while_running``, ping ``address`` from the host, then let the
+    container end."""
+    proc = subprocess.Popen(
+        argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_for(shared / "report", proc, timeout=timeout, what=what)
+        while_running()
+        ping = subprocess.run(["ping", "-c", "1", "-W", "2", address], capture_output=True, text=True, check=False)
+        (shared / "release").touch()
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return ContainerRun(ping, (shared / "report").read_text(), proc.returncode, out, err)
+
+
+def expected_add_record(
+    record: dict[str, Any],
+    *,
+    tmp_path: Path,
+    lease: NetworkLease,
+    network: str,
+    host: str,
+    mac: str,
+    container_id: str,
+    cni_path: str,
+    cni_args: str,
+) -> dict[str, Any]:
+    """The debug plugin's ADD record as it must be: our veth plugin's result (host end ``host``, container end
+    ``mac`` in the runtime's namespace, host-local's address and routes) handed on as prevResult. The namespace
+    path and the host end's MAC address are taken from ``record``; the caller checks the path's form."""
+    netns = record["CNI_NETNS"]
+    host_mac = record["STDIN_DATA"]["prevResult"]["interfaces"][0]["mac"]
+    prev_result = {
+        "cniVersion": "1.0.0",
+        "interfaces": [{"name": host, "mac": host_mac}, {"name": "eth0", "mac": mac, "sandbox": netns}],
+        "ips": [{"interface": 1, "address": f"{lease.host(2)}/24", "gateway": lease.gateway}],
+        "routes": [{"dst": "0.0.0.0/0", "gw": lease.gateway}],
+        "dns": {},
+    }
+    stdin = {
+        "cniVersion": "1.0.0",
+        "name": network,
+        "type": DEBUG,
+        "cniOutput": str(tmp_path / "debug"),
+        "prevResult": prev_result,
+    }
+    return {
+        "CNI_COMMAND": "Add",
+        "CNI_CONTAINERID": container_id,
+        "CNI_IFNAME": "eth0",
+        "CNI_NETNS": netns,
+        "CNI_PATH": cni_path,
+        "CNI_ARGS": cni_args,
+        "STDIN_DATA": stdin,
+    }
 
 
 def wait_for(path: Path, proc: subprocess.Popen[str], timeout: float, what: str) -> None:

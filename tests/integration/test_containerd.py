@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,10 +26,11 @@ from .container_kit import (
     VETH,
     allocated,
     conflist,
+    expected_add_record,
     expected_report,
     read_record,
     rscni_py,
-    wait_for,
+    run_container,
 )
 from .containerd import (
     CNI_BIN_DIR,
@@ -137,56 +137,34 @@ def test_ctr_run_with_our_plugin(
         REPORT_SCRIPT,
         options=["--cni", "--mount", f"type=bind,src={shared},dst=/shared,options=rbind:rw"],
     )
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_for(shared / "report", proc, timeout=60, what="ctr run")
-        # While the container runs: the host end exists and the container answers on its address.
-        assert host_links.exists(host)
-        ping = subprocess.run(["ping", "-c", "1", "-W", "2", address], capture_output=True, text=True, check=False)
-        (shared / "release").touch()
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert ping.returncode == 0, ping.stdout + ping.stderr
+
+    def while_running() -> None:
+        assert host_links.exists(host)  # the host end exists while the container runs
+
+    run = run_container(argv, shared, address, while_running, what="ctr run")
+    assert run.ping.returncode == 0, run.ping.stdout + run.ping.stderr
 
     # What the container saw of its network: its address and routes from host-local, the MTU from the config.
-    report = (shared / "report").read_text()
-    expected, mac = expected_report(report, lease)
-    assert report == expected
+    expected, mac = expected_report(run.report, lease)
+    assert run.report == expected
     # ctr logs a failed CNI DEL without changing its exit status, so its stderr must be empty too.
-    assert (proc.returncode, out, err) == (0, "done\n", "")
+    assert (run.returncode, run.out, run.err) == (0, "done\n", "")
 
     # ADD as the runtime made it: the container's namespace by /proc path, Debian's plugin path, and our plugin's
     # result handed on to the debug plugin as prevResult.
     add = read_record(tmp_path / "debug" / f"{container_id}-Add")
-    netns = add["CNI_NETNS"]
-    assert re.fullmatch(r"/proc/[0-9]+/ns/net", netns), netns
-    host_mac = add["STDIN_DATA"]["prevResult"]["interfaces"][0]["mac"]
-    prev_result = {
-        "cniVersion": "1.0.0",
-        "interfaces": [{"name": host, "mac": host_mac}, {"name": "eth0", "mac": mac, "sandbox": netns}],
-        "ips": [{"interface": 1, "address": f"{address}/24", "gateway": lease.gateway}],
-        "routes": [{"dst": "0.0.0.0/0", "gw": lease.gateway}],
-        "dns": {},
-    }
-    stdin = {
-        "cniVersion": "1.0.0",
-        "name": network,
-        "type": DEBUG,
-        "cniOutput": str(tmp_path / "debug"),
-        "prevResult": prev_result,
-    }
-    assert add == {
-        "CNI_COMMAND": "Add",
-        "CNI_CONTAINERID": container_id,
-        "CNI_IFNAME": "eth0",
-        "CNI_NETNS": netns,
-        "CNI_PATH": DEBIAN_CNI_PATH,
-        "CNI_ARGS": "",
-        "STDIN_DATA": stdin,
-    }
+    assert re.fullmatch(r"/proc/[0-9]+/ns/net", add["CNI_NETNS"]), add
+    assert add == expected_add_record(
+        add,
+        tmp_path=tmp_path,
+        lease=lease,
+        network=network,
+        host=host,
+        mac=mac,
+        container_id=container_id,
+        cni_path=DEBIAN_CNI_PATH,
+        cni_args="",
+    )
     # DEL after the container exited (ctr run --rm): no namespace any more, the cached result as prevResult.
     assert read_record(tmp_path / "debug" / f"{container_id}-Del") == {**add, "CNI_COMMAND": "Del", "CNI_NETNS": ""}
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,10 +26,11 @@ from .container_kit import (
     VETH,
     allocated,
     conflist,
+    expected_add_record,
     expected_report,
     read_record,
     rscni_py,
-    wait_for,
+    run_container,
 )
 from .harness import HostLinks, NetworkLease, require
 from .podman import ULIMITS, Podman, PodmanError, missing_podman_requirements
@@ -107,58 +107,37 @@ def test_podman_run_with_our_plugins(
         "-c",
         REPORT_SCRIPT,
     )
-    proc = subprocess.Popen(
-        argv, env=podman.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        wait_for(shared / "report", proc, timeout=120, what="podman run")
-        container_id = cidfile.read_text().strip()
-        host = host_links.track(netops.host_ifname(container_id, "eth0"))
-        # While the container runs: the host end exists and the container answers on its address.
-        assert host_links.exists(host)
-        ping = subprocess.run(["ping", "-c", "1", "-W", "2", address], capture_output=True, text=True, check=False)
-        (shared / "release").touch()
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert ping.returncode == 0, ping.stdout + ping.stderr
+    hosts: list[str] = []
 
-    report = (shared / "report").read_text()
-    expected, mac = expected_report(report, lease)
-    assert report == expected
-    assert (proc.returncode, out, err) == (0, "done\n", "")
+    def while_running() -> None:
+        # The container ID (and with it the host end's name) is known once podman has created the container.
+        hosts.append(host_links.track(netops.host_ifname(cidfile.read_text().strip(), "eth0")))
+        assert host_links.exists(hosts[0])
+
+    run = run_container(argv, shared, address, while_running, what="podman run", env=podman.env)
+    assert run.ping.returncode == 0, run.ping.stdout + run.ping.stderr
+    container_id, (host,) = cidfile.read_text().strip(), hosts
+
+    expected, mac = expected_report(run.report, lease)
+    assert run.report == expected
+    assert (run.returncode, run.out, run.err) == (0, "done\n", "")
 
     # ADD as podman made it: a namespace it created under /run/netns, the plugin directories of containers.conf,
     # the container's name as K8S_POD_NAME, and our plugin's result handed on to the debug plugin as prevResult.
     add = read_record(tmp_path / "debug" / f"{container_id}-Add")
     netns = add["CNI_NETNS"]
-    assert re.fullmatch(r"/run/netns/netns-[0-9a-f-]{36}", netns), netns
-    host_mac = add["STDIN_DATA"]["prevResult"]["interfaces"][0]["mac"]
-    prev_result = {
-        "cniVersion": "1.0.0",
-        "interfaces": [{"name": host, "mac": host_mac}, {"name": "eth0", "mac": mac, "sandbox": netns}],
-        "ips": [{"interface": 1, "address": f"{address}/24", "gateway": lease.gateway}],
-        "routes": [{"dst": "0.0.0.0/0", "gw": lease.gateway}],
-        "dns": {},
-    }
-    stdin = {
-        "cniVersion": "1.0.0",
-        "name": network,
-        "type": DEBUG,
-        "cniOutput": str(tmp_path / "debug"),
-        "prevResult": prev_result,
-    }
-    assert add == {
-        "CNI_COMMAND": "Add",
-        "CNI_CONTAINERID": container_id,
-        "CNI_IFNAME": "eth0",
-        "CNI_NETNS": netns,
-        "CNI_PATH": ":".join(str(d) for d in podman.plugin_dirs),
-        "CNI_ARGS": f"IgnoreUnknown=1;K8S_POD_NAME={name}",
-        "STDIN_DATA": stdin,
-    }
+    assert re.fullmatch(r"/run/netns/netns-[0-9a-f-]{36}", netns), add
+    assert add == expected_add_record(
+        add,
+        tmp_path=tmp_path,
+        lease=lease,
+        network=network,
+        host=host,
+        mac=mac,
+        container_id=container_id,
+        cni_path=":".join(str(d) for d in podman.plugin_dirs),
+        cni_args=f"IgnoreUnknown=1;K8S_POD_NAME={name}",
+    )
     # DEL when the container is removed (run --rm): podman still has the namespace then, unlike ctr.
     assert read_record(tmp_path / "debug" / f"{container_id}-Del") == {**add, "CNI_COMMAND": "Del"}
 
