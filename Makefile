@@ -4,24 +4,29 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test typecheck matrix docs unit integration bench fuzz clean
+.PHONY: venv demo test lint typecheck matrix docs unit integration bench fuzz clean
 
 venv: $(STAMP)
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,typing,netlink,matrix,docs]'
+	$(PY) -m pip install --quiet -e '.[test,typing,lint,netlink,bundle,matrix,docs]'
 	touch $(STAMP)
 
 ## Run the reference debug plugin through a whole ADD, CHECK, DEL cycle and show what happened.
 demo: venv
 	$(PY) examples/demo.py
 
-## The whole suite: strict type checking, the documentation site, the unit suite on every supported Python found,
-## then every test (integration tests need root).
-test: venv typecheck docs matrix
+## The whole suite: lint (ruff, the import layers), strict type checking, the documentation site, the unit suite on
+## every supported Python found, then every test (integration tests need root).
+test: venv lint typecheck docs matrix
 	$(PY) -m pytest -q
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 typecheck: venv
 	$(PY) -m mypy --strict rscni_py tests examples benchmarks

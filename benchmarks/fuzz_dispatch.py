@@ -60,10 +60,8 @@ class Tally:
         seen: Observed = run_case(case)
         self.dispatch_seconds += time.perf_counter() - start
         outcome, code = check(case, seen)
-        if code is not None and code >= 100 and code != 999:
-            shown = "code >= 100 (the plugin's own)"
-        else:
-            shown = f"code {code}"
+        own = code is not None and code >= 100 and code != 999
+        shown = "code >= 100 (the plugin's own)" if own else f"code {code}"
         label = f"exit {seen.code}: {outcome.value}" + (f", {shown}" if code is not None else "")
         if seen.calls:
             label += " (plugin called)"
@@ -92,7 +90,8 @@ def fuzz(kind: str, strategy: st.SearchStrategy[Case], examples: int, rng_seed: 
 def print_tally(title: str, tally: Tally, elapsed: float) -> None:
     print(
         f"\n== {title}: {tally.cases} cases in {elapsed:.1f} s "
-        f"({tally.dispatch_seconds:.2f} s inside dispatch, {1000 * tally.dispatch_seconds / max(tally.cases, 1):.3f} ms/case)"
+        f"({tally.dispatch_seconds:.2f} s inside dispatch, "
+        f"{1000 * tally.dispatch_seconds / max(tally.cases, 1):.3f} ms/case)"
     )
     width = max((len(label) for label in tally.outcomes), default=10)
     for label, count in sorted(tally.outcomes.items(), key=lambda item: (-item[1], item[0])):
@@ -101,8 +100,9 @@ def print_tally(title: str, tally: Tally, elapsed: float) -> None:
 
 def time_limits() -> None:
     """Time the dispatcher on inputs at and beyond each documented limit (the plugin itself does nothing)."""
+    from tests.recorder import Recorder
     from tests.test_dispatch import env_for
-    from tests.test_fuzz_dispatch import CALLS, Plain
+    from tests.test_fuzz_dispatch import Plain
     from tests.test_limits import config_with, nested
 
     def timed(title: str, make: Callable[[], tuple[dict[str, str], bytes]]) -> None:
@@ -111,7 +111,7 @@ def time_limits() -> None:
         start = time.perf_counter()
         code = dispatch(Plain, env, io.BytesIO(data), out, io.StringIO())
         elapsed = time.perf_counter() - start
-        CALLS.made = []
+        Recorder.reset()
         first = out.getvalue().replace("\n", " ")
         print(f"  {title:<48} exit {code}  {1000 * elapsed:8.1f} ms  {first[:90]}")
 

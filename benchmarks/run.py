@@ -15,7 +15,8 @@ Cases:
 * the debug plugin (examples/debug/rscni_debug.py) as a script run by the virtual environment's interpreter and as
   a one-file bundle: VERSION, ADD with a 1.0.0 prevResult, DEL;
 * a minimal typed plugin (tests/plugins/typed.py), as a script: VERSION and ADD, i.e. the SDK without the debug
-  plugin's own imports (tempfile, pathlib);
+  plugin's own imports (tempfile, pathlib); once with the default codec (dataclasses-json), once with
+  ``codec = "native"``;
 * Go's host-local from /usr/lib/cni: VERSION;
 * as root, with the libcni driver (tests/integration/build_driver.sh; built here when missing): a bridge +
   host-local chain ADD+DEL through libcni, without and with the debug plugin's bundle appended.
@@ -235,17 +236,20 @@ BREAKDOWN: list[tuple[str, str, str]] = [
     ),
     (
         "+ K8sArgs",
-        "import dataclasses, typing, json; from rscni_py.types import json_field; from rscni_py import NetConf, K8sArgs",
+        "import dataclasses, typing, json; from rscni_py.types import json_field; "
+        "from rscni_py import NetConf, K8sArgs",
         "",
     ),
     (
         "+ CNIPlugin, CmdArgs",
-        "import dataclasses, typing, json; from rscni_py.types import json_field; from rscni_py import NetConf, K8sArgs, CNIPlugin, CmdArgs",
+        "import dataclasses, typing, json; from rscni_py.types import json_field; "
+        "from rscni_py import NetConf, K8sArgs, CNIPlugin, CmdArgs",
         "",
     ),
     (
         "+ Result (the imports of typed.py)",
-        "import dataclasses, typing, json; from rscni_py.types import json_field, Result; from rscni_py import NetConf, K8sArgs, CNIPlugin, CmdArgs",
+        "import dataclasses, typing, json; from rscni_py.types import json_field, Result; "
+        "from rscni_py import NetConf, K8sArgs, CNIPlugin, CmdArgs",
         "",
     ),
     (
@@ -360,6 +364,7 @@ def main() -> None:
             Case("model floor: import dataclasses_json", [python, "-I", "-c", "import dataclasses_json"], plain),
         ]
         typed = plugin_cases("typed plugin, venv script", typed_argv, typed_env, ("VERSION", "ADD"))
+        native = plugin_cases("typed plugin, native codec", [*typed_argv, "--native"], typed_env, ("VERSION", "ADD"))
         script = plugin_cases("debug plugin, venv script", debug_argv, debug_env, ("VERSION", "ADD", "DEL"))
         bundled = plugin_cases("debug plugin, bundle", [str(bundle_file)], {}, ("VERSION", "ADD", "DEL"))
         host_local = GO_PLUGIN_DIR / "host-local"
@@ -368,7 +373,7 @@ def main() -> None:
             if host_local.exists()
             else []
         )
-        cases = [*floors, *typed, *script, *bundled, *go]
+        cases = [*floors, *typed, *native, *script, *bundled, *go]
 
         if os.geteuid() == 0:
             netns_made = subprocess.run(["ip", "netns", "add", NETNS], check=False).returncode == 0
@@ -384,10 +389,12 @@ def main() -> None:
 
     load = os.getloadavg()
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}"
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}, "
+        f"Python {platform.python_version()}"
     )
     print(
-        f"date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
+        f"date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
+        f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
     )
     print(
         f"runs per case: {ns.runs} after {ns.warmup} warm-up runs, round-robin (chain: {ns.chain_runs} after 2); "
@@ -396,7 +403,8 @@ def main() -> None:
     print(f"venv script: {' '.join(debug_argv[:2])} PLUGIN{' with PYTHONPATH=' + str(ROOT) if debug_env else ''}")
     print(f"bundle: {shebang}\n")
     print(
-        "| case | wall median (ms) | wall min-max (ms) | CPU median (ms) | CPU min-max (ms) | peak RSS median (MiB) | RSS min-max (MiB) |"
+        "| case | wall median (ms) | wall min-max (ms) | CPU median (ms) | CPU min-max (ms) "
+        "| peak RSS median (MiB) | RSS min-max (MiB) |"
     )
     print("|---|---|---|---|---|---|---|")
     for case in [*cases, *chains]:
@@ -408,6 +416,7 @@ def main() -> None:
         ("VERSION, typed plugin / typed floor", typed[0], typed_floor, "<= 1.20"),
         ("VERSION, debug plugin script / typed floor", script[0], typed_floor, "<= 1.20"),
         ("ADD, typed plugin / model floor", typed[1], model_floor, "<= 1.15"),
+        ("ADD, typed plugin with the native codec / typed floor", native[1], typed_floor, ""),
         ("ADD, debug plugin script / model floor", script[1], model_floor, "<= 1.15"),
         ("VERSION, debug bundle / debug script", bundled[0], script[0], "<= 1.00"),
         ("ADD, debug bundle / debug script", bundled[1], script[1], "<= 1.00"),
@@ -415,9 +424,8 @@ def main() -> None:
     ):
         print(f"{ratio(text, num.wall / den.wall, target)}   ({num.cpu / den.cpu:.2f})")
     if go:
-        print(
-            f"{ratio('VERSION, debug bundle / Go host-local', bundled[0].wall / go[0].wall)}   ({bundled[0].cpu / go[0].cpu:.2f})"
-        )
+        shown = ratio("VERSION, debug bundle / Go host-local", bundled[0].wall / go[0].wall)
+        print(f"{shown}   ({bundled[0].cpu / go[0].cpu:.2f})")
     if len(chains) == 2:
         extra = chains[1].wall - chains[0].wall
         print(

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rscni_py._base import lazy as _lazy
+
 if TYPE_CHECKING:
     from rscni_py._base.versions import ALL_VERSIONS as SUPPORTED_VERSIONS
     from rscni_py.errors import (
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
         UnknownContainerError,
         UnsupportedFieldError,
     )
-    from rscni_py.plugin import CmdArgs, CNIPlugin, PluginInfo
+    from rscni_py.plugin import CmdArgs, CNIPlugin, PluginInfo, override
     from rscni_py.types.args import CNIArgs, K8sArgs
     from rscni_py.types.netconf import NetConf
 
@@ -58,31 +60,25 @@ __all__ = [
     "TryAgainLaterError",
     "UnknownContainerError",
     "UnsupportedFieldError",
+    "override",
 ]
 
-# Where each public name lives (and its name there); the module is imported when the name is first looked up.
-_HOMES: dict[str, tuple[str, str]] = {
-    "CNIArgs": ("rscni_py.types.args", "CNIArgs"),
-    "CNIPlugin": ("rscni_py.plugin", "CNIPlugin"),
-    "CmdArgs": ("rscni_py.plugin", "CmdArgs"),
-    "K8sArgs": ("rscni_py.types.args", "K8sArgs"),
-    "NetConf": ("rscni_py.types.netconf", "NetConf"),
-    "PluginInfo": ("rscni_py.plugin", "PluginInfo"),
-    "SUPPORTED_VERSIONS": ("rscni_py._base.versions", "ALL_VERSIONS"),
-    **{name: ("rscni_py.errors", name) for name in __all__ if name.endswith("Error") or name == "ErrorCode"},
-}
+# Where each public name lives; the module is imported when the name is first looked up (rscni_py._base.lazy).
+_LAZY = _lazy.LazyNames(
+    __name__,
+    {
+        "CNIArgs": "rscni_py.types.args",
+        "CNIPlugin": "rscni_py.plugin",
+        "CmdArgs": "rscni_py.plugin",
+        "K8sArgs": "rscni_py.types.args",
+        "NetConf": "rscni_py.types.netconf",
+        "PluginInfo": "rscni_py.plugin",
+        "override": "rscni_py.plugin",
+        "SUPPORTED_VERSIONS": "rscni_py._base.versions:ALL_VERSIONS",
+        **{name: "rscni_py.errors" for name in __all__ if name.endswith("Error") or name == "ErrorCode"},
+    },
+)
 
 if not TYPE_CHECKING:
     # Hidden from mypy, which would otherwise accept any name as an attribute of this package.
-
-    def __getattr__(name: str) -> object:
-        home = _HOMES.get(name)
-        if home is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        # __import__ rather than importlib.import_module: the same import, and -X importtime reports it.
-        value = getattr(__import__(home[0], fromlist=[home[1]]), home[1])
-        globals()[name] = value
-        return value
-
-    def __dir__() -> list[str]:
-        return sorted({*globals(), *__all__})
+    __getattr__, __dir__ = _LAZY.module_getattr, _LAZY.module_dir

@@ -18,9 +18,9 @@ Plugin authors need one line per command::
     def delete(self, args):
         invoke.delegate_delete(args.config.ipam.type, args.stdin_data)
 
-The delegate's environment starts from ``os.environ``; pass ``env=args.env`` (the environment the command ran
-with) so that a plugin run in-process by a test runner, which never touches ``os.environ``, reaches the same
-delegates with the CNI_* values it was given.
+The delegate's environment starts from the environment of the command being served (``args.env``; outside a
+command, ``os.environ``), so a plugin run in process by a test runner, which never touches ``os.environ``, reaches
+the same delegates with the CNI_* values it was given. ``env=`` starts from another.
 
 :func:`add_with_rollback` is the spec's "if ADD fails, run the delegate with DEL before returning failure": when the
 block raises anything (``KeyboardInterrupt`` and ``SystemExit`` included), the delegate's DEL runs once, a failure of
@@ -69,7 +69,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol, TextIO, runtime_checkable
 
 from rscni_py._base import strict_json
@@ -83,7 +83,9 @@ from rscni_py.errors import (
     TryAgainLaterError,
 )
 from rscni_py.plugin import PluginInfo
-from rscni_py.protocol.env import COMMANDS, split_path
+from rscni_py.protocol.commands import COMMAND_SPECS, Command, spec_of
+from rscni_py.protocol.dispatch import call_env
+from rscni_py.protocol.env import split_path
 from rscni_py.types import AnyResult, ConversionError, FieldError, Result, parse_result
 
 if TYPE_CHECKING:
@@ -91,6 +93,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DefaultExecutor",
+    "Delegate",
     "Executor",
     "TRACE_CONTEXT_VARIABLES",
     "add_with_rollback",
@@ -138,32 +141,17 @@ class Executor(Protocol):
         ...
 
 
-def find_in_path(name: str, paths: Sequence[str]) -> str:
+def find_in_path(name: str, paths: Sequence[str], *, is_file: Callable[[str], bool] = os.path.isfile) -> str:
     """Look a plugin up the way Go's ``invoke.FindInPath`` does.
 
     The name must be non-empty and hold no path separator; each directory is tried in order and the first *regular
     file* of that name wins (the execute bit is not checked: running it reports that).  A directory given as ""
-    means the current directory, as Go's ``filepath.Join`` makes it.
+    means the current directory, as Go's ``filepath.Join`` makes it.  ``is_file`` tests a candidate path; an
+    executor that runs plugins elsewhere (or a fake one) passes its own, and keeps Go's rules and messages.
 
     :raises InternalError: ``no plugin name provided``, ``invalid plugin name: <name>``, ``no paths provided``, or
         ``failed to find plugin "<name>" in path [<dir> <dir>]``.  Go returns these as plain errors, which its skel
         reports with code 999; so do we.
-    """
-    _check_lookup(name, paths)
-    for directory in paths:
-        candidate = os.path.join(directory, name)
-        try:
-            if os.path.isfile(candidate):
-                return candidate
-        except (OSError, ValueError):  # e.g. a NUL byte in CNI_PATH: not found there
-            continue
-    raise _not_found_error(name, paths)
-
-
-def _check_lookup(name: str, paths: Sequence[str]) -> None:
-    """The argument checks of :func:`find_in_path`, in Go's order; shared with ``FakeExecutor``.
-
-    :raises InternalError: ``no plugin name provided``, ``invalid plugin name: <name>`` or ``no paths provided``.
     """
     if name == "":
         raise InternalError("no plugin name provided")
@@ -171,11 +159,15 @@ def _check_lookup(name: str, paths: Sequence[str]) -> None:
         raise InternalError(f"invalid plugin name: {name}")
     if not paths:
         raise InternalError("no paths provided")
-
-
-def _not_found_error(name: str, paths: Sequence[str]) -> InternalError:
-    """Go's ``FindInPath`` message for a plugin in none of ``paths`` (directories printed as Go prints a slice)."""
-    return InternalError(f"failed to find plugin {q(name)} in path [{' '.join(paths)}]")
+    for directory in paths:
+        candidate = os.path.join(directory, name)
+        try:
+            if is_file(candidate):
+                return candidate
+        except (OSError, ValueError):  # e.g. a NUL byte in CNI_PATH: not found there
+            continue
+    # Directories printed as Go prints a slice.
+    raise InternalError(f"failed to find plugin {q(name)} in path [{' '.join(paths)}]")
 
 
 class DefaultExecutor:
@@ -319,10 +311,7 @@ def _exit_text(returncode: int) -> str:
 
 
 def _quoted(data: bytes) -> str:
-    text = data.decode("utf-8", "replace")
-    if len(text) > _MAX_QUOTED:
-        text = text[:_MAX_QUOTED] + "..."
-    return q(text)
+    return q(data.decode("utf-8", "replace"), limit=_MAX_QUOTED)
 
 
 def plugin_error(exit_text: str, stdout: bytes, stderr: bytes) -> CNIError:
@@ -339,7 +328,7 @@ def plugin_error(exit_text: str, stdout: bytes, stderr: bytes) -> CNIError:
     try:
         data = strict_json.loads(stdout)
         if not isinstance(data, dict):
-            raise ValueError(f"expected an error object, got {strict_json.kind(data)}")
+            raise ValueError(f"expected an error object, got {strict_json.json_type(data)}")
         if "code" not in data and "msg" not in data:
             raise ValueError("the object has neither code nor msg")
         # Go decodes a missing code as 0; keep that.
@@ -357,10 +346,11 @@ def plugin_env(base: Mapping[str, str], command: str, overrides: Mapping[str, st
 
     :raises ValueError: ``command`` is not a CNI command.
     """
-    if command not in COMMANDS:
-        raise ValueError(f"unknown CNI command {command!r}; expected one of {sorted(COMMANDS)}")
+    spec = spec_of(command)
+    if spec is None:
+        raise ValueError(f"unknown CNI command {command!r}; expected one of {sorted(c.value for c in COMMAND_SPECS)}")
     env = dict(base)
-    env["CNI_COMMAND"] = command
+    env["CNI_COMMAND"] = spec.command.value
     if overrides:
         env.update(overrides)
     return env
@@ -405,7 +395,8 @@ def exec_plugin_with_result(
         data = {}  # Go decodes "null" into an empty map and goes on
     if not isinstance(data, dict):
         raise DecodingFailureError(
-            f"failed to unmarshal raw result of plugin {q(path)}: expected an object, got {strict_json.kind(data)}",
+            f"failed to unmarshal raw result of plugin {q(path)}: "
+            f"expected an object, got {strict_json.json_type(data)}",
             _quoted(stdout),
         )
     version = data.get("cniVersion")
@@ -444,16 +435,17 @@ def get_version_info(
 ) -> PluginInfo:
     """Ask a plugin which spec versions it supports (VERSION), as Go's ``GetVersionInfo`` does.
 
-    The plugin runs with ``env`` (default ``os.environ``) plus ``CNI_COMMAND=VERSION`` and placeholder values for
-    ``CNI_NETNS``, ``CNI_IFNAME`` and ``CNI_PATH`` (plugins built on old libraries demand them), and gets
-    ``{"cniVersion": "1.1.0"}`` on stdin.  A plugin that answers ``unknown CNI_COMMAND: VERSION`` predates the
-    command and supports 0.1.0 only; an answer of ``{"cniVersion": "0.2.0"}`` alone means 0.1.0 and 0.2.0.
+    The plugin runs with ``env`` (default: as for :func:`delegate_add`) plus ``CNI_COMMAND=VERSION`` and
+    placeholder values for ``CNI_NETNS``, ``CNI_IFNAME`` and ``CNI_PATH`` (plugins built on old libraries demand
+    them), and gets ``{"cniVersion": "1.1.0"}`` on stdin.  A plugin that answers ``unknown CNI_COMMAND: VERSION``
+    predates the command and supports 0.1.0 only; an answer of ``{"cniVersion": "0.2.0"}`` alone means 0.1.0 and
+    0.2.0.
 
     :raises CNIError: the plugin failed (see the module's table); ``DecodingFailureError`` (6) with Go's
         ``decoding version info: ...`` messages when the answer is not a version object.
     """
     overrides = {"CNI_NETNS": "dummy", "CNI_IFNAME": "dummy", "CNI_PATH": "dummy"}
-    version_env = plugin_env(os.environ if env is None else env, "VERSION", overrides)
+    version_env = plugin_env(_starting_env(env), Command.VERSION, overrides)
     stdin = json.dumps({"cniVersion": CURRENT_VERSION}, separators=(",", ":")).encode()
     try:
         stdout = executor.exec_plugin(path, stdin, version_env, timeout=timeout)
@@ -466,11 +458,11 @@ def get_version_info(
     except (ValueError, RecursionError) as exc:
         raise DecodingFailureError(f"decoding version info: {exc}", _quoted(stdout)) from None
     if not isinstance(data, dict):
-        raise DecodingFailureError(f"decoding version info: expected an object, got {strict_json.kind(data)}")
+        raise DecodingFailureError(f"decoding version info: expected an object, got {strict_json.json_type(data)}")
     version, supported = data.get("cniVersion"), data.get("supportedVersions")
     if version is not None and not isinstance(version, str):
         raise DecodingFailureError(
-            f"decoding version info: cniVersion: expected a string, got {strict_json.kind(version)}"
+            f"decoding version info: cniVersion: expected a string, got {strict_json.json_type(version)}"
         )
     if supported is not None and not (isinstance(supported, list) and all(isinstance(v, str) for v in supported)):
         raise DecodingFailureError("decoding version info: supportedVersions: expected an array of strings")
@@ -486,6 +478,14 @@ def get_version_info(
 # --- The plugin-author API -------------------------------------------------------------------------------------------
 
 
+def _starting_env(env: Mapping[str, str] | None) -> Mapping[str, str]:
+    """What a delegate's environment is built from: ``env``, else the served command's, else ``os.environ``."""
+    if env is not None:
+        return env
+    served = call_env()
+    return os.environ if served is None else served
+
+
 def _prepare(
     plugin_type: str,
     netconf: bytes | Mapping[str, Any],
@@ -493,7 +493,7 @@ def _prepare(
     env: Mapping[str, str] | None,
     executor: Executor | None,
 ) -> tuple[Executor, str, bytes, dict[str, str]]:
-    base = os.environ if env is None else env
+    base = _starting_env(env)
     runner: Executor = DefaultExecutor() if executor is None else executor
     path = runner.find_in_path(plugin_type, split_path(base.get("CNI_PATH", "")))
     data = netconf if isinstance(netconf, bytes) else json.dumps(netconf).encode()
@@ -513,7 +513,8 @@ def delegate_add(
     :param plugin_type: the delegate's name, looked up in ``CNI_PATH`` (typically ``args.config.ipam.type``).
     :param netconf: the configuration to pass, normally ``args.stdin_data`` unchanged (the spec wants the complete
         configuration the caller received); a mapping is sent as JSON.
-    :param env: the environment to start from (default: ``os.environ``); only ``CNI_COMMAND`` is changed.
+    :param env: the environment to start from (default: the served command's, ``args.env``; outside a command,
+        ``os.environ``); only ``CNI_COMMAND`` is changed.
     :param executor: the process layer (default: a :class:`DefaultExecutor`).
     :param timeout: seconds before the delegate is killed and ``TryAgainLaterError`` (11) raised; None waits.
 
@@ -523,7 +524,7 @@ def delegate_add(
     :raises CNIError: the delegate is not found (999), failed (its own error), timed out (11) or printed something
         that is not a result (6).
     """
-    runner, path, data, delegate_env = _prepare(plugin_type, netconf, "ADD", env, executor)
+    runner, path, data, delegate_env = _prepare(plugin_type, netconf, Command.ADD, env, executor)
     result = exec_plugin_with_result(runner, path, data, delegate_env, timeout=timeout)
     return _as_current(result, path)
 
@@ -539,74 +540,68 @@ def _as_current(result: AnyResult, path: str) -> Result:
     return converted
 
 
-def _delegate_without_result(
-    command: str,
-    plugin_type: str,
-    netconf: bytes | Mapping[str, Any],
-    env: Mapping[str, str] | None,
-    executor: Executor | None,
-    timeout: float | None,
-) -> None:
-    runner, path, data, delegate_env = _prepare(plugin_type, netconf, command, env, executor)
-    exec_plugin_without_result(runner, path, data, delegate_env, timeout=timeout)
+class Delegate(Protocol):
+    """The signature of :func:`delegate_delete`, :func:`delegate_check`, :func:`delegate_gc` and
+    :func:`delegate_status`: run a delegate with a command that prints nothing on success."""
+
+    def __call__(
+        self,
+        plugin_type: str,
+        netconf: bytes | Mapping[str, Any],
+        *,
+        env: Mapping[str, str] | None = None,
+        executor: Executor | None = None,
+        timeout: float | None = None,
+    ) -> None: ...
 
 
-def delegate_delete(
-    plugin_type: str,
-    netconf: bytes | Mapping[str, Any],
-    *,
-    env: Mapping[str, str] | None = None,
-    executor: Executor | None = None,
-    timeout: float | None = None,
-) -> None:
+def _delegate_without_result(command: Command, doc: str) -> Delegate:
+    """The ``delegate_<method>`` function of a command that prints nothing on success (the command table's row)."""
+
+    def delegate(
+        plugin_type: str,
+        netconf: bytes | Mapping[str, Any],
+        *,
+        env: Mapping[str, str] | None = None,
+        executor: Executor | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        runner, path, data, delegate_env = _prepare(plugin_type, netconf, command, env, executor)
+        exec_plugin_without_result(runner, path, data, delegate_env, timeout=timeout)
+
+    spec = COMMAND_SPECS[command]
+    assert spec.prints == "nothing", command
+    delegate.__name__ = delegate.__qualname__ = f"delegate_{spec.method}"
+    delegate.__doc__ = doc
+    return delegate
+
+
+delegate_delete: Final = _delegate_without_result(
+    Command.DEL,
     """Run plugin ``plugin_type`` with DEL (Go's ``DelegateDel``); parameters as in :func:`delegate_add`.
 
     The spec requires a plugin to delegate DEL whenever it delegated ADD, and to return the delegate's error.
-    """
-    _delegate_without_result("DEL", plugin_type, netconf, env, executor, timeout)
-
-
-def delegate_check(
-    plugin_type: str,
-    netconf: bytes | Mapping[str, Any],
-    *,
-    env: Mapping[str, str] | None = None,
-    executor: Executor | None = None,
-    timeout: float | None = None,
-) -> None:
-    """Run plugin ``plugin_type`` with CHECK (Go's ``DelegateCheck``); parameters as in :func:`delegate_add`."""
-    _delegate_without_result("CHECK", plugin_type, netconf, env, executor, timeout)
-
-
-def delegate_gc(
-    plugin_type: str,
-    netconf: bytes | Mapping[str, Any],
-    *,
-    env: Mapping[str, str] | None = None,
-    executor: Executor | None = None,
-    timeout: float | None = None,
-) -> None:
+    """,
+)
+delegate_check: Final = _delegate_without_result(
+    Command.CHECK,
+    """Run plugin ``plugin_type`` with CHECK (Go's ``DelegateCheck``); parameters as in :func:`delegate_add`.""",
+)
+delegate_gc: Final = _delegate_without_result(
+    Command.GC,
     """Run plugin ``plugin_type`` with GC (Go's ``DelegateGC``); parameters as in :func:`delegate_add`.
 
     The configuration carries ``cni.dev/valid-attachments``; pass it unchanged so the delegate sees the same list.
-    """
-    _delegate_without_result("GC", plugin_type, netconf, env, executor, timeout)
-
-
-def delegate_status(
-    plugin_type: str,
-    netconf: bytes | Mapping[str, Any],
-    *,
-    env: Mapping[str, str] | None = None,
-    executor: Executor | None = None,
-    timeout: float | None = None,
-) -> None:
+    """,
+)
+delegate_status: Final = _delegate_without_result(
+    Command.STATUS,
     """Run plugin ``plugin_type`` with STATUS (Go's ``DelegateStatus``); parameters as in :func:`delegate_add`.
 
     The spec: a plugin must delegate STATUS to any delegate it needs for ADD; the delegate's 50/51 come back as
     ``PluginNotAvailableError``/``LimitedConnectivityError``.
-    """
-    _delegate_without_result("STATUS", plugin_type, netconf, env, executor, timeout)
+    """,
+)
 
 
 @contextlib.contextmanager
@@ -638,8 +633,8 @@ def add_with_rollback(
 
     Parameters as in :func:`delegate_add`.
     """
-    runner, path, data, add_env = _prepare(plugin_type, netconf, "ADD", env, executor)
-    del_env = plugin_env(add_env, "DEL")
+    runner, path, data, add_env = _prepare(plugin_type, netconf, Command.ADD, env, executor)
+    del_env = plugin_env(add_env, Command.DEL)
     try:
         result = _as_current(exec_plugin_with_result(runner, path, data, add_env, timeout=timeout), path)
         yield result

@@ -9,29 +9,46 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, NoReturn, get_args, get_origin
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, NoReturn, get_args, get_origin
 
+from rscni_py._base.lazy import LazyNames
 from rscni_py._base.versions import ALL_VERSIONS, CURRENT_VERSION
 from rscni_py.types.args import CNIArgs, cni_args_keys
+from rscni_py.types.fields import ENGINES, Engine
 from rscni_py.types.netconf import NetConf
 
 if TYPE_CHECKING:
     from rscni_py.types import AnyResult, Result
 
-__all__ = ["CNIPlugin", "CmdArgs", "PluginInfo", "unimplemented"]
+__all__ = ["CNIPlugin", "CmdArgs", "PluginInfo", "override", "unimplemented"]
 
 if TYPE_CHECKING:
-    from typing_extensions import TypeVar
+    from typing_extensions import TypeVar, override
 
     ConfT = TypeVar("ConfT", bound=NetConf, default=NetConf)
     ArgsT = TypeVar("ArgsT", bound=CNIArgs, default=CNIArgs)
 else:
     # At run time, plain TypeVars and a __class_getitem__ that fills in the defaults: typing_extensions' TypeVar
-    # would do the same on Python < 3.13, but importing it costs every plugin start a few milliseconds.
+    # would do the same on Python < 3.13, but importing it costs a plugin's VERSION about 5 % (11.7 M of 222 M
+    # instructions for the debug example, by valgrind).
     from typing import TypeVar
 
     ConfT = TypeVar("ConfT", bound=NetConf)
     ArgsT = TypeVar("ArgsT", bound=CNIArgs)
+
+    def override(method):
+        """Mark a method as overriding one of its base class: ``typing_extensions.override`` for type checkers.
+
+        Type checkers see ``typing_extensions.override`` itself (a misspelled ``delet`` is an error); at run time it
+        sets the same ``__override__`` marker without importing typing_extensions, which would cost a plugin's
+        VERSION about 5 % (11.7 M of 222 M instructions for the debug example, by valgrind).
+        """
+        try:
+            method.__override__ = True
+        except (AttributeError, TypeError):
+            pass
+        return method
+
 
 #: What a missing generic parameter means: ``CNIPlugin[MyConf]`` is ``CNIPlugin[MyConf, CNIArgs]``.
 _PARAMETER_DEFAULTS: dict[object, type] = {ConfT: NetConf, ArgsT: CNIArgs}
@@ -50,7 +67,7 @@ def _with_defaults(cls: type, params: object) -> object:
 class CmdArgs(Generic[ConfT, ArgsT]):
     """Everything the runtime passed for one command: the CNI_* variables, stdin, and their parsed forms."""
 
-    #: The CNI_COMMAND being served ("ADD", "DEL", "CHECK", "GC" or "STATUS").
+    #: The CNI_COMMAND being served: one of ``rscni_py.protocol.commands.Command`` but VERSION, as a plain string.
     command: str
     #: CNI_CONTAINERID ("" for GC and STATUS).
     container_id: str
@@ -74,8 +91,9 @@ class CmdArgs(Generic[ConfT, ArgsT]):
     netns_override: bool = False
     #: The configuration as a plain JSON object, every key included.
     raw_config: dict[str, Any] = field(default_factory=dict, repr=False)
-    #: The whole environment the command ran with (``os.environ`` under ``run()``); delegate with ``env=args.env``
-    #: so that in-process test runners, which never touch ``os.environ``, reach the same delegates.
+    #: The whole environment the command ran with (``os.environ`` under ``run()``); delegation inside the command
+    #: starts from it by default, so in-process test runners, which never touch ``os.environ``, reach the same
+    #: delegates.
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -89,40 +107,21 @@ class CmdArgs(Generic[ConfT, ArgsT]):
             return super().__class_getitem__(_with_defaults(cls, params))
 
 
+# The result types CmdArgs names, imported only if its annotations are evaluated (typing.get_type_hints): a plugin's
+# VERSION never needs the result models of older versions.
+_LAZY: Final = LazyNames(__name__, {"AnyResult": "rscni_py.types.convert", "Result": "rscni_py.types.v1_0"})
+_LAZY.resolve_annotations(CmdArgs)
+
+
+@dataclass(frozen=True)
 class PluginInfo:
-    """A plugin's answer to VERSION: the spec versions it supports.
+    """A plugin's answer to VERSION: the spec versions it supports (an immutable value)."""
 
-    An immutable value with equality, like a frozen dataclass; written as a plain class because the VERSION path
-    builds it, and generating a dataclass's methods costs that path more than the rest of this class.
-    """
-
-    __slots__ = ("_versions",)
-    _versions: tuple[str, ...]
-
-    def __init__(self, supported_versions: tuple[str, ...]) -> None:
-        object.__setattr__(self, "_versions", tuple(supported_versions))
-
-    @property
-    def supported_versions(self) -> tuple[str, ...]:
-        """The spec versions, as the plugin listed them."""
-        return self._versions
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"PluginInfo is immutable; cannot set {name!r}")
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self.supported_versions == other.supported_versions
-
-    def __hash__(self) -> int:
-        return hash(self.supported_versions)
-
-    def __repr__(self) -> str:
-        return f"PluginInfo(supported_versions={self.supported_versions!r})"
+    #: The spec versions, as the plugin listed them.
+    supported_versions: tuple[str, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        """The VERSION result object; ``cniVersion`` is always the newest spec version (decision D-2)."""
+        """The VERSION result object; ``cniVersion`` is always the newest spec version (docs/decisions.md, D-2)."""
         return {"cniVersion": CURRENT_VERSION, "supportedVersions": list(self.supported_versions)}
 
 
@@ -133,7 +132,8 @@ class CNIPlugin(abc.ABC, Generic[ConfT, ArgsT]):
 
     * ``supported_versions``: the spec versions it accepts (default: all of 0.1.0 to 1.1.0);
     * ``about``: one line printed on stderr when the plugin is run without CNI_COMMAND;
-    * ``deadline``: seconds a command may take before it is stopped with code 11 (default: no limit).
+    * ``deadline``: seconds a command may take before it is stopped with code 11 (default: no limit);
+    * ``codec``: what builds the models from JSON and back, ``"dataclasses-json"`` (the default) or ``"native"``.
 
     The configuration and CNI_ARGS classes come from the generic parameters:
     ``class MyPlugin(CNIPlugin[MyConf, K8sArgs])``; both default to the base classes.
@@ -144,6 +144,10 @@ class CNIPlugin(abc.ABC, Generic[ConfT, ArgsT]):
     #: Seconds a command may run before it is stopped with code 11 and unwound (None: no limit). The network
     #: configuration's ``deadline`` key overrides it. Only ``run()`` enforces it (it needs the process's signals).
     deadline: ClassVar[float | None] = None
+    #: What turns the validated configuration into model objects, and results back into JSON, while this plugin
+    #: serves a command: ``"dataclasses-json"`` (the default), or ``"native"``, the SDK's own plans, which give the
+    #: same results faster and never import dataclasses-json (a bundle of the plugin then leaves it out).
+    codec: ClassVar[Engine] = "dataclasses-json"
     #: Derived from the generic parameters at class creation; do not set by hand.
     config_class: ClassVar[type[NetConf]] = NetConf
     #: Derived from the generic parameters at class creation; do not set by hand.
@@ -165,6 +169,8 @@ class CNIPlugin(abc.ABC, Generic[ConfT, ArgsT]):
                 f"{cls.__name__}.supported_versions has unknown versions {unknown}; known: {list(ALL_VERSIONS)}"
             )
         cls.supported_versions = versions
+        if cls.codec not in ENGINES:
+            raise TypeError(f"{cls.__name__}.codec must be one of {list(ENGINES)}, not {cls.codec!r}")
         for base in getattr(cls, "__orig_bases__", ()):
             origin = get_origin(base)
             if isinstance(origin, type) and issubclass(origin, CNIPlugin):
@@ -207,6 +213,7 @@ class CNIPlugin(abc.ABC, Generic[ConfT, ArgsT]):
         The only entry point that touches ``os.environ``, ``sys.stdin``/``sys.stdout``/``sys.stderr`` and the exit
         code; the work is done by a dispatcher that takes them as arguments.
         """
+        # The one upward import of the layers (docs/architecture.md), made when a plugin process starts.
         from rscni_py.protocol.main import main
 
         raise SystemExit(main(cls))

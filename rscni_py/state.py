@@ -34,6 +34,7 @@ import errno
 import fcntl
 import json
 import logging
+import math
 import os
 import re
 import stat
@@ -120,9 +121,6 @@ class StateError(CNIError):
 
     def __init__(self, msg: str, details: str = "", code: int | None = None) -> None:
         super().__init__(type(self).cni_code if code is None else code, msg, details)
-
-    def __str__(self) -> str:
-        return f"{self.msg}: {self.details}" if self.details else self.msg
 
 
 class InvalidKeyError(StateError, ValueError):
@@ -575,7 +573,7 @@ class AttachmentStore:
         :param timeout: seconds to wait; None waits for ever, 0 tries once.
         :raises LockTimeoutError: the lock is still held by someone else after ``timeout`` seconds.
         """
-        if timeout is not None and (timeout < 0 or timeout != timeout):
+        if timeout is not None and (timeout < 0 or math.isnan(timeout)):
             raise ValueError(f"lock timeout must be None or >= 0, got {timeout!r}")
         start = time.monotonic()
         deadline = None if timeout is None else start + timeout

@@ -40,7 +40,7 @@ def read_record(path: Path) -> Record:
     assert data.endswith(SEPARATOR), data
     lines = data[: -len(SEPARATOR)].split(b"\n", 6)
     env = {}
-    for line, key in zip(lines[:6], ENV_KEYS):
+    for line, key in zip(lines[:6], ENV_KEYS, strict=True):
         name, _, value = line.decode().partition(": ")
         assert name == key, line
         env[key] = value

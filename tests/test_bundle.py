@@ -68,13 +68,11 @@ MARKERS: list[tuple[str, str, bool]] = [
     ("platform-ne", "sys_platform != 'win32'", True),
     ("string-in", '"linux" in sys_platform', True),
     ("string-not-in", "'win' not in sys_platform", True),
-    ("arbitrary-equality", 'platform_machine === "x86_64"', True),
     # Extras: we install none, so extra-only requirements are skipped.
     ("extra-only", 'extra == "dev"', False),
     ("extra-or", 'extra == "dev" or os_name == "posix"', True),
     ("and-binds-tighter", 'os_name == "nt" and extra == "x" or python_version >= "3"', True),
     ("parentheses", '(os_name == "nt" or extra == "x") and python_version >= "3"', False),
-    ("unknown-variable-is-empty", 'no_such_variable == ""', True),
 ]
 
 
@@ -83,20 +81,23 @@ def test_evaluate_marker(marker: str, expected: bool) -> None:
     assert evaluate_marker(marker, ENV) is expected
 
 
-BAD_MARKERS: list[tuple[str, str, str]] = [
-    ("no-operator", 'python_version "3"', "invalid marker 'python_version \"3\"': expected an operator, got '\"3\"'"),
-    ("dangling-and", 'os_name == "posix" and', "invalid marker 'os_name == \"posix\" and': unexpected end"),
-    ("bad-character", "os_name == $", "invalid marker 'os_name == $' at '$'"),
-    ("unclosed", '(os_name == "posix"', "invalid marker '(os_name == \"posix\"': unexpected end"),
-    ("trailing", 'os_name == "posix" "x"', 'invalid marker \'os_name == "posix" "x"\': unexpected \'"x"\''),
+BAD_MARKERS: list[tuple[str, str]] = [
+    ("no-operator", 'python_version "3"'),
+    ("dangling-and", 'os_name == "posix" and'),
+    ("bad-character", "os_name == $"),
+    ("unclosed", '(os_name == "posix"'),
+    ("trailing", 'os_name == "posix" "x"'),
+    ("unknown-variable", 'no_such_variable == ""'),
+    ("arbitrary-equality-on-a-string", 'platform_machine === "x86_64"'),
 ]
 
 
-@pytest.mark.parametrize(("marker", "message"), [(m, e) for _, m, e in BAD_MARKERS], ids=[i for i, _, _ in BAD_MARKERS])
-def test_evaluate_marker_rejects(marker: str, message: str) -> None:
+@pytest.mark.parametrize("marker", [m for _, m in BAD_MARKERS], ids=[i for i, _ in BAD_MARKERS])
+def test_evaluate_marker_rejects(marker: str) -> None:
+    # The message is the packaging library's; ours names the marker first.
     with pytest.raises(ValueError) as caught:
         evaluate_marker(marker, ENV)
-    assert str(caught.value) == message
+    assert str(caught.value).startswith(f"invalid marker {marker!r}: ")
 
 
 versions = st.lists(st.integers(min_value=0, max_value=30), min_size=1, max_size=3).map(
@@ -119,10 +120,10 @@ REQUIREMENTS: list[tuple[str, tuple[str, frozenset[str], str | None]]] = [
     ("marshmallow (>=3.18.0,<4.0.0)", ("marshmallow", frozenset(), None)),
     ("typing_inspect>=0.4.0", ("typing-inspect", frozenset(), None)),
     ("Mypy.Extensions", ("mypy-extensions", frozenset(), None)),
-    ("pre-commit>=3.5,<5.0 ; extra == 'dev'", ("pre-commit", frozenset(), "extra == 'dev'")),
+    ("pre-commit>=3.5,<5.0 ; extra == 'dev'", ("pre-commit", frozenset(), 'extra == "dev"')),
     (
         "requests[socks, Security]>=2; python_version<'4'",
-        ("requests", frozenset({"socks", "security"}), "python_version<'4'"),
+        ("requests", frozenset({"socks", "security"}), 'python_version < "4"'),
     ),
 ]
 
@@ -234,6 +235,23 @@ def test_bundle_layout(tmp_path: Path) -> None:
         assert {int.from_bytes(archive.read(name)[4:8], "little") for name in names if name.endswith(".pyc")} == {1}
         package = Path(rscni_py.__file__).parent
         assert archive.read("rscni_py/__init__.py") == (package / "__init__.py").read_bytes()
+
+
+def test_native_plugin_bundle_leaves_dataclasses_json_out(tmp_path: Path) -> None:
+    # codec = "native": the SDK never imports dataclasses-json, so neither it nor its requirements are bundled.
+    about = '    about = "Native plugin"\n'
+    source = _plugin_source("Native").replace(about, about + '    codec = "native"\n')
+    plugin = _write(tmp_path / "native.py", source)
+    _, names = _archive(bundle(plugin, tmp_path / "native"))
+    assert sorted({name.split("/")[0] for name in names}) == [
+        "__main__.py",
+        "__main__.pyc",
+        "native.py",
+        "native.pyc",
+        "rscni_py",
+        "typing_extensions.py",
+        "typing_extensions.pyc",
+    ]
 
 
 def test_bundle_is_reproducible(tmp_path: Path) -> None:

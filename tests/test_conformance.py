@@ -379,17 +379,17 @@ def test_broken_plugins_fail_the_right_checks(target: Target, broken: dict[str, 
 def test_failure_details_name_every_failing_case() -> None:
     outcomes = {o.name: o for o in run_checks(AcceptsAnyVersion(GoodUpTo100))}
     assert outcomes["unsupported-version"].detail == (
-        'ADD cniVersion 99.0.0: expected error 1, the plugin succeeded (exit 0, stdout \'{     "cniVersion": "1.0.0",     '
-        '"ips": [         {             "address": "10.1.2.3/24"         }     ] }\'); '
+        'ADD cniVersion 99.0.0: expected error 1, the plugin succeeded (exit 0, stdout \'{     "cniVersion": "1.0.0",'
+        '     "ips": [         {             "address": "10.1.2.3/24"         }     ] }\'); '
         "DEL cniVersion 99.0.0: expected error 1, the plugin succeeded (exit 0, stdout ''); "
         'ADD cniVersion 1.0: expected error 1, the plugin succeeded (exit 0, stdout \'{     "cniVersion": "1.0.0",     '
         '"ips": [         {             "address": "10.1.2.3/24"         }     ] }\'); '
-        'ADD cniVersion 0.1.0: expected error 1, the plugin succeeded (exit 0, stdout \'{     "cniVersion": "1.0.0",     '
-        '"ips": [         {             "address": "10.1.2.3/24"         }     ] }\'); '
-        'ADD cniVersion 0.2.0: expected error 1, the plugin succeeded (exit 0, stdout \'{     "cniVersion": "1.0.0",     '
-        '"ips": [         {             "address": "10.1.2.3/24"         }     ] }\'); '
-        'ADD cniVersion 1.1.0: expected error 1, the plugin succeeded (exit 0, stdout \'{     "cniVersion": "1.0.0",     '
-        '"ips": [         {             "address": "10.1.2.3/24"         }     ] }\')'
+        'ADD cniVersion 0.1.0: expected error 1, the plugin succeeded (exit 0, stdout \'{     "cniVersion": "1.0.0",'
+        '     "ips": [         {             "address": "10.1.2.3/24"         }     ] }\'); '
+        'ADD cniVersion 0.2.0: expected error 1, the plugin succeeded (exit 0, stdout \'{     "cniVersion": "1.0.0",'
+        '     "ips": [         {             "address": "10.1.2.3/24"         }     ] }\'); '
+        'ADD cniVersion 1.1.0: expected error 1, the plugin succeeded (exit 0, stdout \'{     "cniVersion": "1.0.0",'
+        '     "ips": [         {             "address": "10.1.2.3/24"         }     ] }\')'
     )
     assert outcomes["missing-version"].detail.startswith(
         "ADD without cniVersion: expected error 1, the plugin succeeded"
@@ -420,7 +420,7 @@ def test_missing_variable_must_be_named(monkeypatch: pytest.MonkeyPatch) -> None
     )
 
 
-# --- Debian's Go reference plugins (containernetworking-plugins) -------------------------------------------------------
+# --- Debian's Go reference plugins (containernetworking-plugins) ------------------------------------------------------
 
 
 def go_plugin(name: str) -> Path:
@@ -610,7 +610,9 @@ class TestGood(ConformanceSuite):
     target = PluginTarget(Good)
 
 
-@pytest.mark.parametrize("case", conformance.pytest_cases(PluginTarget(StrictDelete), PluginTarget(Good, lifecycle=False)))
+@pytest.mark.parametrize(
+    "case", conformance.pytest_cases(PluginTarget(StrictDelete), PluginTarget(Good, lifecycle=False))
+)
 def test_conformance(case):
     case.verify()
 """

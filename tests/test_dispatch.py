@@ -1,18 +1,18 @@
-"""The CNI execution protocol, rule by rule (spec-facts §1-§4): whole error JSON and exit code for every case."""
+"""The CNI execution protocol, rule by rule (docs/protocol.md §1-§4): whole error JSON and exit code for every case."""
 
 from __future__ import annotations
 
 import io
 import json
 from dataclasses import dataclass
-from ipaddress import ip_interface
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
-from rscni_py import CmdArgs, CNIError, CNIPlugin, TryAgainLaterError
+from rscni_py import CmdArgs, CNIError, CNIPlugin, InvalidNetworkConfigError, NetConf, TryAgainLaterError, override
 from rscni_py.protocol.dispatch import dispatch
-from rscni_py.types import IPConfig, Result
+from rscni_py.types import Result
+from tests.recorder import Recorder
 
 ALL = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
 ATTACH_ENV = {
@@ -35,38 +35,6 @@ class Outcome:
         return json.loads(self.stdout)
 
 
-class Recorder(CNIPlugin):
-    """Records each call; ADD returns a one-address result unless told to raise."""
-
-    calls: ClassVar[list[tuple[str, CmdArgs[Any, Any]]]] = []
-    raises: ClassVar[BaseException | None] = None
-    returns: ClassVar[object] = None
-
-    def _record(self, name: str, args: CmdArgs[Any, Any]) -> None:
-        type(self).calls.append((name, args))
-        failure = type(self).raises
-        if failure is not None:
-            raise failure
-
-    def add(self, args: CmdArgs[Any, Any]) -> Result:
-        self._record("add", args)
-        if type(self).returns is not None:
-            return type(self).returns  # type: ignore[return-value]
-        return Result(ips=[IPConfig(address=ip_interface("10.1.2.3/24"))])
-
-    def delete(self, args: CmdArgs[Any, Any]) -> None:
-        self._record("delete", args)
-
-    def check(self, args: CmdArgs[Any, Any]) -> None:
-        self._record("check", args)
-
-    def gc(self, args: CmdArgs[Any, Any]) -> None:
-        self._record("gc", args)
-
-    def status(self, args: CmdArgs[Any, Any]) -> None:
-        self._record("status", args)
-
-
 class WithAbout(Recorder):
     about = "CNI recorder plugin v9"
 
@@ -81,7 +49,7 @@ class UpTo100(Recorder):
 
 @pytest.fixture(autouse=True)
 def _fresh_recorder() -> None:
-    Recorder.calls, Recorder.raises, Recorder.returns = [], None, None
+    Recorder.reset()
 
 
 def run(
@@ -91,9 +59,7 @@ def run(
     raises: BaseException | None = None,
     returns: object = None,
 ) -> Outcome:
-    Recorder.calls = []
-    Recorder.raises = raises
-    Recorder.returns = returns
+    Recorder.reset(raises=raises, returns=returns)
     data = json.dumps(stdin).encode() if isinstance(stdin, dict) else stdin
     out, err = io.StringIO(), io.StringIO()
     code = dispatch(plugin, env, io.BytesIO(data), out, err)
@@ -242,7 +208,8 @@ CONFIG_CASES = [
 @pytest.mark.parametrize(("stdin", "code", "msg", "details"), CONFIG_CASES, ids=lambda v: repr(v)[:30])
 def test_bad_config(stdin: bytes, code: int, msg: str, details: str) -> None:
     out = run(env_for("ADD"), stdin)
-    # Until the configuration's cniVersion is read, the error carries the plugin's newest version (decision D-1).
+    # Until the configuration's cniVersion is read, the error carries the plugin's newest version
+    # (docs/decisions.md, D-1).
     assert (out.code, out.json) == (1, error(code, msg, details))
     assert out.calls == []
 
@@ -380,7 +347,7 @@ def test_version_gate(
         assert (out.code, out.json, out.calls) == (1, expected, [])
 
 
-# --- own-netns guard (decision D-4) ------------------------------------------------------------------------------------
+# --- own-netns guard (docs/decisions.md, D-4) -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -410,7 +377,7 @@ def test_unopenable_netns_is_left_to_the_plugin() -> None:
     assert out.code == 0
 
 
-# --- happy paths and what the plugin receives ---------------------------------------------------------------------------
+# --- happy paths and what the plugin receives -------------------------------------------------------------------------
 
 
 def test_add_receives_full_cmd_args() -> None:
@@ -597,7 +564,8 @@ def test_bad_log_settings(env_extra: dict[str, str], config_extra: dict[str, Any
             "IgnoreUnknown=maybe",
             error(
                 4,
-                'CNI_ARGS: error parsing value of pair "IgnoreUnknown=maybe": boolean unmarshal error: invalid input maybe',
+                'CNI_ARGS: error parsing value of pair "IgnoreUnknown=maybe": '
+                "boolean unmarshal error: invalid input maybe",
                 '"IgnoreUnknown=maybe"',
             ),
         ),
@@ -626,3 +594,54 @@ def test_null_cni_version_means_unset() -> None:
     out = run(env_for("ADD"), {"name": "testnet", "type": "recorder", "cniVersion": None})
     assert (out.code, out.json) == (0, {"cniVersion": "0.1.0", "ip4": {"ip": "10.1.2.3/24"}, "dns": {}})
     assert out.calls[0][1].cni_version == "0.1.0"
+
+
+@pytest.mark.parametrize(
+    ("failure", "hooked"),
+    [(ValueError("boom"), True), (TryAgainLaterError("busy"), False)],
+    ids=["unexpected", "cni-error"],
+)
+def test_the_exception_hook_sees_unexpected_exceptions_only(failure: Exception, hooked: bool) -> None:
+    Recorder.reset(raises=failure)
+    seen: list[Exception] = []
+    out = io.StringIO()
+    data = json.dumps({"cniVersion": "1.0.0", "name": "testnet", "type": "recorder"}).encode()
+    code = dispatch(Recorder, env_for("ADD"), io.BytesIO(data), out, io.StringIO(), on_exception=seen.append)
+    assert (code, json.loads(out.getvalue())["code"], seen) == (1, 999 if hooked else 11, [failure] if hooked else [])
+
+
+@dataclass(kw_only=True)
+class CheckedConf(NetConf):
+    size: int = 1
+
+    @override
+    def validate(self) -> None:
+        Recorder.calls.append(("validate", None))  # type: ignore[arg-type]  # a marker among the calls
+        if self.size < 1:
+            raise InvalidNetworkConfigError(f"invalid network config: size: {self.size} is below 1")
+
+
+class Checked(Recorder, CNIPlugin[CheckedConf]):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("command", "size", "args", "expected"),
+    [
+        ("ADD", 1, "", (0, ["validate", "add"])),
+        ("DEL", 1, "", (0, ["validate", "delete"])),
+        ("GC", 1, "", (0, ["validate", "gc"])),
+        ("ADD", 0, "", (1, ["validate"])),
+        # The configuration's own checks run after everything is decoded: a bad CNI_ARGS is reported first.
+        ("ADD", 0, "NOPE=1", (1, [])),
+        ("VERSION", 0, "", (0, [])),
+    ],
+)
+def test_the_configuration_is_validated_once_before_the_method(
+    command: str, size: int, args: str, expected: tuple[int, list[str]]
+) -> None:
+    stdin = {"cniVersion": "1.1.0", "name": "testnet", "type": "checked", "size": size}
+    out = run(env_for(command, CNI_ARGS=args), stdin, plugin=Checked)
+    assert (out.code, [name for name, _ in out.calls]) == expected
+    if expected == (1, ["validate"]):
+        assert out.json == error(7, "invalid network config: size: 0 is below 1")

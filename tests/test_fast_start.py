@@ -82,8 +82,8 @@ WATCHED = frozenset(
         "logging",
         "marshmallow",
         "rscni_py.types.codec",
-        "rscni_py.types._convert",
-        "rscni_py.types._parse",
+        "rscni_py.types.convert",
+        "rscni_py.types.parse",
         "rscni_py.types.gc",
         "rscni_py.types.ipam",
         "rscni_py.types.runtime_config",
@@ -100,14 +100,14 @@ DECODING = [
     "dataclasses_json",
     "marshmallow",
     "rscni_py.types.codec",
-    "rscni_py.types._parse",
+    "rscni_py.types.parse",
     "rscni_py.types.gc",
     "rscni_py.types.ipam",
     "rscni_py.types.runtime_config",
     "typing_extensions",
 ]
 LOGGING = ["logging", "traceback"]
-OLD_SHAPES = ["rscni_py.types._convert", "rscni_py.types.v0_2", "rscni_py.types.v0_4"]
+OLD_SHAPES = ["rscni_py.types.convert", "rscni_py.types.v0_2", "rscni_py.types.v0_4"]
 
 PROBE = """
 import runpy, sys
@@ -243,13 +243,12 @@ def test_lazy_names_are_the_objects_of_their_modules(package: str) -> None:
     import importlib
 
     module = importlib.import_module(package)
-    homes: dict[str, Any] = module._HOMES
+    homes = module._LAZY.homes
     resolved = {}
     for name in module.__all__:
-        home = homes[name]
-        where, attr = home if isinstance(home, tuple) else (home, name)
-        resolved[name] = getattr(module, name) is getattr(importlib.import_module(where), attr)
+        where, _, attr = homes[name].partition(":")
+        resolved[name] = getattr(module, name) is getattr(importlib.import_module(where), attr or name)
     assert resolved == dict.fromkeys(module.__all__, True)
     assert set(module.__all__) <= set(dir(module))
     with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
-        module.Nope
+        _ = module.Nope

@@ -14,7 +14,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Final, Literal
 
@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rscni_py import CmdArgs, CNIError, CNIPlugin, K8sArgs, NetConf
-from rscni_py._base.versions import ALL_VERSIONS, MIN_VERSION_FOR_COMMAND, at_least
+from rscni_py._base.versions import ALL_VERSIONS, at_least
 from rscni_py.errors import (
     DecodingFailureError,
     InvalidNetworkConfigError,
@@ -31,58 +31,31 @@ from rscni_py.errors import (
     UnknownContainerError,
 )
 from rscni_py.protocol import env as envvars
+from rscni_py.protocol.commands import COMMAND_SPECS, Command
 from rscni_py.protocol.dispatch import dispatch
 from rscni_py.types import IPInterface, Result, json_field, parse_result, v0_4, v1_0
-from rscni_py.types._convert import AnyResult
 from rscni_py.types._family import family_of
 from rscni_py.types.args import arg_field
+from rscni_py.types.convert import AnyResult
+from tests.recorder import Recorder
 
 ROOT = Path(__file__).resolve().parent.parent
 NOISY = ROOT / "tests" / "plugins" / "noisy.py"
 
-COMMANDS: Final = ("ADD", "DEL", "CHECK", "GC", "STATUS", "VERSION")
+COMMANDS: Final = tuple(command.value for command in Command)
 _METHOD_OF: Final = {"ADD": "add", "DEL": "delete", "CHECK": "check", "GC": "gc", "STATUS": "status"}
 #: Codes the dispatcher itself produces before a plugin method runs.
 PRE_PLUGIN_CODES: Final = frozenset({1, 4, 6, 7, 8})
 ERROR_KEYS: Final = frozenset({"cniVersion", "code", "msg", "details"})
 
 
-# --- plugins ------------------------------------------------------------------------------------------------------------
+# --- plugins ----------------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Calls:
-    """What the plugin under test was asked to do during one case."""
-
-    made: list[tuple[str, CmdArgs[Any, Any]]] = field(default_factory=list)
-
-
-CALLS = Calls()
-
-
-class Plain(CNIPlugin):
-    """Succeeds at everything; ADD returns one address."""
+class Plain(Recorder):
+    """Succeeds at everything; ADD returns one address (the shared recorder, with an about text)."""
 
     about = "CNI fuzz plugin v0"
-
-    def _record(self, method: str, args: CmdArgs[Any, Any]) -> None:
-        CALLS.made.append((method, args))
-
-    def add(self, args: CmdArgs[Any, Any]) -> AnyResult:
-        self._record("add", args)
-        return Result(ips=[v1_0.IPConfig(address=ipaddress.ip_interface("10.1.2.3/24"))])
-
-    def delete(self, args: CmdArgs[Any, Any]) -> None:
-        self._record("delete", args)
-
-    def check(self, args: CmdArgs[Any, Any]) -> None:
-        self._record("check", args)
-
-    def gc(self, args: CmdArgs[Any, Any]) -> None:
-        self._record("gc", args)
-
-    def status(self, args: CmdArgs[Any, Any]) -> None:
-        self._record("status", args)
 
 
 class BrokenStr(Exception):
@@ -139,23 +112,23 @@ class Typed(CNIPlugin[TypedConf, TypedArgs]):
     supported_versions = ("1.0.0", "1.1.0")
 
     def add(self, args: CmdArgs[TypedConf, TypedArgs]) -> AnyResult:
-        CALLS.made.append(("add", args))
+        Recorder.calls.append(("add", args))
         # The dispatcher hands over the plugin's own classes.
         assert type(args.config) is TypedConf, args.config
         assert type(args.cni_args) is TypedArgs, args.cni_args
         return Result(ips=[v1_0.IPConfig(address=args.config.subnet)])
 
     def delete(self, args: CmdArgs[TypedConf, TypedArgs]) -> None:
-        CALLS.made.append(("delete", args))
+        Recorder.calls.append(("delete", args))
 
     def check(self, args: CmdArgs[TypedConf, TypedArgs]) -> None:
-        CALLS.made.append(("check", args))
+        Recorder.calls.append(("check", args))
 
     def gc(self, args: CmdArgs[TypedConf, TypedArgs]) -> None:
-        CALLS.made.append(("gc", args))
+        Recorder.calls.append(("gc", args))
 
     def status(self, args: CmdArgs[TypedConf, TypedArgs]) -> None:
-        CALLS.made.append(("status", args))
+        Recorder.calls.append(("status", args))
 
 
 PLUGINS: Final[tuple[type[Plain] | type[Typed], ...]] = (Plain, Raising, Returning, Typed)
@@ -413,11 +386,11 @@ def damage(draw: st.DrawFn, doc: dict[str, Any]) -> bytes:
     text = json.dumps(doc, indent=draw(_INDENTS))
     action = draw(_DAMAGE)
     if action == "nan":
-        text = _insert_after_brace(text, '"x": %s, ' % draw(_NAN_TEXT))
+        text = _insert_after_brace(text, f'"x": {draw(_NAN_TEXT)}, ')
     elif action == "duplicate":
-        text = _insert_after_brace(text, "%s: %s, " % (json.dumps(draw(_DUPLICATED)), json.dumps(draw(json_values))))
+        text = _insert_after_brace(text, f"{json.dumps(draw(_DUPLICATED))}: {json.dumps(draw(json_values))}, ")
     elif action == "huge":
-        text = _insert_after_brace(text, '"x": %s, ' % draw(_HUGE_LITERALS))
+        text = _insert_after_brace(text, f'"x": {draw(_HUGE_LITERALS)}, ')
     data = text.encode("utf-8", "surrogatepass")
     if action == "utf8":
         at = draw(st.integers(0, len(data)))
@@ -582,7 +555,7 @@ def fitting_cases(draw: st.DrawFn) -> Case:
         # The base CNIArgs class is strict (as Go's): it takes the Typed plugin's keys only with IgnoreUnknown.
         case.env["CNI_ARGS"] = draw(st.sampled_from([v for v in _VALID_ENV["CNI_ARGS"] if "IgnoreUnknown" in v]))
     command = case.env["CNI_COMMAND"]
-    minimum = MIN_VERSION_FOR_COMMAND.get(command, "0.1.0")
+    minimum = COMMAND_SPECS[Command(command)].min_version or "0.1.0"
     usable = [v for v in case.plugin.supported_versions if at_least(v, minimum)]
     config = draw(valid_config)
     if usable:
@@ -599,13 +572,13 @@ def fitting_cases(draw: st.DrawFn) -> Case:
 
 def run_case(case: Case) -> Observed:
     """Dispatch one case in-process; nothing may escape."""
-    CALLS.made = []
+    Recorder.reset()
     if case.failure is not None:
         Raising.failure = case.failure
     Returning.outcome = case.outcome
     out, err = io.StringIO(), io.StringIO()
     code = dispatch(case.plugin, case.env, io.BytesIO(case.stdin), out, err, logs=RecordingLogs())
-    return Observed(code, out.getvalue(), err.getvalue(), list(CALLS.made))
+    return Observed(code, out.getvalue(), err.getvalue(), list(Recorder.calls))
 
 
 def _request_version(stdin: bytes) -> str | None:
@@ -704,15 +677,15 @@ def expected_to_call(case: Case) -> bool:
     version = raw["cniVersion"]
     if command == "VERSION" or version not in case.plugin.supported_versions:
         return False
-    minimum = MIN_VERSION_FOR_COMMAND.get(command)
+    minimum = COMMAND_SPECS[Command(command)].min_version
     if minimum is not None and not at_least(version, minimum):
         return False
     prev = raw.get("prevResult")
     if prev is not None and prev.get("cniVersion", version) not in _family_versions(version):
         return False
-    if case.plugin is not Typed and "POD=" in case.env["CNI_ARGS"] and "IgnoreUnknown" not in case.env["CNI_ARGS"]:
-        return False  # the strict base CNIArgs refuses the unknown POD key
-    return True
+    # the strict base CNIArgs refuses the unknown POD key
+    cni_args = case.env["CNI_ARGS"]
+    return case.plugin is Typed or "POD=" not in cni_args or "IgnoreUnknown" in cni_args
 
 
 def _family_versions(version: str) -> set[str]:
@@ -772,7 +745,7 @@ def test_fitting_configs_always_reach_the_plugin(case: Case) -> None:
         assert expected_to_call(case) and len(seen.calls) == 1, (seen, case)
 
 
-# --- found by fuzzing: regressions -------------------------------------------------------------------------------------
+# --- found by fuzzing: regressions ------------------------------------------------------------------------------------
 
 VALID_ADD = {
     "CNI_COMMAND": "ADD",
@@ -804,7 +777,7 @@ def test_unwritable_streams_do_not_raise(broken: str) -> None:
         assert json.loads(out.getvalue()) == {"cniVersion": "1.0.0", "code": 999, "msg": "boom"}
 
 
-# --- through run(), in a real process ----------------------------------------------------------------------------------
+# --- through run(), in a real process ---------------------------------------------------------------------------------
 
 
 def _representable(value: str) -> bool:

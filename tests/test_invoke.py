@@ -1,4 +1,6 @@
-"""Delegation without processes (spec-facts §7): lookup, environment, result version fixup, failure mapping, rollback.
+"""Delegation without processes (docs/delegation.md).
+
+Lookup, environment, result version fixup, failure mapping, rollback.
 
 The process layer itself (real children, timeouts, signals, "text file busy") is in ``test_invoke_subprocess.py``.
 """
@@ -302,21 +304,24 @@ def test_null_result_is_an_empty_result_of_the_config_version() -> None:
         (
             b"",
             DecodingFailureError(
-                'failed to unmarshal raw result of plugin "/opt/cni/bin/fake-ipam": Expecting value: line 1 column 1 (char 0)',
+                'failed to unmarshal raw result of plugin "/opt/cni/bin/fake-ipam": '
+                "Expecting value: line 1 column 1 (char 0)",
                 '""',
             ),
         ),
         (
             b"hello",
             DecodingFailureError(
-                'failed to unmarshal raw result of plugin "/opt/cni/bin/fake-ipam": Expecting value: line 1 column 1 (char 0)',
+                'failed to unmarshal raw result of plugin "/opt/cni/bin/fake-ipam": '
+                "Expecting value: line 1 column 1 (char 0)",
                 '"hello"',
             ),
         ),
         (
             b'{"cniVersion":"1.0.0"}\n{"code":7,"msg":"late error"}',
             DecodingFailureError(
-                'failed to unmarshal raw result of plugin "/opt/cni/bin/fake-ipam": Extra data: line 2 column 1 (char 23)',
+                'failed to unmarshal raw result of plugin "/opt/cni/bin/fake-ipam": '
+                "Extra data: line 2 column 1 (char 23)",
                 '"{\\"cniVersion\\":\\"1.0.0\\"}\\n{\\"code\\":7,\\"msg\\":\\"late error\\"}"',
             ),
         ),
@@ -362,7 +367,8 @@ def test_bad_result_output(stdout: bytes, error: CNIError) -> None:
     [
         (
             b"{",
-            "decoding version from network config: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+            "decoding version from network config: "
+            "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
         ),
         (b'{"cniVersion":1}', "decoding version from network config: cniVersion: expected a string, got number"),
     ],
@@ -566,9 +572,11 @@ def test_rollback_not_run_on_success() -> None:
 )
 def test_rollback_runs_del_once_and_keeps_the_original(failure: BaseException) -> None:
     fake = ipam()
-    with pytest.raises(type(failure)) as info:
-        with invoke.add_with_rollback("fake-ipam", CONF_100, env=PLUGIN_ENV, executor=fake, timeout=3.0):
-            raise failure
+    with (
+        pytest.raises(type(failure)) as info,
+        invoke.add_with_rollback("fake-ipam", CONF_100, env=PLUGIN_ENV, executor=fake, timeout=3.0),
+    ):
+        raise failure
     assert info.value is failure
     assert fake.commands == [("fake-ipam", "ADD"), ("fake-ipam", "DEL")]
     add, delete = fake.calls
@@ -579,9 +587,12 @@ def test_rollback_runs_del_once_and_keeps_the_original(failure: BaseException) -
 def test_rollback_del_failure_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
     fake = ipam(on_del=CNIError(0, "netplugin failed with no error message: exit status 1"))
     failure = Boom("veth creation failed")
-    with caplog.at_level(logging.WARNING, logger="rscni_py.invoke"), pytest.raises(Boom) as info:
-        with invoke.add_with_rollback("fake-ipam", CONF_100, env=PLUGIN_ENV, executor=fake):
-            raise failure
+    with (
+        caplog.at_level(logging.WARNING, logger="rscni_py.invoke"),
+        pytest.raises(Boom) as info,
+        invoke.add_with_rollback("fake-ipam", CONF_100, env=PLUGIN_ENV, executor=fake),
+    ):
+        raise failure
     assert info.value is failure
     assert fake.commands == [("fake-ipam", "ADD"), ("fake-ipam", "DEL")]
     message = (
@@ -603,9 +614,11 @@ def test_rollback_del_failure_is_logged_not_raised(caplog: pytest.LogCaptureFixt
 def test_rollback_when_the_delegate_add_itself_fails(add_answer: FakeResponse) -> None:
     fake = ipam(result=add_answer)
     body_ran = False
-    with pytest.raises(CNIError) as info:
-        with invoke.add_with_rollback("fake-ipam", CONF_100, env=PLUGIN_ENV, executor=fake):
-            body_ran = True
+    with (
+        pytest.raises(CNIError) as info,
+        invoke.add_with_rollback("fake-ipam", CONF_100, env=PLUGIN_ENV, executor=fake),
+    ):
+        body_ran = True
     assert not body_ran
     if isinstance(add_answer, CNIError):
         assert info.value is add_answer
@@ -627,25 +640,27 @@ def test_nested_rollbacks_unwind_in_reverse_order() -> None:
 
 def test_rollback_of_the_second_delegate_when_its_add_fails() -> None:
     fake = FakeExecutor({"pool": IPAM_RESULT_100, "extra": InvalidNetworkConfigError("no static address")})
-    with pytest.raises(InvalidNetworkConfigError):
-        with (
-            invoke.add_with_rollback("pool", CONF_100, env=PLUGIN_ENV, executor=fake),
-            invoke.add_with_rollback("extra", CONF_100, env=PLUGIN_ENV, executor=fake),
-        ):
-            pass  # pragma: no cover - never entered
+    with (
+        pytest.raises(InvalidNetworkConfigError),
+        invoke.add_with_rollback("pool", CONF_100, env=PLUGIN_ENV, executor=fake),
+        invoke.add_with_rollback("extra", CONF_100, env=PLUGIN_ENV, executor=fake),
+    ):
+        pass  # pragma: no cover - never entered
     assert fake.commands == [("pool", "ADD"), ("extra", "ADD"), ("extra", "DEL"), ("pool", "DEL")]
 
 
 def test_no_rollback_when_the_delegate_is_not_found() -> None:
     fake = FakeExecutor()
-    with pytest.raises(CNIError) as info:
-        with invoke.add_with_rollback("fake-ipam", CONF_100, env=PLUGIN_ENV, executor=fake):
-            pass  # pragma: no cover - never entered
+    with (
+        pytest.raises(CNIError) as info,
+        invoke.add_with_rollback("fake-ipam", CONF_100, env=PLUGIN_ENV, executor=fake),
+    ):
+        pass  # pragma: no cover - never entered
     assert info.value == InternalError('failed to find plugin "fake-ipam" in path [/opt/cni/bin /usr/lib/cni]')
     assert fake.calls == []
 
 
-# --- a whole plugin: the rollback seen from the runtime ----------------------------------------------------------------
+# --- a whole plugin: the rollback seen from the runtime ---------------------------------------------------------------
 
 
 @dataclass
@@ -661,16 +676,15 @@ class IpamUser(CNIPlugin[BridgeConf]):
 
     def add(self, args: CmdArgs[BridgeConf]) -> Result:
         assert args.config.ipam is not None
-        with invoke.add_with_rollback(
-            args.config.ipam.type, args.stdin_data, env=args.env, executor=self.executor
-        ) as ipam_result:
+        # No env=: delegation starts from this call's environment (CNI_PATH included), not from os.environ.
+        with invoke.add_with_rollback(args.config.ipam.type, args.stdin_data, executor=self.executor) as ipam_result:
             if self.fail_with is not None:
                 raise self.fail_with
             return ipam_result
 
     def delete(self, args: CmdArgs[BridgeConf]) -> None:
         assert args.config.ipam is not None
-        invoke.delegate_delete(args.config.ipam.type, args.stdin_data, env=args.env, executor=self.executor)
+        invoke.delegate_delete(args.config.ipam.type, args.stdin_data, executor=self.executor)
 
     def check(self, args: CmdArgs[BridgeConf]) -> None:
         pass
@@ -750,3 +764,18 @@ def test_fake_unregistered_path_fails_like_a_missing_file() -> None:
     assert info.value == CNIError(
         0, "netplugin failed with no error message: fork/exec /opt/cni/bin/gone: no such file or directory"
     )
+
+
+def test_the_delegates_without_a_result_are_made_from_the_command_table() -> None:
+    # One delegate_<method> per command that prints nothing, each sending its own CNI_COMMAND.
+    from rscni_py.protocol.commands import COMMAND_SPECS
+
+    fake = FakeExecutor({"fake-ipam": b""})
+    made = []
+    for spec in COMMAND_SPECS.values():
+        if spec.prints == "nothing":
+            delegate = getattr(invoke, f"delegate_{spec.method}")
+            delegate("fake-ipam", CONF_100, env=PLUGIN_ENV, executor=fake)
+            made.append(delegate.__name__)
+    assert made == ["delegate_delete", "delegate_check", "delegate_gc", "delegate_status"]
+    assert fake.commands == [("fake-ipam", "DEL"), ("fake-ipam", "CHECK"), ("fake-ipam", "GC"), ("fake-ipam", "STATUS")]

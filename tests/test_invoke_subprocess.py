@@ -96,8 +96,8 @@ def wait_gone(pid: int, within: float = 5.0) -> bool:
             "echo 'Segmentation fault (core dumped) or so'\nexit 1\n",
             CNIError(
                 0,
-                'netplugin failed but error parsing its diagnostic message "Segmentation fault (core dumped) or so\\n": '
-                "Expecting value: line 1 column 1 (char 0)",
+                "netplugin failed but error parsing its diagnostic message "
+                '"Segmentation fault (core dumped) or so\\n": Expecting value: line 1 column 1 (char 0)',
             ),
         ),
         (
@@ -578,7 +578,7 @@ def test_failures_match_go(go_invoke: Path, tmp_path: Path) -> None:
     paths["missing"] = str(tmp_path / "missing")
     paths["not-executable"] = script(tmp_path, "exit 0\n", name="not-executable")
     os.chmod(paths["not-executable"], 0o644)
-    go = dict(zip(paths, go_answers(go_invoke, [f"exec:{p}" for p in paths.values()], CONF)))
+    go = dict(zip(paths, go_answers(go_invoke, [f"exec:{p}" for p in paths.values()], CONF), strict=True))
     # Go before v1.3 leaves the exit status out of the stderr-only message; newer Go (and we) append it.
     old_stderr_format = '"netplugin failed: %q", string(stderr)' in (GO_INVOKE / "raw_exec.go").read_text()
     for name, path in paths.items():
@@ -599,7 +599,7 @@ def test_result_versions_match_go(go_invoke: Path, tmp_path: Path, config_versio
         conf["cniVersion"] = config_version
     data = json.dumps(conf).encode()
     paths = {name: script(tmp_path, f"echo '{body}'\n", name=name) for name, body in DIFF_RESULTS.items()}
-    go = dict(zip(paths, go_answers(go_invoke, [f"result:{p}" for p in paths.values()], data)))
+    go = dict(zip(paths, go_answers(go_invoke, [f"result:{p}" for p in paths.values()], data), strict=True))
     for name, path in paths.items():
         try:
             ours: dict[str, Any] = {
@@ -628,7 +628,7 @@ DIFF_VERSIONS = {
 @pytest.mark.integration
 def test_version_info_matches_go(go_invoke: Path, tmp_path: Path) -> None:
     paths = {name: script(tmp_path, body, name=name) for name, body in DIFF_VERSIONS.items()}
-    go = dict(zip(paths, go_answers(go_invoke, [f"version:{p}" for p in paths.values()], CONF)))
+    go = dict(zip(paths, go_answers(go_invoke, [f"version:{p}" for p in paths.values()], CONF), strict=True))
     for name, path in paths.items():
         try:
             ours: dict[str, Any] = {
@@ -650,7 +650,7 @@ def test_lookup_matches_go(go_invoke: Path, tmp_path: Path) -> None:
     cases = ["", "x/y", "p", "q"]
     args = [f"find:{name}:{dirs}" for name in cases] + ["find:p:"]
     go = go_answers(go_invoke, args, CONF)
-    for arg, theirs in zip(args, go):
+    for arg, theirs in zip(args, go, strict=True):
         name, _, listed = arg[len("find:") :].partition(":")
         try:
             ours = {"path": invoke.find_in_path(name, listed.split(",") if listed else [])}

@@ -60,7 +60,10 @@ def _fresh_walker() -> None:
 
 
 def serve(data: bytes, command: str = "ADD", *, stack_depth: int = 0, **env: str) -> tuple[int, Any, str]:
-    """Dispatch to ``Walker`` from ``stack_depth`` extra frames down; return exit code, stdout JSON (or None), stderr."""
+    """Dispatch to ``Walker`` from ``stack_depth`` extra frames down.
+
+    Return the exit code, the stdout JSON (or None) and stderr.
+    """
     out, err = io.StringIO(), io.StringIO()
 
     def call(levels: int) -> int:
@@ -80,7 +83,7 @@ def nested(levels: int, kind: str, leaf: str = "1") -> str:
 
 
 def config_with(key: str, value: str, version: str = "1.0.0") -> bytes:
-    return ('{"cniVersion":"%s","name":"n","type":"walker","%s":%s}' % (version, key, value)).encode()
+    return f'{{"cniVersion":"{version}","name":"n","type":"walker","{key}":{value}}}'.encode()
 
 
 # --- nesting depth ----------------------------------------------------------------------------------------------------

@@ -92,9 +92,8 @@ def test_about_without_command() -> None:
         timeout=60,
     )
     assert (proc.returncode, proc.stdout) == (0, b"")
-    assert (
-        proc.stderr
-        == b"CNI noisy test plugin v0\nCNI protocol versions supported: 0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0\n"
+    assert proc.stderr == (
+        b"CNI noisy test plugin v0\nCNI protocol versions supported: 0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0\n"
     )
 
 
@@ -149,10 +148,10 @@ def test_fast_paths_do_not_load_the_model_library(env: dict[str, str]) -> None:
     # dataclasses-json and marshmallow cost ~100 ms to import; only decoding a config or result may load them.
     code = (
         "import sys, runpy; sys.argv=['noisy']\n"
-        "try:\n    runpy.run_path(%r, run_name='__main__')\n"
+        f"try:\n    runpy.run_path({str(NOISY)!r}, run_name='__main__')\n"
         "except SystemExit:\n    pass\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('dataclasses_json', 'marshmallow'))\n"
-        "sys.stderr.write('LOADED:' + ','.join(bad))\n" % str(NOISY)
+        "sys.stderr.write('LOADED:' + ','.join(bad))\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code],
@@ -163,3 +162,53 @@ def test_fast_paths_do_not_load_the_model_library(env: dict[str, str]) -> None:
         timeout=60,
     )
     assert proc.stderr.decode().endswith("LOADED:"), proc.stderr
+
+
+CODEC_PROBE = """
+import io, json, sys
+from rscni_py import CNIPlugin
+from rscni_py.protocol.dispatch import dispatch
+from rscni_py.types import IPConfig, Result, parse_cidr
+
+class P(CNIPlugin):
+    codec = {codec!r}
+    def add(self, args):
+        return Result(ips=[IPConfig(address=parse_cidr("10.1.2.3/24"))], dns=args.prev_result.dns)
+    def delete(self, args): pass
+    def check(self, args): pass
+
+env = {{"CNI_COMMAND": "ADD", "CNI_CONTAINERID": "c", "CNI_NETNS": "/dev/null", "CNI_IFNAME": "eth0",
+        "CNI_PATH": "/opt/cni/bin"}}
+conf = {{"cniVersion": "1.0.0", "name": "n", "type": "p", "prevResult": {{"cniVersion": "1.0.0", "dns": {{}}}}}}
+out = io.StringIO()
+code = dispatch(P, env, io.BytesIO(json.dumps(conf).encode()), out, sys.stderr)
+print(json.dumps({{"code": code, "out": json.loads(out.getvalue()), "loaded": "dataclasses_json" in sys.modules}}))
+"""
+
+
+@pytest.mark.parametrize(("codec", "loaded"), [("dataclasses-json", True), ("native", False)])
+def test_a_plugin_chooses_its_codec(codec: str, loaded: bool) -> None:
+    # Same output either way; only the default engine imports dataclasses-json.
+    proc = subprocess.run(
+        [sys.executable, "-c", CODEC_PROBE.format(codec=codec)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(ROOT)},
+    )
+    assert json.loads(proc.stdout) == {
+        "code": 0,
+        "out": {"cniVersion": "1.0.0", "ips": [{"address": "10.1.2.3/24"}]},
+        "loaded": loaded,
+    }
+
+
+def test_an_unknown_codec_is_refused_when_the_class_is_made() -> None:
+    from rscni_py import CNIPlugin
+
+    with pytest.raises(TypeError) as info:
+
+        class Odd(CNIPlugin):
+            codec = "pickle"  # type: ignore[assignment]
+
+    assert str(info.value) == "Odd.codec must be one of ['dataclasses-json', 'native'], not 'pickle'"

@@ -22,7 +22,8 @@ from rscni_py.invoke import find_in_path
 from rscni_py.protocol import env as envvars
 from rscni_py.protocol.dispatch import MAX_CONFIG_BYTES, MAX_JSON_DEPTH, dispatch
 from rscni_py.state import AttachmentStore, InvalidKeyError
-from tests.test_dispatch import Recorder, env_for, error
+from tests.recorder import Recorder
+from tests.test_dispatch import env_for, error
 
 ROOT = Path(__file__).resolve().parent.parent
 ATTACH = {"CNI_CONTAINERID": "c1", "CNI_NETNS": "/var/run/netns/x", "CNI_IFNAME": "eth0", "CNI_PATH": "/opt/cni/bin"}
@@ -40,7 +41,7 @@ def run_plugin(source: str, env: dict[str, str], stdin: bytes) -> subprocess.Com
     )
 
 
-# --- 1. where input comes from -----------------------------------------------------------------------------------------
+# --- 1. where input comes from ----------------------------------------------------------------------------------------
 
 
 class RecordingEnv(Mapping[str, str]):
@@ -392,7 +393,8 @@ def test_a_delegate_name_with_shell_metacharacters_runs_that_file_and_nothing_el
 @pytest.mark.parametrize("umask", [0o000, 0o022])
 def test_log_file_is_created_private_whatever_the_umask(tmp_path: Path, umask: int) -> None:
     log_file = tmp_path / "plugin.log"
-    code = f"import os; os.umask({umask}); exec(compile(open({str(ROOT / 'tests/plugins/noisy.py')!r}).read(), 'noisy', 'exec'))"
+    noisy = str(ROOT / "tests/plugins/noisy.py")
+    code = f"import os; os.umask({umask}); exec(compile(open({noisy!r}).read(), 'noisy', 'exec'))"
     proc = subprocess.run(
         [sys.executable, "-c", code],
         input=b'{"cniVersion":"1.0.0","name":"n"}',
@@ -455,7 +457,7 @@ def test_state_lock_does_not_follow_a_planted_symlink(tmp_path: Path) -> None:
     assert (target.read_text(), stat.S_IMODE(target.stat().st_mode)) == ("untouched", 0o644)
 
 
-# --- 5. what is logged ---------------------------------------------------------------------------------------------------
+# --- 5. what is logged ------------------------------------------------------------------------------------------------
 
 SECRET = "s3cr3t-Tok3n-9f8e7d"
 
@@ -553,7 +555,8 @@ def test_unencodable_characters_in_a_logged_error_do_not_break_the_log(tmp_path:
         "capabilities": {"x": "\ud800"},
     }
     proc = run_plugin(LOGGING_PLUGIN, {**ATTACH, "CNI_COMMAND": "ADD"}, json.dumps(config).encode())
-    msg = 'invalid network config: capabilities.x: expected a boolean, got string "\ud800"'
+    # The quoted value shows the surrogate as an escape, as Go's %q shows what it cannot print.
+    msg = 'invalid network config: capabilities.x: expected a boolean, got string "\\ud800"'
     assert (proc.returncode, json.loads(proc.stdout)) == (1, {"cniVersion": "1.0.0", "code": 7, "msg": msg})
     assert b"Traceback" not in proc.stderr and b"Logging error" not in proc.stderr
     assert log_file.read_text().endswith(

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from rscni_py.protocol.dispatch import dispatch
-from tests.test_dispatch import Recorder, env_for
+from tests.recorder import Recorder
+from tests.test_dispatch import env_for
 
 ROOT = Path(__file__).resolve().parent.parent
 SLOW = ROOT / "tests" / "plugins" / "slow.py"

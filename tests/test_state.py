@@ -202,7 +202,8 @@ def test_invalid_network_names_are_refused(tmp_path: Path, network: str, expecte
     with pytest.raises(InvalidKeyError) as info:
         AttachmentStore(network, root=tmp_path)
     assert (info.value.field, info.value.msg, info.value.details, info.value.cni_code) == ("network name", *expected)
-    assert str(info.value) == (f"{expected[0]}: {expected[1]}" if expected[1] else expected[0])
+    # Printed like every CNIError, as Go prints its error: "msg; details".
+    assert str(info.value) == (f"{expected[0]}; {expected[1]}" if expected[1] else expected[0])
 
 
 def test_store_directory_is_root_slash_network(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import configparser
 import os
 from ipaddress import ip_interface
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
@@ -14,7 +14,6 @@ import rscni_py.testing
 from rscni_py import (
     CmdArgs,
     CNIError,
-    CNIPlugin,
     DecodingFailureError,
     IncompatibleCNIVersionError,
     InternalError,
@@ -24,41 +23,11 @@ from rscni_py import (
 )
 from rscni_py.testing import Invocation, PluginRunner
 from rscni_py.types import GCAttachment, IPConfig, Result, v0_4
+from tests.recorder import ONE_IP, Recorder
 
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
-ONE_IP = Result(ips=[IPConfig(address=ip_interface("10.1.2.3/24"))])
-
-
-class Recorder(CNIPlugin):
-    """Records every call; ADD returns one address.  Class attributes steer failures."""
-
-    calls: ClassVar[list[tuple[str, CmdArgs[Any, Any]]]] = []
-    seen_environ: ClassVar[list[str | None]] = []
-    fail_with: ClassVar[BaseException | None] = None
-
-    def _record(self, name: str, args: CmdArgs[Any, Any]) -> None:
-        Recorder.calls.append((name, args))
-        Recorder.seen_environ.append(os.environ.get("CNI_COMMAND"))
-        if Recorder.fail_with is not None:
-            raise Recorder.fail_with
-
-    def add(self, args: CmdArgs[Any, Any]) -> Result:
-        self._record("add", args)
-        return ONE_IP
-
-    def delete(self, args: CmdArgs[Any, Any]) -> None:
-        self._record("delete", args)
-
-    def check(self, args: CmdArgs[Any, Any]) -> None:
-        self._record("check", args)
-
-    def gc(self, args: CmdArgs[Any, Any]) -> None:
-        self._record("gc", args)
-
-    def status(self, args: CmdArgs[Any, Any]) -> None:
-        self._record("status", args)
 
 
 class OldRecorder(Recorder):
@@ -67,7 +36,7 @@ class OldRecorder(Recorder):
 
 @pytest.fixture(autouse=True)
 def _fresh() -> None:
-    Recorder.calls, Recorder.seen_environ, Recorder.fail_with = [], [], None
+    Recorder.reset()
 
 
 def only_call() -> CmdArgs[Any, Any]:
@@ -88,7 +57,7 @@ DEFAULT_ENV_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("command", "container_id", "netns", "ifname"), DEFAULT_ENV_CASES, ids=lambda v: str(v))
+@pytest.mark.parametrize(("command", "container_id", "netns", "ifname"), DEFAULT_ENV_CASES, ids=str)
 def test_defaults_satisfy_every_command(command: str, container_id: str, netns: str, ifname: str) -> None:
     out = PluginRunner().invoke(Recorder, command)
     assert (out.exit_code, out.stdout != "", out.exception) == (0, command == "ADD", None), out.stdout
@@ -250,14 +219,14 @@ def test_result_is_typed_at_the_config_version(version: str, expected: object) -
 def test_result_is_none_for_other_commands_and_errors() -> None:
     runner = PluginRunner()
     assert runner.delete(Recorder).result is None
-    Recorder.fail_with = UnknownContainerError("gone", "c1")
+    Recorder.raises = UnknownContainerError("gone", "c1")
     out = runner.add(Recorder)
     assert (out.result, out.error, out.exception, out.ok) == (None, UnknownContainerError("gone", "c1"), None, False)
     assert isinstance(out.error, UnknownContainerError)
 
 
 def test_plugin_specific_error_code_is_kept() -> None:
-    Recorder.fail_with = CNIError(123, "custom", "why")
+    Recorder.raises = CNIError(123, "custom", "why")
     out = PluginRunner().add(Recorder)
     assert (out.error, repr(out)) == (CNIError(123, "custom", "why"), "<Invocation ADD error 123>")
 
@@ -294,7 +263,7 @@ def test_bad_stdout_is_reported_clearly() -> None:
 
 def test_exception_is_caught_and_reported() -> None:
     boom = RuntimeError("boom")
-    Recorder.fail_with = boom
+    Recorder.raises = boom
     out = PluginRunner().add(Recorder)
     assert (out.exit_code, out.exception, out.error, out.ok) == (1, boom, InternalError("boom"), False)
     assert "Traceback (most recent call last)" in out.stderr
@@ -302,23 +271,23 @@ def test_exception_is_caught_and_reported() -> None:
 
 
 def test_exception_is_reraised_when_not_caught() -> None:
-    Recorder.fail_with = KeyError("missing")
+    Recorder.raises = KeyError("missing")
     with pytest.raises(KeyError, match="missing"):
         PluginRunner(catch_exceptions=False).add(Recorder)
     # The per-call setting wins over the runner's.
-    assert PluginRunner(catch_exceptions=False).add(Recorder, catch_exceptions=True).exception == Recorder.fail_with
+    assert PluginRunner(catch_exceptions=False).add(Recorder, catch_exceptions=True).exception == Recorder.raises
     with pytest.raises(KeyError):
         PluginRunner().delete(Recorder, catch_exceptions=False)
 
 
 def test_cni_error_is_not_an_exception_even_when_not_caught() -> None:
-    Recorder.fail_with = UnknownContainerError("gone")
+    Recorder.raises = UnknownContainerError("gone")
     out = PluginRunner(catch_exceptions=False).check(Recorder)
     assert (out.exception, out.error) == (None, UnknownContainerError("gone"))
 
 
 def test_system_exit_in_plugin() -> None:
-    Recorder.fail_with = SystemExit(3)
+    Recorder.raises = SystemExit(3)
     out = PluginRunner().add(Recorder)
     assert (out.exit_code, out.stdout, type(out.exception)) == (3, "", SystemExit)
 
@@ -352,7 +321,7 @@ def test_cycle_skips_check_below_0_4_0() -> None:
 
 
 def test_cycle_after_failed_add_still_deletes() -> None:
-    Recorder.fail_with = UnknownContainerError("nope")
+    Recorder.raises = UnknownContainerError("nope")
     cycle = PluginRunner().cycle(Recorder)
     assert (cycle.ok, cycle.check, cycle.add.error, cycle.delete.error) == (
         False,
@@ -387,7 +356,7 @@ def test_public_names() -> None:
     assert rscni_py.testing.__all__ == sorted(rscni_py.testing.__all__)
     assert dir(rscni_py.testing) == rscni_py.testing.__all__
     with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
-        _ = rscni_py.testing.Nope
+        _ = rscni_py.testing.Nope  # type: ignore[attr-defined]
 
 
 def test_fake_executor_is_reexported() -> None:

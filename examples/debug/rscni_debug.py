@@ -29,6 +29,7 @@ from rscni_py import (
     IOFailureError,
     NetConf,
     __version__,
+    override,
 )
 from rscni_py.types import Result, json_field
 
@@ -144,20 +145,25 @@ class DebugPlugin(CNIPlugin[DebugConf, DebugArgs]):
         name = record_name(args)
         write_record(output_dir(args.config), name, format_record(args))
 
+    @override
     def add(self, args: CmdArgs[DebugConf, DebugArgs]) -> Result:
         self._record(args)
         # run() converts this to the configuration's cniVersion.
         return args.prev_result if args.prev_result is not None else Result()
 
+    @override
     def delete(self, args: CmdArgs[DebugConf, DebugArgs]) -> None:
         self._record(args)
 
+    @override
     def check(self, args: CmdArgs[DebugConf, DebugArgs]) -> None:
         self._record(args)
 
+    @override
     def gc(self, args: CmdArgs[DebugConf, DebugArgs]) -> None:
         self._record(args)
 
+    @override
     def status(self, args: CmdArgs[DebugConf, DebugArgs]) -> None:
         self._record(args)
 

@@ -433,10 +433,9 @@ def _open_netns(netns: str) -> Iterator[int]:
 @contextmanager
 def _netns_iproute(netns: str) -> Iterator[IPRoute]:
     """An ``IPRoute`` bound to the namespace at path ``netns``; never creates a namespace."""
-    with _open_netns(netns) as fd:
-        # flags=0: pyroute2 would otherwise create a missing namespace (its default is O_CREAT).
-        with IPRoute(netns=fd, flags=0) as ipr:
-            yield ipr
+    # flags=0: pyroute2 would otherwise create a missing namespace (its default is O_CREAT).
+    with _open_netns(netns) as fd, IPRoute(netns=fd, flags=0) as ipr:
+        yield ipr
 
 
 def _str_attr(msg: nlmsg_base, key: str) -> str | None:

@@ -38,6 +38,7 @@ from rscni_py import (
     PluginNotAvailableError,
     UnknownContainerError,
     invoke,
+    override,
 )
 from rscni_py.state import AttachmentKey, AttachmentStore, remove_stale_attachments
 from rscni_py.types import DNS, Interface, IPAMConf, IPConfig, Result, Route, json_field
@@ -98,8 +99,9 @@ class VethConf(NetConf):
     mtu: int | None = json_field(default=None, omit="none")
     state_dir: str = json_field("stateDir", default=DEFAULT_STATE_DIR)
 
+    @override
     def validate(self) -> None:
-        """The checks the codec cannot express; each names its key (code 7)."""
+        """The checks the codec cannot express; each names its key (code 7). The SDK runs them once per command."""
         if not self.ipam.type:
             raise InvalidNetworkConfigError("invalid network config: ipam.type: required field missing")
         if self.mtu is not None and not netops.MIN_MTU <= self.mtu <= netops.MAX_MTU:
@@ -168,12 +170,11 @@ class VethPlugin(CNIPlugin[VethConf]):
 
     about = "rscni-veth: point-to-point veth plugin on rscni-py"
 
+    @override
     def add(self, args: CmdArgs[VethConf]) -> Result:
         """ADD: allocate through IPAM, then build the pair; any failure after IPAM releases the allocation."""
         config = args.config
-        config.validate()
-        env = args.env
-        with invoke.add_with_rollback(config.ipam.type, args.stdin_data, env=env) as ipam:
+        with invoke.add_with_rollback(config.ipam.type, args.stdin_data) as ipam:
             if not ipam.ips:
                 raise InvalidNetworkConfigError(
                     f"IPAM plugin {config.ipam.type} returned no IP addresses", "ipam: the result has no ips"
@@ -200,6 +201,7 @@ class VethPlugin(CNIPlugin[VethConf]):
                 dns=ipam.dns if not ipam.dns.is_empty() else (config.dns or DNS()),
             )
 
+    @override
     def delete(self, args: CmdArgs[VethConf]) -> None:
         """DEL: remove the pair and its record if they are there, then always release the IPAM allocation.
 
@@ -207,7 +209,6 @@ class VethPlugin(CNIPlugin[VethConf]):
         stop the IPAM DEL: the address is released either way, and every error is reported.
         """
         config = args.config
-        config.validate()
         teardown_error: CNIError | None = None
         try:
             removed = netops.teardown(args.container_id, args.ifname)
@@ -222,7 +223,7 @@ class VethPlugin(CNIPlugin[VethConf]):
             except CNIError as exc:
                 teardown_error = exc
         try:
-            invoke.delegate_delete(config.ipam.type, args.stdin_data, env=args.env)
+            invoke.delegate_delete(config.ipam.type, args.stdin_data)
         except CNIError as ipam_error:
             if teardown_error is None:
                 raise
@@ -234,30 +235,30 @@ class VethPlugin(CNIPlugin[VethConf]):
         if teardown_error is not None:
             raise teardown_error
 
+    @override
     def check(self, args: CmdArgs[VethConf]) -> None:
         """CHECK: IPAM's CHECK, then the pair, addresses and routes against the cached result (``prevResult``)."""
         config = args.config
-        config.validate()
         prev = args.prev_result
         if prev is None:
             raise InvalidNetworkConfigError("invalid network config: prevResult: required for CHECK")
         index, mac = _container_interface(prev, args)
-        invoke.delegate_check(config.ipam.type, args.stdin_data, env=args.env)
+        invoke.delegate_check(config.ipam.type, args.stdin_data)
         ips = [ip for ip in prev.ips if ip.interface == index]
         try:
             netops.check(_veth_config(args, ips, prev.routes), container_mac=mac or None)
         except netops.NetOpsError as exc:
             raise cni_error(exc, command="CHECK") from exc
 
+    @override
     def status(self, args: CmdArgs[VethConf]) -> None:
         """STATUS: this plugin is ready whenever its IPAM plugin is.
 
         IPAM's 50/51 are passed on; any other failure of IPAM's STATUS (an IPAM plugin too old to know STATUS
         answers with an error of its own) means we cannot serve ADD either, which the spec calls code 50.
         """
-        args.config.validate()
         try:
-            invoke.delegate_status(args.config.ipam.type, args.stdin_data, env=args.env)
+            invoke.delegate_status(args.config.ipam.type, args.stdin_data)
         except CNIError as err:
             if err.code in (ErrorCode.PLUGIN_NOT_AVAILABLE, ErrorCode.LIMITED_CONNECTIVITY):
                 raise
@@ -266,6 +267,7 @@ class VethPlugin(CNIPlugin[VethConf]):
                 f"its STATUS failed with code {err.code}: {err}",
             ) from err
 
+    @override
     def gc(self, args: CmdArgs[VethConf]) -> None:
         """GC: remove the pairs of recorded attachments not in ``cni.dev/valid-attachments``, then IPAM's GC.
 
@@ -273,7 +275,6 @@ class VethPlugin(CNIPlugin[VethConf]):
         reported, the other in its details.
         """
         config = args.config
-        config.validate()
         gc_error: CNIError | None = None
         store = config.store()
         try:
@@ -286,12 +287,12 @@ class VethPlugin(CNIPlugin[VethConf]):
         except OSError as exc:
             gc_error = _state_io_error(store, exc)
         try:
-            invoke.delegate_gc(config.ipam.type, args.stdin_data, env=args.env)
+            invoke.delegate_gc(config.ipam.type, args.stdin_data)
         except CNIError as ipam_error:
             if gc_error is None:
                 raise
             details = f"IPAM plugin {config.ipam.type} GC failed too: {ipam_error}"
-            raise CNIError(gc_error.code, gc_error.msg, "; ".join(filter(None, [gc_error.details, details])))
+            raise CNIError(gc_error.code, gc_error.msg, "; ".join(filter(None, [gc_error.details, details]))) from None
         if gc_error is not None:
             raise gc_error
 

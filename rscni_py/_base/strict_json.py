@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["kind", "loads"]
+from rscni_py._base.quoting import SHOWN, q
+
+__all__ = ["json_type", "loads"]
 
 
 def _reject_constant(name: str) -> Any:
@@ -29,16 +32,24 @@ def loads(data: bytes | str) -> Any:
     return json.loads(data, parse_constant=_reject_constant, parse_float=_parse_float)
 
 
-def kind(value: object) -> str:
-    """The JSON name of a decoded value's type, for messages: null, boolean, number, string, array, object."""
+def json_type(value: object, *, with_value: bool = False) -> str:
+    """How an error message names a decoded JSON value: its JSON type, as Go's decoder names it.
+
+    Alone: ``null``, ``boolean``, ``number``, ``string``, ``array``, ``object``. ``with_value`` adds scalars' values
+    and tells integers apart: ``boolean true``, ``integer 5``, ``number 0.5``, ``string "1500"``.
+    """
     if value is None:
         return "null"
     if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
+        return ("boolean true" if value else "boolean false") if with_value else "boolean"
+    if isinstance(value, int):
+        return f"integer {value}" if with_value else "number"
+    if isinstance(value, float):
+        return f"number {value!r}" if with_value else "number"
     if isinstance(value, str):
-        return "string"
+        return f"string {q(value, limit=SHOWN)}" if with_value else "string"
     if isinstance(value, list):
         return "array"
-    return "object"
+    if isinstance(value, Mapping) or not with_value:
+        return "object"
+    return type(value).__name__

@@ -1,4 +1,4 @@
-"""CNI spec versions: the known list, parsing and ordering, and which command needs which version.
+"""CNI spec versions: the known list, parsing and ordering.
 
 Facts from the Go library's ``pkg/version``: a missing ``cniVersion`` means 0.1.0; version strings are matched
 exactly when reconciling (``"1.0"`` is not ``"1.0.0"``), but compared numerically when gating commands.
@@ -13,7 +13,6 @@ from rscni_py._base.quoting import q
 __all__ = [
     "ALL_VERSIONS",
     "CURRENT_VERSION",
-    "MIN_VERSION_FOR_COMMAND",
     "VersionError",
     "at_least",
     "config_version",
@@ -22,10 +21,8 @@ __all__ = [
 
 #: Every released spec version, oldest first.
 ALL_VERSIONS: Final[tuple[str, ...]] = ("0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
-#: The newest spec version; VERSION answers with it (decision D-2).
+#: The newest spec version; VERSION answers with it (docs/decisions.md, D-2).
 CURRENT_VERSION: Final = "1.1.0"
-#: Commands that only exist from some spec version on; the others work at any version.
-MIN_VERSION_FOR_COMMAND: Final[dict[str, str]] = {"CHECK": "0.4.0", "GC": "1.1.0", "STATUS": "1.1.0"}
 
 # Go parses each part with strconv.Atoi: an optional sign and ASCII digits, nothing else (no spaces, no "_").
 _DIGITS: Final = frozenset("0123456789")
@@ -69,11 +66,11 @@ def config_version(config: object) -> str:
     if version is None or version == "":
         return "0.1.0"
     if not isinstance(version, str):
-        from rscni_py._base.strict_json import kind
+        from rscni_py._base.strict_json import json_type
         from rscni_py.errors import DecodingFailureError
 
         raise DecodingFailureError(
-            f"decoding version from network config: cniVersion: expected a string, got {kind(version)}"
+            f"decoding version from network config: cniVersion: expected a string, got {json_type(version)}"
         )
     return version
 

@@ -3,7 +3,7 @@
 ``dispatch`` takes every input as an argument and touches no global state, so tests and the in-process runner call
 it directly; ``CNIPlugin.run()`` is the thin wrapper that hands it the real process environment and streams.
 
-Order of the checks (the Go library's, with decision D-4 moving the own-netns guard before the plugin runs):
+Order of the checks (the Go library's, with docs/decisions.md D-4 moving the own-netns guard before the plugin runs):
 environment (VERSION answers here) -> stdin -> JSON and network name -> known command -> version gate ->
 own-netns guard -> typed configuration, prevResult, CNI_ARGS -> the plugin's method -> output.
 """
@@ -15,11 +15,12 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, TextIO, cast, get_args
 
 from rscni_py._base import strict_json
 from rscni_py._base.quoting import q, q_list
-from rscni_py._base.versions import ALL_VERSIONS, MIN_VERSION_FOR_COMMAND, VersionError, at_least, config_version
+from rscni_py._base.versions import ALL_VERSIONS, VersionError, at_least, config_version
 from rscni_py.errors import (
     CNIError,
     DecodingFailureError,
@@ -34,6 +35,7 @@ from rscni_py.errors import (
 from rscni_py.plugin import CmdArgs, PluginInfo, unimplemented
 from rscni_py.protocol import env as envvars
 from rscni_py.protocol import logsetup
+from rscni_py.protocol.commands import Command, CommandSpec, spec_of
 from rscni_py.protocol.netns import OWN_NETNS_PATH, is_override, is_own_netns
 from rscni_py.protocol.signals import DEADLINE_CONFIG_KEY, Interrupted
 
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
     from rscni_py.plugin import CNIPlugin
     from rscni_py.protocol.signals import ProcessSignals
 
-__all__ = ["MAX_CONFIG_BYTES", "MAX_JSON_DEPTH", "dispatch"]
+__all__ = ["MAX_CONFIG_BYTES", "MAX_JSON_DEPTH", "call_env", "dispatch"]
 
 #: The largest network configuration read from stdin (16 MiB); a larger one is refused with code 5.
 MAX_CONFIG_BYTES: Final = 16 * 1024 * 1024
@@ -52,14 +54,24 @@ MAX_CONFIG_BYTES: Final = 16 * 1024 * 1024
 MAX_JSON_DEPTH: Final = 128
 _READ_CHUNK: Final = 1024 * 1024
 
-# Which plugin method serves which command: the one place where "DEL" becomes "delete".
-_METHODS: Final = {"ADD": "add", "DEL": "delete", "CHECK": "check", "GC": "gc", "STATUS": "status"}
-# Commands guarded against acting on the plugin's own namespace (Go guards the same two).
-_NETNS_GUARDED: Final = frozenset({"ADD", "DEL"})
+# The environment of the command being served in this context: what delegation starts from by default.
+_CALL_ENV: Final[ContextVar[Mapping[str, str] | None]] = ContextVar("rscni_py_call_env", default=None)
+
+
+def call_env() -> Mapping[str, str] | None:
+    """The environment of the command this context is serving (the plugin's ``args.env``), None outside one.
+
+    ``rscni_py.invoke`` starts a delegate's environment from it, so a plugin run in process (by the test runner,
+    which never touches ``os.environ``) reaches the delegates of the ``CNI_PATH`` it was given.
+    """
+    return _CALL_ENV.get()
 
 
 class _Request:
-    """What is known about the request so far; the error JSON takes its cniVersion from here (decision D-1)."""
+    """What is known about the request so far.
+
+    The error JSON takes its cniVersion from here (docs/decisions.md, D-1).
+    """
 
     def __init__(self, plugin_cls: type[CNIPlugin[Any, Any]]) -> None:
         self.supported = plugin_cls.supported_versions
@@ -83,12 +95,14 @@ def dispatch(
     logs: logsetup.LogControl | None = None,
     signals: ProcessSignals | None = None,
     own_netns: str = OWN_NETNS_PATH,
+    on_exception: Callable[[Exception], None] | None = None,
 ) -> int:
     """Serve one CNI command for ``plugin_cls`` and return the exit code (0 success, 1 error).
 
     Writes at most one JSON document to ``stdout``: the ADD result, the VERSION answer, or the error.
-    Unexpected exceptions become code 999 with their traceback on ``stderr``.  With ``signals`` (given by
-    ``run()``), a deadline from the class or the configuration is armed, and a stop by signal or deadline is code 11.
+    Unexpected exceptions become code 999 with their traceback on ``stderr``; ``on_exception`` is then called with
+    the exception itself (the in-process runner keeps it for the test).  With ``signals`` (given by ``run()``), a
+    deadline from the class or the configuration is armed, and a stop by signal or deadline is code 11.
     """
     request = _Request(plugin_cls)
     owner = os.getpid()
@@ -104,6 +118,8 @@ def dispatch(
         code = 1
     except Exception as exc:
         _print_traceback(exc, stderr)
+        if on_exception is not None:
+            on_exception(exc)
         internal = InternalError(_describe_exception(exc))
         output = json.dumps(internal.to_dict(request.cni_version), indent=4)
         code = 1
@@ -171,18 +187,19 @@ def _serve(
             return ""
         raise
     logsetup.set_context(command, values["CNI_CONTAINERID"])
-    if command == "VERSION":
-        # stdin is never read for VERSION (decision D-2): a person or runtime may leave it open.
+    if command == Command.VERSION:
+        # stdin is never read for VERSION (docs/decisions.md, D-2): a person or runtime may leave it open.
         return json.dumps(_version_info(plugin_cls).to_dict(), separators=(",", ":")) + "\n"
 
     data = _read_stdin(stdin)
     raw = _load_config(data)
     version = config_version(raw)
     request.read_version(version)
-    if command not in _METHODS:
+    spec = spec_of(command)
+    if spec is None:
         raise InvalidEnvironmentVariablesError(f"unknown CNI_COMMAND: {command}")
     plugin = _instance(plugin_cls, command)
-    _check_version(command, version, plugin_cls.supported_versions)
+    _check_version(spec, version, plugin_cls.supported_versions)
     if logs is not None:
         _configure_logging(logs, env, raw)
     deadline = _deadline(raw, plugin_cls.deadline)
@@ -191,15 +208,25 @@ def _serve(
 
     netns = values["CNI_NETNS"]
     override = is_override(values["CNI_NETNS_OVERRIDE"])
-    if command in _NETNS_GUARDED and netns and not override and is_own_netns(netns, own_netns):
+    if spec.netns_guard and netns and not override and is_own_netns(netns, own_netns):
         raise InvalidNetNSError("plugin's netns and netns from CNI_NETNS should not be the same", q(netns))
 
-    args = _build_args(plugin_cls, command, env, values, data, raw, override)
-    logsetup.log(logsetup.DEBUG, "calling %s.%s", plugin_cls.__name__, _METHODS[command])
-    outcome = getattr(plugin, _METHODS[command])(args)
-    if command != "ADD":
-        return ""
-    return _render_result(outcome, version)
+    # The plugin's codec engine builds its models, and its result's JSON, for the rest of the command.
+    from rscni_py.types import codec
+
+    previous = codec.use_engine(plugin_cls.codec)
+    served = _CALL_ENV.set(env)
+    try:
+        args = _build_args(plugin_cls, command, env, values, data, raw, override)
+        args.config.validate()
+        logsetup.log(logsetup.DEBUG, "calling %s.%s", plugin_cls.__name__, spec.method)
+        outcome = getattr(plugin, spec.method)(args)
+        if spec.prints != "result":
+            return ""
+        return _render_result(outcome, version)
+    finally:
+        _CALL_ENV.reset(served)
+        codec.use_engine(previous)
 
 
 def _instance(plugin_cls: type[CNIPlugin[Any, Any]], command: str) -> CNIPlugin[Any, Any]:
@@ -262,12 +289,12 @@ def _load_config(data: bytes) -> dict[str, Any]:
         raw = {}  # Go decodes null into an empty object, so the name check below reports it
     if not isinstance(raw, dict):
         raise DecodingFailureError(
-            f"error decoding network config: expected a JSON object, got {strict_json.kind(raw)}"
+            f"error decoding network config: expected a JSON object, got {strict_json.json_type(raw)}"
         )
     name = raw.get("name")
     if name is not None and not isinstance(name, str):
         raise DecodingFailureError(
-            f"error decoding network config: name: expected a string, got {strict_json.kind(name)}"
+            f"error decoding network config: name: expected a string, got {strict_json.json_type(name)}"
         )
     if not name:
         raise InvalidNetworkConfigError("missing network name")
@@ -337,9 +364,9 @@ def _depth_exceeds(document: object, limit: int) -> bool:
     return False
 
 
-def _check_version(command: str, version: str, supported: tuple[str, ...]) -> None:
+def _check_version(spec: CommandSpec, version: str, supported: tuple[str, ...]) -> None:
     """Version gate: the command's minimum, then an exact match against the plugin's list."""
-    minimum = MIN_VERSION_FOR_COMMAND.get(command)
+    minimum, command = spec.min_version, spec.command.value
     if minimum is not None:
         try:
             if not at_least(version, minimum):
@@ -388,7 +415,7 @@ def _config_text(raw: Mapping[str, Any], key: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise InvalidNetworkConfigError(f"{key}: expected a string, got {strict_json.kind(value)}")
+        raise InvalidNetworkConfigError(f"{key}: expected a string, got {strict_json.json_type(value)}")
     return value
 
 
@@ -436,7 +463,7 @@ def _build_args(
 
 
 def _render_result(outcome: object, version: str) -> str:
-    """The ADD result converted to the configuration's version, as the text for stdout (decision D-8)."""
+    """The ADD result converted to the configuration's version, as the text for stdout (docs/decisions.md, D-8)."""
     from rscni_py.types import ConversionError, Result
 
     if not isinstance(outcome, Result):

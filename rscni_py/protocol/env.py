@@ -1,6 +1,7 @@
 """The CNI_* environment variables: which command needs which, and how each is validated (SPEC.md §2, Go skel).
 
-The rules are data (``ENV_VARS``), read in order.  An empty variable counts as missing, never as invalid.  A
+The rules are data (``ENV_VARS``, with the commands that require each variable taken from
+``rscni_py.protocol.commands``), read in order.  An empty variable counts as missing, never as invalid.  A
 validation failure is reported at once; missing variables are collected and reported together in one error.
 """
 
@@ -10,9 +11,9 @@ from collections.abc import Callable, Mapping
 from typing import Final, NamedTuple
 
 from rscni_py.errors import InvalidEnvironmentVariablesError, InvalidNetworkConfigError
+from rscni_py.protocol.commands import COMMAND_SPECS
 
 __all__ = [
-    "COMMANDS",
     "GO_SPACES",
     "MAX_IFNAME_BYTES",
     "ENV_VARS",
@@ -23,9 +24,6 @@ __all__ = [
     "validate_ifname",
     "validate_network_name",
 ]
-
-#: Every command the spec defines.
-COMMANDS: Final = frozenset({"ADD", "DEL", "CHECK", "GC", "STATUS", "VERSION"})
 
 # Container IDs and network names become file names in runtimes and plugins, so only a safe ASCII set is allowed:
 # [a-zA-Z0-9][a-zA-Z0-9_.-]*. Sets rather than a regex, which every plugin start would compile.
@@ -91,17 +89,18 @@ class EnvVar(NamedTuple):
     validate: Callable[[str], None] | None = None
 
 
-_ATTACHMENT_COMMANDS: Final = frozenset({"ADD", "CHECK", "DEL"})
+def _required_by(name: str) -> frozenset[str]:
+    return frozenset(command.value for command, spec in COMMAND_SPECS.items() if name in spec.required_env)
+
 
 #: The table, in the order the variables are checked and reported.
 ENV_VARS: Final[tuple[EnvVar, ...]] = (
-    EnvVar("CNI_COMMAND", COMMANDS),
-    EnvVar("CNI_CONTAINERID", _ATTACHMENT_COMMANDS, validate_container_id),
-    EnvVar("CNI_NETNS", frozenset({"ADD", "CHECK"})),
-    EnvVar("CNI_IFNAME", _ATTACHMENT_COMMANDS, validate_ifname),
-    EnvVar("CNI_ARGS", frozenset()),
-    # Decision D-3: required like Go does, although the spec calls it optional; every runtime sets it.
-    EnvVar("CNI_PATH", frozenset({"ADD", "CHECK", "DEL", "GC", "STATUS"})),
+    EnvVar("CNI_COMMAND", frozenset(command.value for command in COMMAND_SPECS)),
+    EnvVar("CNI_CONTAINERID", _required_by("CNI_CONTAINERID"), validate_container_id),
+    EnvVar("CNI_NETNS", _required_by("CNI_NETNS")),
+    EnvVar("CNI_IFNAME", _required_by("CNI_IFNAME"), validate_ifname),
+    EnvVar("CNI_ARGS", _required_by("CNI_ARGS")),
+    EnvVar("CNI_PATH", _required_by("CNI_PATH")),
 )
 
 

@@ -1,4 +1,4 @@
-"""The own-netns guard: refuse to operate on the plugin's own network namespace (decision D-4).
+"""The own-netns guard: refuse to operate on the plugin's own network namespace (docs/decisions.md, D-4).
 
 A stale ``/proc/<pid>/ns/net`` path can point at the host's namespace; a plugin that then deletes or renames
 "the container's" interfaces would break the host (containernetworking/plugins#714).  Go's skel checks this after the

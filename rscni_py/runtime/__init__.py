@@ -18,15 +18,15 @@ The console script ``rscni-py exec add|check|del|gc|status`` is the same on the 
 
 from __future__ import annotations
 
-from rscni_py.runtime._cache import CACHE_KIND, CachedAttachment, CacheError, ResultCache, default_cache_dir
-from rscni_py.runtime._config import (
+from rscni_py.runtime.cache import CACHE_KIND, CachedAttachment, CacheError, ResultCache, default_cache_dir
+from rscni_py.runtime.chain import PluginFailedError, Runtime, RuntimeConf
+from rscni_py.runtime.config import (
     CONFIG_EXTENSIONS,
     NetworkConfigList,
     conflist_from_bytes,
     conflist_from_json,
     load_conflist,
 )
-from rscni_py.runtime._runtime import PluginFailedError, Runtime, RuntimeConf
 
 __all__ = [
     "CACHE_KIND",

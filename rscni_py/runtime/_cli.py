@@ -1,8 +1,8 @@
 """``rscni-py exec``: run a configuration's plugin chain from the command line, like libcni's ``cnitool``.
 
 Output: ADD prints the result JSON; CHECK, DEL, GC and STATUS print nothing; ``validate`` (every plugin is in the
-path and supports the list's version) prints the list's version and the capabilities its plugins declare. A failure prints the CNI error JSON
-on stdout (the failing plugin's code kept) and exits 1; a usage error exits 2.
+path and supports the list's version) prints the list's version and the capabilities its plugins declare. A failure
+prints the CNI error JSON on stdout (the failing plugin's code kept) and exits 1; a usage error exits 2.
 """
 
 from __future__ import annotations

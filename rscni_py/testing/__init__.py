@@ -12,8 +12,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from rscni_py._base.lazy import LazyNames
 from rscni_py.testing.runner import Cycle, Invocation, PluginRunner
 from rscni_py.testing.scripts import install_script
 
@@ -24,19 +25,7 @@ __all__ = ["Cycle", "ExecCall", "FakeExecutor", "Invocation", "PluginRunner", "i
 
 # Loaded on first use, so that importing the runner (the pytest plugin does, in every test session) does not load
 # the delegation machinery.
-_LAZY = {"ExecCall": "rscni_py.testing.fake_exec", "FakeExecutor": "rscni_py.testing.fake_exec"}
+_LAZY = LazyNames(__name__, {"ExecCall": "rscni_py.testing.fake_exec", "FakeExecutor": "rscni_py.testing.fake_exec"})
 
-
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = _LAZY.module_getattr, _LAZY.module_dir

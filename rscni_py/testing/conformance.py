@@ -36,13 +36,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from rscni_py._base import strict_json
+from rscni_py._base.lazy import LazyNames
 from rscni_py._base.versions import ALL_VERSIONS, VersionError, at_least
+from rscni_py.protocol.commands import COMMAND_SPECS, Command, spec_of
+from rscni_py.protocol.env import ENV_VARS
 from rscni_py.testing._netns import NetnsUnavailable, can_create_netns, temporary_netns
 
 if TYPE_CHECKING:
     from _pytest.mark.structures import ParameterSet
 
     from rscni_py.plugin import CNIPlugin
+    from rscni_py.testing.suite import ConformanceSuite
 
 __all__ = [
     "CHECKS",
@@ -302,7 +306,7 @@ class _Context:
     @property
     def check_version(self) -> str:
         """A version that allows CHECK, so that only the variable under test can make CHECK fail."""
-        allowed = [v for v in self.versions if _at_least(v, "0.4.0")]
+        allowed = [v for v in self.versions if _at_least(v, _min_version(Command.CHECK))]
         return max(allowed, key=_order) if allowed else self.newest
 
     def config(self, version: str | None, **extra: Any) -> bytes:
@@ -314,7 +318,8 @@ class _Context:
 
     def env(self, command: str, **changes: str | None) -> dict[str, str]:
         """A runtime's environment for ``command``; GC and STATUS get empty attachment variables, as from libcni."""
-        attached = command not in ("GC", "STATUS", "VERSION")
+        spec = spec_of(command)
+        attached = spec is None or spec.attachment  # an unknown command gets everything, so only it is wrong
         env: dict[str, str | None] = {
             "CNI_COMMAND": command,
             "CNI_CONTAINERID": self.container_id if attached else "",
@@ -339,7 +344,7 @@ class _Context:
         else:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 responses = list(pool.map(lambda r: self.target.execute(r.env, r.stdin), requests))
-        for request, response in zip(requests, responses):
+        for request, response in zip(requests, responses, strict=True):
             self.probes.append(Probe(request.label, dict(request.env), request.stdin, response))
         return responses
 
@@ -463,7 +468,7 @@ def _cases(ctx: _Context, cases: Sequence[_Case]) -> list[str]:
     """Send every request (concurrently when the target allows), then judge the responses in order."""
     responses = ctx.run_many([request for _, request in cases])
     problems = []
-    for (label, request), response in zip(cases, responses):
+    for (label, request), response in zip(cases, responses, strict=True):
         problem = request.judge(response)
         if problem is not None:
             problems.append(f"{label}: {problem}")
@@ -471,7 +476,7 @@ def _cases(ctx: _Context, cases: Sequence[_Case]) -> list[str]:
 
 
 def _check_version_shape(ctx: _Context) -> list[str]:
-    response = ctx.run("VERSION", ctx.env("VERSION"), b'{"cniVersion": "1.1.0"}')
+    response = ctx.run("VERSION", ctx.env(Command.VERSION), b'{"cniVersion": "1.1.0"}')
     if response.timed_out or response.exit_code != 0:
         return [f"VERSION failed ({_show(response)})"]
     single, value = _document(response.stdout)
@@ -492,9 +497,14 @@ def _check_version_shape(ctx: _Context) -> list[str]:
     return problems
 
 
-def _missing_env(command: str, required: tuple[str, ...]) -> Callable[[_Context], list[str]]:
+def _missing_env(command: Command) -> Callable[[_Context], list[str]]:
+    # The attachment variables the command requires, in the order they are checked; CNI_PATH stays set apart from
+    # the "all removed" case, as every runtime sets it.
+    needed = COMMAND_SPECS[command].required_env
+    required = tuple(var.name for var in ENV_VARS if var.name in needed and var.name != "CNI_PATH")
+
     def check(ctx: _Context) -> list[str]:
-        version = ctx.check_version if command == "CHECK" else ctx.newest
+        version = ctx.check_version if command == Command.CHECK else ctx.newest
         stdin = ctx.config(version)
         cases: list[_Case] = []
         everything = ctx.env(command, **dict.fromkeys((*required, "CNI_PATH")))
@@ -520,6 +530,12 @@ def _probe(
     return _Request(label, env, stdin, lambda response: _expect_error(response, codes, names))
 
 
+def _min_version(command: Command) -> str:
+    minimum = COMMAND_SPECS[command].min_version
+    assert minimum is not None, command
+    return minimum
+
+
 def _check_missing_command(ctx: _Context) -> list[str]:
     env = ctx.env("", CNI_COMMAND=None)
     response = ctx.run("no CNI_COMMAND", env, ctx.config(ctx.newest))
@@ -531,20 +547,20 @@ def _check_missing_command(ctx: _Context) -> list[str]:
 
 
 _INVALID_ENV: Final = (
-    ("ADD", "CNI_CONTAINERID", "bad/id"),
-    ("ADD", "CNI_CONTAINERID", "-leading-dash"),
-    ("DEL", "CNI_CONTAINERID", "has space"),
-    ("ADD", "CNI_IFNAME", "a-very-long-ifname"),
-    ("ADD", "CNI_IFNAME", "eth/0"),
-    ("CHECK", "CNI_IFNAME", ".."),
-    ("DEL", "CNI_IFNAME", "eth:0"),
+    (Command.ADD, "CNI_CONTAINERID", "bad/id"),
+    (Command.ADD, "CNI_CONTAINERID", "-leading-dash"),
+    (Command.DEL, "CNI_CONTAINERID", "has space"),
+    (Command.ADD, "CNI_IFNAME", "a-very-long-ifname"),
+    (Command.ADD, "CNI_IFNAME", "eth/0"),
+    (Command.CHECK, "CNI_IFNAME", ".."),
+    (Command.DEL, "CNI_IFNAME", "eth:0"),
 )
 
 
 def _check_invalid_env(ctx: _Context) -> list[str]:
     cases: list[_Case] = []
     for command, name, value in _INVALID_ENV:
-        version = ctx.check_version if command == "CHECK" else ctx.newest
+        version = ctx.check_version if command == Command.CHECK else ctx.newest
         env = ctx.env(command, **{name: value})
         label = f"{command} {name}={value!r}"
         cases.append((label, _probe(ctx, label, env, ctx.config(version), [4])))
@@ -569,7 +585,7 @@ _BAD_JSON: Final = (
 
 def _check_bad_json(ctx: _Context) -> list[str]:
     cases: list[_Case] = []
-    for command in ("ADD", "DEL"):
+    for command in (Command.ADD, Command.DEL):
         for what, stdin in _BAD_JSON:
             label = f"{command} {what}"
             cases.append((label, _probe(ctx, label, ctx.env(command), stdin, [6])))
@@ -592,14 +608,14 @@ def _check_config_shape(ctx: _Context) -> list[str]:
     cases: list[_Case] = []
     for what, stdin, codes in shapes:
         label = f"ADD with {what}"
-        cases.append((label, _probe(ctx, label, ctx.env("ADD"), stdin, codes)))
+        cases.append((label, _probe(ctx, label, ctx.env(Command.ADD), stdin, codes)))
     return _cases(ctx, cases)
 
 
 def _check_unsupported_version(ctx: _Context) -> list[str]:
-    versions = [("ADD", "99.0.0"), ("DEL", "99.0.0"), ("ADD", "1.0")]
+    versions = [(Command.ADD, "99.0.0"), (Command.DEL, "99.0.0"), (Command.ADD, "1.0")]
     if ctx.declared:
-        versions += [("ADD", v) for v in KNOWN_VERSIONS if v not in ctx.declared]
+        versions += [(Command.ADD, v) for v in KNOWN_VERSIONS if v not in ctx.declared]
     cases: list[_Case] = []
     for command, version in versions:
         label = f"{command} cniVersion {version}"
@@ -608,31 +624,33 @@ def _check_unsupported_version(ctx: _Context) -> list[str]:
 
 
 def _check_missing_version(ctx: _Context) -> list[str]:
-    cases: list[_Case] = [
-        ("CHECK without cniVersion", _probe(ctx, "CHECK without cniVersion", ctx.env("CHECK"), ctx.config(None), [1])),
-    ]
+    commands = [Command.CHECK]
     if ctx.declared and "0.1.0" not in ctx.declared:
-        cases.append(
-            ("ADD without cniVersion", _probe(ctx, "ADD without cniVersion", ctx.env("ADD"), ctx.config(None), [1]))
-        )
+        commands.append(Command.ADD)
+    cases: list[_Case] = []
+    for command in commands:
+        label = f"{command} without cniVersion"
+        cases.append((label, _probe(ctx, label, ctx.env(command), ctx.config(None), [1])))
     return _cases(ctx, cases)
 
 
 def _check_check_gating(ctx: _Context) -> list[str]:
     cases: list[_Case] = []
-    for version in (v for v in KNOWN_VERSIONS if not _at_least(v, "0.4.0")):
+    for version in (v for v in KNOWN_VERSIONS if not _at_least(v, _min_version(Command.CHECK))):
         label = f"CHECK at {version}"
-        cases.append((label, _probe(ctx, label, ctx.env("CHECK"), ctx.config(version), [1])))
+        cases.append((label, _probe(ctx, label, ctx.env(Command.CHECK), ctx.config(version), [1])))
     return _cases(ctx, cases)
 
 
-def _new_command_gating(command: str) -> Callable[[_Context], list[str]]:
+def _new_command_gating(command: Command) -> Callable[[_Context], list[str]]:
+    first = _min_version(command)
+
     def check(ctx: _Context) -> list[str]:
-        knows = ctx.declared is not None and "1.1.0" in ctx.declared
-        # A plugin built before spec 1.1.0 does not know the command at all; any error refuses it.
+        knows = ctx.declared is not None and first in ctx.declared
+        # A plugin built before the command's first spec version does not know it at all; any error refuses it.
         codes = [1] if knows else None
         cases: list[_Case] = []
-        for version in (v for v in KNOWN_VERSIONS if not _at_least(v, "1.1.0")):
+        for version in (v for v in KNOWN_VERSIONS if not _at_least(v, first)):
             label = f"{command} at {version}"
             cases.append((label, _probe(ctx, label, ctx.env(command), ctx.config(version), codes)))
         return _cases(ctx, cases)
@@ -643,7 +661,7 @@ def _new_command_gating(command: str) -> Callable[[_Context], list[str]]:
 def _check_status(ctx: _Context) -> list[str]:
     if ctx.declared is None or "1.1.0" not in ctx.declared:
         raise _Skip("the plugin does not list 1.1.0, the first version with STATUS")
-    response = ctx.run("STATUS at 1.1.0", ctx.env("STATUS"), ctx.config("1.1.0"))
+    response = ctx.run("STATUS at 1.1.0", ctx.env(Command.STATUS), ctx.config("1.1.0"))
     if not response.timed_out and response.exit_code == 0:
         return [] if not response.stdout.strip() else [f"STATUS succeeded but printed {response.stdout.strip()!r}"]
     problem = _expect_error(response, [50, 51])
@@ -662,7 +680,7 @@ def _live_netns(ctx: _Context) -> str:
 
 def _check_repeated_del(ctx: _Context) -> list[str]:
     netns = _live_netns(ctx)
-    env = ctx.env("DEL", CNI_NETNS=netns, CNI_CONTAINERID=f"{ctx.container_id}-del")
+    env = ctx.env(Command.DEL, CNI_NETNS=netns, CNI_CONTAINERID=f"{ctx.container_id}-del")
     stdin = ctx.config(ctx.newest)
     problems = []
     for n in (1, 2):
@@ -680,15 +698,15 @@ def _check_lifecycle(ctx: _Context) -> list[str]:
     for index, version in enumerate(sorted(ctx.versions, key=_order)):
         env_changes = {"CNI_NETNS": netns, "CNI_CONTAINERID": f"{ctx.container_id}-{index}"}
         stdin = ctx.config(version)
-        added = ctx.run(f"ADD at {version}", ctx.env("ADD", **env_changes), stdin)
+        added = ctx.run(f"ADD at {version}", ctx.env(Command.ADD, **env_changes), stdin)
         problem, prev = _judge_add(ctx, added, version)
         if problem is not None:
             problems.append(f"ADD at {version}: {problem}")
-            ctx.run(f"DEL after failed ADD at {version}", ctx.env("DEL", **env_changes), stdin)
+            ctx.run(f"DEL after failed ADD at {version}", ctx.env(Command.DEL, **env_changes), stdin)
             continue
         with_prev = ctx.config(version, prevResult=prev)
         steps = ["DEL", "DEL again"]
-        if _at_least(version, "0.4.0"):
+        if _at_least(version, _min_version(Command.CHECK)):
             steps.insert(0, "CHECK")
         for step in steps:
             command = step.split()[0]
@@ -731,8 +749,9 @@ def _tolerated(ctx: _Context, value: dict[str, Any], version: str) -> dict[str, 
     for index, ip in enumerate(value["ips"]):
         if isinstance(ip, dict) and "version" not in ip and isinstance(ip.get("address"), str):
             unversioned.append(f"ips[{index}]")
-            ip = {**ip, "version": "6" if ":" in ip["address"] else "4"}
-        ips.append(ip)
+            ips.append({**ip, "version": "6" if ":" in ip["address"] else "4"})
+        else:
+            ips.append(ip)
     if unversioned:
         ctx.notes.append(
             f"ADD at {version}: {', '.join(unversioned)} without version (the spec requires it; libcni reads it)"
@@ -774,8 +793,6 @@ def _check_exit_codes(ctx: _Context) -> list[str]:
     return problems
 
 
-_ATTACH_REQUIRED: Final = ("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME")
-
 #: Every check, in the order they run.
 CHECKS: Final[tuple[Check, ...]] = (
     Check(
@@ -788,19 +805,19 @@ CHECKS: Final[tuple[Check, ...]] = (
         "missing-env-add",
         "SPEC §2 Parameters, §5 code 4: ADD requires CNI_CONTAINERID, CNI_NETNS and CNI_IFNAME; a missing one is "
         "error 4 naming the variable",
-        _missing_env("ADD", _ATTACH_REQUIRED),
+        _missing_env(Command.ADD),
     ),
     Check(
         "missing-env-check",
         "SPEC §2 Parameters, §5 code 4: CHECK requires CNI_CONTAINERID, CNI_NETNS and CNI_IFNAME; a missing one is "
         "error 4 naming the variable",
-        _missing_env("CHECK", _ATTACH_REQUIRED),
+        _missing_env(Command.CHECK),
     ),
     Check(
         "missing-env-del",
         "SPEC §2 Parameters, §5 code 4: DEL requires CNI_CONTAINERID and CNI_IFNAME (CNI_NETNS is optional); a "
         "missing one is error 4 naming the variable",
-        _missing_env("DEL", ("CNI_CONTAINERID", "CNI_IFNAME")),
+        _missing_env(Command.DEL),
     ),
     Check(
         "missing-command",
@@ -851,13 +868,13 @@ CHECKS: Final[tuple[Check, ...]] = (
         "gc-gating",
         "SPEC §2 GC (added in 1.1.0): GC with an older cniVersion is refused (error 1 from a plugin that supports "
         "1.1.0; any error from one built before GC existed)",
-        _new_command_gating("GC"),
+        _new_command_gating(Command.GC),
     ),
     Check(
         "status-gating",
         "SPEC §2 STATUS (added in 1.1.0): STATUS with an older cniVersion is refused (error 1 from a plugin that "
         "supports 1.1.0; any error from one built before STATUS existed)",
-        _new_command_gating("STATUS"),
+        _new_command_gating(Command.STATUS),
     ),
     Check(
         "status",
@@ -921,7 +938,7 @@ def _context(target: Target) -> Iterator[_Context]:
 
 def _declared_versions(ctx: _Context) -> tuple[str, ...] | None:
     """The plugin's supportedVersions, asked quietly (this probe is not judged by the aggregate checks)."""
-    response = ctx.target.execute(ctx.env("VERSION"), b'{"cniVersion": "1.1.0"}')
+    response = ctx.target.execute(ctx.env(Command.VERSION), b'{"cniVersion": "1.1.0"}')
     single, value = _document(response.stdout)
     if response.exit_code != 0 or not single or not isinstance(value, dict):
         return None
@@ -1023,13 +1040,11 @@ def pytest_cases(*targets: Target) -> list[ParameterSet]:
     return [pytest.param(Case(t, name), id=f"{t.name}:{name}") for t in targets for name in CHECK_NAMES]
 
 
-def __getattr__(name: str) -> Any:
-    # ConformanceSuite needs pytest at class creation; load it only when asked for.
-    if name == "ConformanceSuite":
-        from rscni_py.testing._suite import ConformanceSuite
+# ConformanceSuite needs pytest at class creation; it is loaded only when asked for.
+_LAZY: Final = LazyNames(__name__, {"ConformanceSuite": "rscni_py.testing.suite"})
 
-        return ConformanceSuite
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = _LAZY.module_getattr, _LAZY.module_dir
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-from rscni_py.invoke import _check_lookup, _not_found_error, plugin_error
+from rscni_py.invoke import find_in_path, plugin_error
 
 __all__ = ["ExecCall", "FakeExecutor", "FakeResponse"]
 
@@ -84,10 +84,8 @@ class FakeExecutor:
 
     def find_in_path(self, name: str, paths: Sequence[str]) -> str:
         """Go's lookup rules and messages; registered plugins live in the first directory."""
-        _check_lookup(name, paths)
-        if name not in self._plugins:
-            raise _not_found_error(name, paths)
-        return os.path.join(paths[0], name)
+        registered = os.path.join(paths[0], name) if paths and name in self._plugins else None
+        return find_in_path(name, paths, is_file=lambda candidate: candidate == registered)
 
     def exec_plugin(self, path: str, stdin: bytes, env: Mapping[str, str], *, timeout: float | None = None) -> bytes:
         """Record the call, then answer with the plugin's canned response or its handler's."""

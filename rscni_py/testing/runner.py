@@ -11,13 +11,14 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypedDict
 
 from typing_extensions import Unpack
 
 from rscni_py.errors import CNIError
+from rscni_py.protocol.commands import COMMAND_SPECS, Command, spec_of
 
 if TYPE_CHECKING:
     from rscni_py.plugin import CNIPlugin
@@ -49,10 +50,6 @@ DEFAULT_NETNS: Final = os.devnull
 #: The ``name`` of the configuration the runner makes up when given none.
 DEFAULT_NETWORK_NAME: Final = "test-network"
 
-# Commands that act on one attachment and therefore get a container ID, a namespace and an interface name.
-_ATTACHMENT_COMMANDS: Final = frozenset({"ADD", "CHECK", "DEL"})
-# The plugin methods whose exceptions the runner records (everything dispatch calls on the instance).
-_PLUGIN_METHODS: Final = frozenset({"add", "delete", "check", "gc", "status", "version"})
 
 EnvOverrides = Mapping[str, "str | None"]
 """Environment changes: a value sets the variable, ``None`` removes it (e.g. to test a missing variable)."""
@@ -123,7 +120,7 @@ class Invocation:
         """
         from rscni_py.types import parse_result
 
-        if self.command != "ADD" or self.exit_code != 0:
+        if self.command != Command.ADD or self.exit_code != 0:
             return None
         data = self.json
         if data is None:
@@ -174,61 +171,6 @@ class Cycle:
 
     def __repr__(self) -> str:
         return f"<Cycle add={self.add!r} check={self.check!r} delete={self.delete!r}>"
-
-
-class _Capture:
-    """Holds the first non-CNI exception raised by the plugin's code during one invocation."""
-
-    def __init__(self) -> None:
-        self.exception: BaseException | None = None
-
-
-class _InstanceProxy:
-    """The plugin instance as the dispatcher sees it: the real instance, with exceptions recorded on the way out."""
-
-    def __init__(self, plugin: object, capture: _Capture) -> None:
-        self._plugin = plugin
-        self._capture = capture
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._plugin, name)
-        if name not in _PLUGIN_METHODS or not callable(attr):
-            return attr
-        return _recording(attr, self._capture)
-
-
-class _ClassProxy:
-    """The plugin class as the dispatcher sees it.
-
-    The dispatcher turns any exception into error 999, which is right for a runtime but hides the traceback from a
-    test.  Instead of subclassing the plugin (which would change ``type(self)`` under the plugin's feet) or patching
-    anything, the runner hands the dispatcher this stand-in: attribute reads go to the real class, and instances are
-    the real plugin instance wrapped so that an exception escaping its methods is recorded for the ``Invocation``.
-    """
-
-    def __init__(self, plugin_cls: type[CNIPlugin[Any, Any]], capture: _Capture) -> None:
-        self._cls = plugin_cls
-        self._capture = capture
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._cls, name)
-
-    def __call__(self) -> _InstanceProxy:
-        return _InstanceProxy(_recording(self._cls, self._capture)(), self._capture)
-
-
-def _recording(func: Callable[..., Any], capture: _Capture) -> Callable[..., Any]:
-    def call(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except CNIError:
-            raise  # an error result the plugin meant to report
-        except Exception as exc:
-            if capture.exception is None:
-                capture.exception = exc
-            raise
-
-    return call
 
 
 class PluginRunner:
@@ -287,29 +229,31 @@ class PluginRunner:
 
         data, version = self._stdin(plugin_cls, command, config, prev_result, cni_version)
         full_env = self._env(command, container_id, netns, ifname, args, env)
-        capture = _Capture()
+        # The dispatcher turns an unexpected exception into error 999, which is right for a runtime but hides the
+        # traceback from a test: its exception hook hands the exception to the Invocation.
+        escaped: list[BaseException] = []
         stdout, stderr = io.StringIO(), io.StringIO()
-        stand_in: Any = _ClassProxy(plugin_cls, capture)
         try:
-            exit_code = dispatch(stand_in, full_env, io.BytesIO(data), stdout, stderr)
+            exit_code = dispatch(plugin_cls, full_env, io.BytesIO(data), stdout, stderr, on_exception=escaped.append)
         except KeyboardInterrupt:
             raise
         except SystemExit as exc:  # the plugin called sys.exit(): a real process would end here with that code
-            capture.exception = exc
+            escaped.append(exc)
             exit_code = exc.code if isinstance(exc.code, int) else 1
         except BaseException as exc:
-            capture.exception = exc
+            escaped.append(exc)
             exit_code = 1
+        exception = escaped[0] if escaped else None
         catch = self.catch_exceptions if catch_exceptions is None else catch_exceptions
-        if capture.exception is not None and not catch:
-            raise capture.exception
+        if exception is not None and not catch:
+            raise exception
         return Invocation(
             command=full_env.get("CNI_COMMAND", ""),
             exit_code=exit_code,
             stdout=stdout.getvalue(),
             stderr=stderr.getvalue(),
             cni_version=version,
-            exception=capture.exception,
+            exception=exception,
         )
 
     # --- one shortcut per command --------------------------------------------------------------------------------
@@ -321,7 +265,7 @@ class PluginRunner:
         **kwargs: Unpack[InvokeOptions],
     ) -> Invocation:
         """ADD; see :meth:`invoke` for the keyword arguments."""
-        return self.invoke(plugin_cls, "ADD", config, **kwargs)
+        return self.invoke(plugin_cls, Command.ADD, config, **kwargs)
 
     def check(
         self,
@@ -330,7 +274,7 @@ class PluginRunner:
         **kwargs: Unpack[InvokeOptions],
     ) -> Invocation:
         """CHECK (spec 0.4.0 and later); pass the ADD result as ``prev_result``."""
-        return self.invoke(plugin_cls, "CHECK", config, **kwargs)
+        return self.invoke(plugin_cls, Command.CHECK, config, **kwargs)
 
     def delete(
         self,
@@ -339,7 +283,7 @@ class PluginRunner:
         **kwargs: Unpack[InvokeOptions],
     ) -> Invocation:
         """DEL; pass the ADD result as ``prev_result`` as a runtime does."""
-        return self.invoke(plugin_cls, "DEL", config, **kwargs)
+        return self.invoke(plugin_cls, Command.DEL, config, **kwargs)
 
     def status(
         self,
@@ -348,7 +292,7 @@ class PluginRunner:
         **kwargs: Unpack[InvokeOptions],
     ) -> Invocation:
         """STATUS (spec 1.1.0): no container, namespace or interface is sent."""
-        return self.invoke(plugin_cls, "STATUS", config, **kwargs)
+        return self.invoke(plugin_cls, Command.STATUS, config, **kwargs)
 
     def gc(
         self,
@@ -368,11 +312,11 @@ class PluginRunner:
         listed = [_attachment(item) for item in valid_attachments]
         base["cni.dev/valid-attachments"] = listed
         base["cni.dev/attachments"] = listed
-        return self.invoke(plugin_cls, "GC", base, **kwargs)
+        return self.invoke(plugin_cls, Command.GC, base, **kwargs)
 
     def version(self, plugin_cls: type[CNIPlugin[Any, Any]], **kwargs: Unpack[InvokeOptions]) -> Invocation:
         """VERSION; stdin carries ``{"cniVersion": "1.1.0"}`` as libcni sends it (the plugin does not read it)."""
-        return self.invoke(plugin_cls, "VERSION", {"cniVersion": "1.1.0"}, **kwargs)
+        return self.invoke(plugin_cls, Command.VERSION, {"cniVersion": "1.1.0"}, **kwargs)
 
     def cycle(
         self,
@@ -398,7 +342,7 @@ class PluginRunner:
         prev = added.json if isinstance(added.json, Mapping) else None
         version = added.cni_version or "0.1.0"
         try:
-            can_check = at_least(version, "0.4.0")
+            can_check = at_least(version, COMMAND_SPECS[Command.CHECK].min_version or "0.1.0")
         except ValueError:
             can_check = False
         if can_check:
@@ -449,7 +393,9 @@ class PluginRunner:
         overrides: EnvOverrides | None,
     ) -> dict[str, str]:
         """The environment a runtime would pass, then the runner's and the call's changes."""
-        attached = command in _ATTACHMENT_COMMANDS
+        # Commands that act on one attachment get a container ID, a namespace and an interface name.
+        spec = spec_of(command)
+        attached = spec is not None and spec.attachment
         env: dict[str, str | None] = {
             "CNI_COMMAND": command,
             "CNI_CONTAINERID": container_id if container_id is not None else (DEFAULT_CONTAINER_ID if attached else ""),

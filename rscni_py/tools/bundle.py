@@ -26,7 +26,6 @@ import importlib.util
 import inspect
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -54,6 +53,8 @@ __all__ = [
 #: tests/test_bundle.py keeps this equal to install_requires in setup.cfg.
 CORE_REQUIREMENTS: Final = ("dataclasses-json", "typing-extensions")
 _DISTRIBUTION: Final = "rscni-py"
+# The run-time requirement that only the default codec engine imports.
+_MODEL_LIBRARY: Final = "dataclasses-json"
 _PACKAGE: Final = "rscni_py"
 _MIN_PYTHON: Final = (3, 10)
 # zip cannot store times before 1980; a fixed time makes the archive reproducible.
@@ -125,141 +126,52 @@ class BundleError(Exception):
 
 
 # --- PEP 508 requirements and markers --------------------------------------------------------------------------
+# Read with the packaging library (the bundle extra: pip install 'rscni-py[bundle]'), which pip itself follows.
 
-_NAME_RE: Final = re.compile(r"\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?:\[([^\]]*)\])?")
-_MARKER_TOKEN_RE: Final = re.compile(
-    r"""\s*(?:(?P<str>'[^']*'|"[^"]*")|(?P<op>===|==|!=|<=|>=|~=|<|>|\(|\))"""
-    r"""|(?P<word>not\s+in\b|[A-Za-z_][A-Za-z0-9_.]*))"""
-)
-_VERSION_VARIABLES: Final = frozenset({"python_version", "python_full_version", "implementation_version"})
+
+def _packaging() -> ModuleType:
+    try:
+        import packaging.markers
+        import packaging.requirements
+        import packaging.utils
+    except ImportError:
+        raise BundleError("the bundler needs the packaging library: pip install 'rscni-py[bundle]'") from None
+    return packaging
 
 
 def _normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _version_key(text: str) -> tuple[int, ...] | None:
-    match = re.fullmatch(r"(\d+(?:\.\d+)*)(?:[.+-]?[A-Za-z].*)?", text.strip())
-    return tuple(int(part) for part in match.group(1).split(".")) if match else None
-
-
-def _compare(left: str, op: str, right: str, *, as_version: bool) -> bool:
-    if op in {"in", "not in"}:
-        return (left in right) == (op == "in")
-    lkey, rkey = _version_key(left), _version_key(right)
-    if as_version and lkey is not None and rkey is not None and op != "===":
-        width = max(len(lkey), len(rkey))
-        lpad, rpad = lkey + (0,) * (width - len(lkey)), rkey + (0,) * (width - len(rkey))
-        if op == "~=":
-            # Compatible release: >= right, and equal on all but the last component given.
-            return lpad >= rpad and lkey[: len(rkey) - 1] == rkey[: len(rkey) - 1]
-        return {
-            "==": lpad == rpad,
-            "!=": lpad != rpad,
-            "<": lpad < rpad,
-            "<=": lpad <= rpad,
-            ">": lpad > rpad,
-            ">=": lpad >= rpad,
-        }[op]
-    if op in {"==", "==="}:
-        return left == right
-    if op == "!=":
-        return left != right
-    # PEP 508: an ordering that cannot be done on versions is a string comparison.
-    return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right, "~=": False}[op]
+    return str(_packaging().utils.canonicalize_name(name))
 
 
 def evaluate_marker(marker: str, environment: Mapping[str, str]) -> bool:
     """Evaluate a PEP 508 environment marker (the part after ``;`` in a requirement) for a target interpreter.
 
-    ``environment`` maps marker variables (``python_version``, ``sys_platform``, ``extra``...) to their values;
-    a variable it lacks is the empty string.
+    ``environment`` maps marker variables (``python_version``, ``sys_platform``, ``extra``...) to the target's
+    values; one it lacks takes this interpreter's value.
 
     >>> evaluate_marker('python_version < "3.5"', {"python_version": "3.11"})
     False
     >>> evaluate_marker('extra == "dev" or os_name == "posix"', {"os_name": "posix", "extra": ""})
     True
 
-    :raises ValueError: the marker is not valid PEP 508 syntax.
+    :raises ValueError: the marker is not valid PEP 508 syntax, or compares what the packaging library cannot.
     """
-    tokens: list[tuple[str, str]] = []
-    position = 0
-    text = marker.strip()
-    while position < len(text):
-        match = _MARKER_TOKEN_RE.match(text, position)
-        if match is None or match.end() == position:
-            raise ValueError(f"invalid marker {marker!r} at {text[position:]!r}")
-        kind = match.lastgroup
-        assert kind is not None
-        token = match.group(kind)
-        if kind == "word" and token.startswith("not"):
-            token = "not in"
-        tokens.append((kind, token))
-        position = match.end()
-        while position < len(text) and text[position].isspace():
-            position += 1
-    index = 0
-
-    def peek() -> tuple[str, str] | None:
-        return tokens[index] if index < len(tokens) else None
-
-    def take() -> tuple[str, str]:
-        nonlocal index
-        if index >= len(tokens):
-            raise ValueError(f"invalid marker {marker!r}: unexpected end")
-        index += 1
-        return tokens[index - 1]
-
-    def operand() -> tuple[str, bool]:
-        kind, token = take()
-        if kind == "str":
-            return token[1:-1], False
-        if kind == "word" and token not in {"and", "or", "in", "not in"}:
-            return environment.get(token, ""), token in _VERSION_VARIABLES
-        raise ValueError(f"invalid marker {marker!r}: unexpected {token!r}")
-
-    def expression() -> bool:
-        if peek() == ("op", "("):
-            take()
-            result = disjunction()
-            if take() != ("op", ")"):
-                raise ValueError(f"invalid marker {marker!r}: expected ')'")
-            return result
-        left, left_version = operand()
-        kind, op = take()
-        if not (kind == "op" and op not in {"(", ")"}) and op not in {"in", "not in"}:
-            raise ValueError(f"invalid marker {marker!r}: expected an operator, got {op!r}")
-        right, right_version = operand()
-        return _compare(left, op, right, as_version=left_version or right_version)
-
-    def conjunction() -> bool:
-        result = expression()
-        while peek() == ("word", "and"):
-            take()
-            result = expression() and result
-        return result
-
-    def disjunction() -> bool:
-        result = conjunction()
-        while peek() == ("word", "or"):
-            take()
-            result = conjunction() or result
-        return result
-
-    result = disjunction()
-    if index != len(tokens):
-        raise ValueError(f"invalid marker {marker!r}: unexpected {tokens[index][1]!r}")
-    return result
+    markers = _packaging().markers
+    try:
+        return bool(markers.Marker(marker).evaluate(dict(environment)))
+    except (markers.InvalidMarker, markers.UndefinedComparison, markers.UndefinedEnvironmentName) as exc:
+        raise ValueError(f"invalid marker {marker!r}: {exc}") from None
 
 
 def _parse_requirement(requirement: str) -> tuple[str, frozenset[str], str | None]:
     """Split a ``Requires-Dist`` value into (normalized name, extras, marker or None)."""
-    spec, _, marker = requirement.partition(";")
-    match = _NAME_RE.match(spec)
-    if match is None:
-        raise ValueError(f"invalid requirement {requirement!r}")
-    extras = frozenset(_normalize(e.strip()) for e in (match.group(2) or "").split(",") if e.strip())
-    return _normalize(match.group(1)), extras, (marker.strip() or None)
+    found = _packaging().requirements
+    try:
+        parsed = found.Requirement(requirement)
+    except found.InvalidRequirement as exc:
+        raise ValueError(f"invalid requirement {requirement!r}: {exc}") from None
+    extras = frozenset(_normalize(extra) for extra in parsed.extras)
+    return _normalize(parsed.name), extras, (str(parsed.marker) if parsed.marker is not None else None)
 
 
 def _wanted(marker: str | None, environment: Mapping[str, str], extras: frozenset[str]) -> bool:
@@ -353,6 +265,8 @@ class _Plugin:
     path: Path
     module_name: str
     class_name: str
+    #: The class's ``codec``: a "native" plugin never imports dataclasses-json, so its bundle leaves it out.
+    codec: str
 
 
 def _one_line(exc: BaseException) -> str:
@@ -625,6 +539,8 @@ def _collect(plugin: _Plugin, target: _Target) -> _Contents:
     package_dir = Path(rscni_py.__file__).parent
     contents.add_tree(package_dir, _PACKAGE, f"the {_PACKAGE} package")
     roots = _core_requirements(target)
+    if plugin.codec == "native":
+        roots = [(name, extras) for name, extras in roots if name != _MODEL_LIBRARY]
 
     # Follow imports from the plugin through its sibling modules and the parts of rscni_py it uses: siblings come
     # along, installed distributions are vendored with their requirements.
@@ -795,7 +711,8 @@ def bundle(plugin: Path, output: Path, *, python: str | None = None, class_name:
 
     shown, plugin = plugin, plugin.resolve()
     module = _import_plugin(plugin, f"_rscni_py_bundle_{module_name}", shown)
-    info = _Plugin(path=plugin, module_name=module_name, class_name=_find_plugin_class(module, shown, class_name))
+    found = _find_plugin_class(module, shown, class_name)
+    info = _Plugin(path=plugin, module_name=module_name, class_name=found, codec=getattr(module, found).codec)
     contents = _collect(info, target)
 
     with tempfile.TemporaryDirectory(prefix="rscni-py-bundle-") as tmp:

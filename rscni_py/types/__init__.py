@@ -20,17 +20,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rscni_py._base import lazy as _lazy
+
 if TYPE_CHECKING:
-    from rscni_py.types._convert import AnyResult, convert_result
     from rscni_py.types._family import KNOWN_VERSIONS
-    from rscni_py.types._parse import parse_prev_result, parse_result
-    from rscni_py.types.codec import decode, encode, parse_cidr, parse_ip
+    from rscni_py.types.addresses import parse_cidr, parse_ip
+    from rscni_py.types.codec import decode, encode
     from rscni_py.types.common import DNS, ConversionError, IPAddress, IPInterface, MACAddress, Route
     from rscni_py.types.conflist import NetConfList
+    from rscni_py.types.convert import AnyResult, convert_result
     from rscni_py.types.fields import FieldError, json_field
     from rscni_py.types.gc import GCAttachment
     from rscni_py.types.ipam import IPAMConf
     from rscni_py.types.netconf import NetConf
+    from rscni_py.types.parse import parse_prev_result, parse_result
     from rscni_py.types.runtime_config import Bandwidth, IPRange, PortMapping, RuntimeConfig, RuntimeDNS
     from rscni_py.types.v1_0 import Interface, IPConfig, Result
 
@@ -66,50 +69,42 @@ __all__ = [
     "parse_result",
 ]
 
-# Where each public name lives; a name's module is imported when the name is first looked up.
-_HOMES: dict[str, str] = {
-    "AnyResult": "rscni_py.types._convert",
-    "Bandwidth": "rscni_py.types.runtime_config",
-    "ConversionError": "rscni_py.types.common",
-    "DNS": "rscni_py.types.common",
-    "FieldError": "rscni_py.types.fields",
-    "GCAttachment": "rscni_py.types.gc",
-    "IPAMConf": "rscni_py.types.ipam",
-    "IPAddress": "rscni_py.types.common",
-    "IPConfig": "rscni_py.types.v1_0",
-    "IPInterface": "rscni_py.types.common",
-    "IPRange": "rscni_py.types.runtime_config",
-    "Interface": "rscni_py.types.v1_0",
-    "KNOWN_VERSIONS": "rscni_py.types._family",
-    "MACAddress": "rscni_py.types.common",
-    "NetConf": "rscni_py.types.netconf",
-    "NetConfList": "rscni_py.types.conflist",
-    "PortMapping": "rscni_py.types.runtime_config",
-    "Result": "rscni_py.types.v1_0",
-    "Route": "rscni_py.types.common",
-    "RuntimeConfig": "rscni_py.types.runtime_config",
-    "RuntimeDNS": "rscni_py.types.runtime_config",
-    "convert_result": "rscni_py.types._convert",
-    "decode": "rscni_py.types.codec",
-    "encode": "rscni_py.types.codec",
-    "json_field": "rscni_py.types.fields",
-    "parse_cidr": "rscni_py.types.codec",
-    "parse_ip": "rscni_py.types.codec",
-    "parse_prev_result": "rscni_py.types._parse",
-    "parse_result": "rscni_py.types._parse",
-}
+# Where each public name lives; a name's module is imported when the name is first looked up (rscni_py._base.lazy).
+_LAZY = _lazy.LazyNames(
+    __name__,
+    {
+        "AnyResult": "rscni_py.types.convert",
+        "Bandwidth": "rscni_py.types.runtime_config",
+        "ConversionError": "rscni_py.types.common",
+        "DNS": "rscni_py.types.common",
+        "FieldError": "rscni_py.types.fields",
+        "GCAttachment": "rscni_py.types.gc",
+        "IPAMConf": "rscni_py.types.ipam",
+        "IPAddress": "rscni_py.types.common",
+        "IPConfig": "rscni_py.types.v1_0",
+        "IPInterface": "rscni_py.types.common",
+        "IPRange": "rscni_py.types.runtime_config",
+        "Interface": "rscni_py.types.v1_0",
+        "KNOWN_VERSIONS": "rscni_py.types._family",
+        "MACAddress": "rscni_py.types.common",
+        "NetConf": "rscni_py.types.netconf",
+        "NetConfList": "rscni_py.types.conflist",
+        "PortMapping": "rscni_py.types.runtime_config",
+        "Result": "rscni_py.types.v1_0",
+        "Route": "rscni_py.types.common",
+        "RuntimeConfig": "rscni_py.types.runtime_config",
+        "RuntimeDNS": "rscni_py.types.runtime_config",
+        "convert_result": "rscni_py.types.convert",
+        "decode": "rscni_py.types.codec",
+        "encode": "rscni_py.types.codec",
+        "json_field": "rscni_py.types.fields",
+        "parse_cidr": "rscni_py.types.addresses",
+        "parse_ip": "rscni_py.types.addresses",
+        "parse_prev_result": "rscni_py.types.parse",
+        "parse_result": "rscni_py.types.parse",
+    },
+)
 
 if not TYPE_CHECKING:
     # Hidden from mypy, which would otherwise accept any name as an attribute of this package.
-
-    def __getattr__(name: str) -> object:
-        home = _HOMES.get(name)
-        if home is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        # __import__ rather than importlib.import_module: the same import, and -X importtime reports it.
-        value = getattr(__import__(home, fromlist=[name]), name)
-        globals()[name] = value
-        return value
-
-    def __dir__() -> list[str]:
-        return sorted({*globals(), *__all__})
+    __getattr__, __dir__ = _LAZY.module_getattr, _LAZY.module_dir

@@ -1,4 +1,4 @@
-"""Which CNI versions share a result shape (spec-facts §3.4, Go ``create.Create``).
+"""Which CNI versions share a result shape (Go ``create.Create``).
 
 Membership is exact string equality, as in Go: ``"1.0"`` is not ``"1.0.0"``. Version parsing and
 comparison for the rest of the SDK live in ``rscni_py._base.versions``; the models only need this

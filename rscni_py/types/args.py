@@ -41,11 +41,18 @@ cached.
 """
 
 import dataclasses
+import inspect
 import ipaddress
 import types
 import typing
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar, overload
+
+from rscni_py._base.quoting import q, q_list
+from rscni_py.types.addresses import parse_cidr, parse_ip
+
+if typing.TYPE_CHECKING:
+    from rscni_py.types.fields import IPAddress, IPInterface
 
 __all__ = [
     "CNIArgs",
@@ -157,7 +164,8 @@ class CNIArgs:
         # the dataclass machinery give the subclass its own default.  A field
         # re-declared explicitly in the class body wins over the class variable.
         if "ignore_unknown_default" in cls.__dict__:
-            own = cls.__dict__.get("__annotations__")
+            # The class's own annotation dict is extended in place, before @dataclass reads it.
+            own = cls.__dict__.get("__annotations__")  # noqa: RUF063 - a copy would not be seen by @dataclass
             if own is None:
                 own = {}
                 cls.__annotations__ = own
@@ -232,28 +240,20 @@ def _parse_int(text: str) -> object:
         raise ValueError(f"invalid integer: integer too long ({len(digits)} digits)") from None
 
 
-def _address_parser(build: Callable[[str], object], what: str, *, prefix: bool) -> _Parser:
-    def parse(text: str) -> object:
-        # ipaddress also accepts IPv6 zones ("fe80::1%eth0") and, for
-        # interfaces, a netmask or hostmask after the "/"; Go's ParseIP and
-        # ParseCIDR take neither, and neither do we.
-        _, slash, bits = text.partition("/")
-        if "%" in text or bool(slash) != prefix or (prefix and not _DIGITS.issuperset(bits)):
-            raise ValueError(f"invalid {what}: {text}")
+def _address_parser(
+    parse: "Callable[[str], IPAddress | IPInterface]", what: str, version: int | None = None
+) -> _Parser:
+    # The SDK's address parser (rscni_py.types.addresses), with Go's LoadArgs wording and an optional family.
+    def parse_value(text: str) -> object:
         try:
-            return build(text)
+            value = parse(text)
         except ValueError:
             raise ValueError(f"invalid {what}: {text}") from None
+        if version is not None and value.version != version:
+            raise ValueError(f"invalid {what}: {text}")
+        return value
 
-    return parse
-
-
-def _ip_interface(text: str) -> object:
-    return ipaddress.ip_interface(text)
-
-
-def _ip_address(text: str) -> object:
-    return ipaddress.ip_address(text)
+    return parse_value
 
 
 _ANY_IP_ADDRESS: object = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -264,12 +264,12 @@ _SCALARS: dict[object, tuple[_Parser, bool]] = {
     str: (_parse_str, False),
     bool: (_parse_bool, False),
     int: (_parse_int, False),
-    ipaddress.IPv4Address: (_address_parser(ipaddress.IPv4Address, "IPv4 address", prefix=False), True),
-    ipaddress.IPv6Address: (_address_parser(ipaddress.IPv6Address, "IPv6 address", prefix=False), True),
-    _ANY_IP_ADDRESS: (_address_parser(_ip_address, "IP address", prefix=False), True),
-    ipaddress.IPv4Interface: (_address_parser(ipaddress.IPv4Interface, "IPv4 CIDR address", prefix=True), True),
-    ipaddress.IPv6Interface: (_address_parser(ipaddress.IPv6Interface, "IPv6 CIDR address", prefix=True), True),
-    _ANY_IP_INTERFACE: (_address_parser(_ip_interface, "CIDR address", prefix=True), True),
+    ipaddress.IPv4Address: (_address_parser(parse_ip, "IPv4 address", 4), True),
+    ipaddress.IPv6Address: (_address_parser(parse_ip, "IPv6 address", 6), True),
+    _ANY_IP_ADDRESS: (_address_parser(parse_ip, "IP address"), True),
+    ipaddress.IPv4Interface: (_address_parser(parse_cidr, "IPv4 CIDR address", 4), True),
+    ipaddress.IPv6Interface: (_address_parser(parse_cidr, "IPv6 CIDR address", 6), True),
+    _ANY_IP_INTERFACE: (_address_parser(parse_cidr, "CIDR address"), True),
 }
 
 
@@ -337,7 +337,7 @@ def _build_table(cls: type[CNIArgs]) -> _Table:
     if not (isinstance(given, type) and issubclass(given, CNIArgs)):
         raise TypeError(f"CNI_ARGS class must be a subclass of CNIArgs, not {cls!r}")
     # A subclass without @dataclass would silently ignore its own fields.
-    if "__dataclass_fields__" not in cls.__dict__ and cls.__dict__.get("__annotations__"):
+    if "__dataclass_fields__" not in cls.__dict__ and inspect.get_annotations(cls):
         raise TypeError(f"CNI_ARGS class {cls.__qualname__} must be decorated with @dataclass")
     try:
         hints = typing.get_type_hints(cls)
@@ -373,44 +373,6 @@ def _build_table(cls: type[CNIArgs]) -> _Table:
         specs.append(spec)
         by_key[key] = spec
     return _Table(tuple(specs), by_key, ignore_default)
-
-
-# --- Go %q quoting -----------------------------------------------------------
-
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
-
-
-def _go_quote(text: str) -> str:
-    """Quote like Go's ``%q`` / ``strconv.Quote``.
-
-    Characters that stand for undecodable bytes (Python's ``surrogateescape``
-    in ``os.environ``) come out as ``\\xNN``, which is what Go prints for the
-    same invalid bytes.
-    """
-    out = ['"']
-    for ch in text:
-        if ch == '"' or ch == "\\":
-            out.append("\\" + ch)
-        elif ch.isprintable():
-            out.append(ch)
-        elif ch in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[ch])
-        else:
-            code = ord(ch)
-            if 0xDC80 <= code <= 0xDCFF:
-                out.append(f"\\x{code - 0xDC00:02x}")
-            elif code < 0x80:
-                out.append(f"\\x{code:02x}")
-            elif code < 0x10000:
-                out.append(f"\\u{code:04x}")
-            else:
-                out.append(f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
-
-
-def _go_quote_list(items: list[str]) -> str:
-    return "[" + " ".join(_go_quote(item) for item in items) + "]"
 
 
 # --- public functions --------------------------------------------------------
@@ -455,7 +417,7 @@ def parse_cni_args(cls: type[_A], raw: str) -> _A:
         for pair in raw.split(";"):
             parts = pair.split("=")
             if len(parts) != 2:
-                raise CNIArgsError(f"ARGS: invalid pair {_go_quote(pair)}", pair=pair)
+                raise CNIArgsError(f"ARGS: invalid pair {q(pair)}", pair=pair)
             key, text = parts
             spec = table.by_key.get(key)
             if spec is None:
@@ -467,14 +429,14 @@ def parse_cni_args(cls: type[_A], raw: str) -> _A:
             try:
                 values[spec.name] = spec.parse(text)
             except ValueError as exc:
-                raise CNIArgsError(f"ARGS: error parsing value of pair {_go_quote(pair)}: {exc}", pair=pair) from None
+                raise CNIArgsError(f"ARGS: error parsing value of pair {q(pair)}: {exc}", pair=pair) from None
 
     ignore_unknown = values.get("ignore_unknown", table.ignore_unknown_default)
     if unknown and not ignore_unknown:
-        raise CNIArgsError(f"ARGS: unknown args {_go_quote_list(unknown)}", unknown=tuple(unknown))
+        raise CNIArgsError(f"ARGS: unknown args {q_list(unknown)}", unknown=tuple(unknown))
     missing = [spec.key for spec in table.specs if spec.required and spec.name not in values]
     if missing:
-        raise CNIArgsError(f"ARGS: missing required args {_go_quote_list(missing)}")
+        raise CNIArgsError(f"ARGS: missing required args {q_list(missing)}")
     try:
         return cls(**values)
     except CNIArgsError:

@@ -10,7 +10,7 @@ Two jobs are split on purpose:
   dataclass -> dict with the omit rules). It is imported on the first :func:`decode` or
   :func:`encode`, never at import time: a plugin binary starts on every CNI call, and
   dataclasses-json pulls in marshmallow, which costs more than the rest of the SDK.
-* :func:`use_engine` ``("native")`` swaps dataclasses-json for the codec's own per-class plans:
+* The native engine (a plugin's ``codec = "native"``) swaps dataclasses-json for the codec's own per-class plans:
   identical output (every model test runs under both), several times faster, and no
   dataclasses-json import at all. Every command except VERSION decodes its configuration, so with
   the default engine the lazy import only spares VERSION; benchmarks/README.md has the figures.
@@ -33,10 +33,15 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Final, Literal, TypeVar, Union, cast
 
+from rscni_py._base.quoting import SHOWN, q
+from rscni_py._base.strict_json import json_type
+from rscni_py.types.addresses import parse_cidr, parse_ip
 from rscni_py.types.fields import (
+    ENGINES,
     EXCLUDE,
     LOOSE_BOOL,
     MAC,
+    Engine,
     FieldError,
     FieldSpec,
     IPAddress,
@@ -44,7 +49,6 @@ from rscni_py.types.fields import (
     LooseBool,
     MACAddress,
     Omit,
-    bind_field_types,
     field_spec,
     json_field,
     raw_field,
@@ -60,7 +64,6 @@ __all__ = [
     "MACAddress",
     "Omit",
     "decode",
-    "describe",
     "encode",
     "extra_keys",
     "field_spec",
@@ -83,73 +86,8 @@ _EXCLUDE: Final = EXCLUDE
 # --- JSON value descriptions for error messages -------------------------------------------------
 
 
-def _quote(text: str) -> str:
-    if len(text) > 64:
-        text = text[:61] + "..."
-    return json.dumps(text, ensure_ascii=False)
-
-
-def describe(value: object) -> str:
-    """How an error message names a JSON value: ``string "1500"``, ``integer 5``, ``array``, ``null``."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean true" if value else "boolean false"
-    if isinstance(value, int):
-        return f"integer {value}"
-    if isinstance(value, float):
-        return f"number {value!r}"
-    if isinstance(value, str):
-        return f"string {_quote(value)}"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, Mapping):
-        return "object"
-    return type(value).__name__
-
-
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
-
-
-# --- address parsing ---------------------------------------------------------------------------
-
-_DIGITS: Final = frozenset("0123456789")
-
-
-def parse_cidr(text: str) -> IPInterface:
-    """Parse a CNI CIDR (``"10.1.2.3/24"``) keeping the host bits, as Go's ``types.ParseCIDR``.
-
-    A prefix length is required and must be decimal (no netmask form); zones are refused.
-
-    >>> parse_cidr("10.1.2.3/24")
-    IPv4Interface('10.1.2.3/24')
-
-    :raises ValueError: ``invalid CIDR "…"``.
-    """
-    address, slash, prefix = text.partition("/")
-    if slash and "%" not in address and prefix and _DIGITS.issuperset(prefix):
-        try:
-            return ipaddress.ip_interface(text)
-        except ValueError:
-            pass
-    raise ValueError(f"invalid CIDR {_quote(text)}")
-
-
-def parse_ip(text: str) -> IPAddress:
-    """Parse a CNI IP address (``"10.1.2.1"``, ``"2001:db8::1"``), as Go's ``net.ParseIP``.
-
-    >>> parse_ip("2001:db8::1")
-    IPv6Address('2001:db8::1')
-
-    :raises ValueError: ``invalid IP address "…"``.
-    """
-    if "%" not in text:
-        try:
-            return ipaddress.ip_address(text)
-        except ValueError:
-            pass
-    raise ValueError(f"invalid IP address {_quote(text)}")
 
 
 # Patterns, not compiled objects: re compiles and caches them on the first MAC checked, not at every import.
@@ -202,7 +140,7 @@ def _expected_name(hint: object) -> str:
 
 
 def _mismatch(hint: object, value: object, path: str) -> FieldError:
-    return FieldError(path, f"expected {_expected_name(hint)}, got {describe(value)}")
+    return FieldError(path, f"expected {_expected_name(hint)}, got {json_type(value, with_value=True)}")
 
 
 def _converter(hint: object) -> _Converter:
@@ -243,14 +181,14 @@ def _parse_ip_or_cidr(text: str) -> Any:
     try:
         return parse_cidr(text) if "/" in text else parse_ip(text)
     except ValueError:
-        raise ValueError(f"invalid IP address or CIDR {_quote(text)}") from None
+        raise ValueError(f"invalid IP address or CIDR {q(text, limit=SHOWN)}") from None
 
 
 def _only(parse: Callable[[str], Any], version: int, what: str) -> Callable[[str], Any]:
     def parse_family(text: str) -> Any:
         parsed = parse(text)
         if parsed.version != version:
-            raise ValueError(f"invalid {what} {_quote(text)}")
+            raise ValueError(f"invalid {what} {q(text, limit=SHOWN)}")
         return parsed
 
     return parse_family
@@ -346,7 +284,7 @@ def _compile_annotated(base: object, marks: tuple[object, ...]) -> _Converter:
                 return value
             if isinstance(value, str) and value.lower() in ("true", "false"):
                 return value.lower() == "true"
-            raise FieldError(path, f'expected a boolean or "true"/"false", got {describe(value)}')
+            raise FieldError(path, f'expected a boolean or "true"/"false", got {json_type(value, with_value=True)}')
 
         return convert_loose_bool
     inner = _converter(base)
@@ -355,7 +293,7 @@ def _compile_annotated(base: object, marks: tuple[object, ...]) -> _Converter:
         def convert_mac(value: object, path: str) -> Any:
             text = inner(value, path)
             if text and not _is_mac(text):
-                raise FieldError(path, f"invalid MAC address {_quote(text)}")
+                raise FieldError(path, f"invalid MAC address {q(text, limit=SHOWN)}")
             return text
 
         return convert_mac
@@ -369,7 +307,7 @@ def _compile_literal(hint: object, allowed: tuple[object, ...]) -> _Converter:
             if type(option) is type(value) and option == value:
                 return value
         choices = ", ".join(json.dumps(option) for option in allowed)
-        raise FieldError(path, f"expected one of {choices}, got {describe(value)}")
+        raise FieldError(path, f"expected one of {choices}, got {json_type(value, with_value=True)}")
 
     return convert_literal
 
@@ -453,7 +391,6 @@ def _plan(cls: type) -> _ClassPlan:
     plan = _PLANS.get(cls)
     if plan is not None:
         return plan
-    bind_field_types(cls)
     hints = typing.get_type_hints(cls, include_extras=True)
     fields: list[_FieldPlan] = []
     raw: str | None = None
@@ -503,20 +440,22 @@ def _dataclasses_json() -> tuple[_DecodeFn, _AsDictFn]:
     return _library
 
 
-Engine = Literal["dataclasses-json", "native"]
 _engine: Engine = "dataclasses-json"
 
 
 def use_engine(engine: Engine) -> Engine:
-    """Choose what turns validated values into dataclasses and back; returns the previous choice.
+    """Choose what turns validated values into dataclasses and back, for this process; returns the previous choice.
 
     ``"dataclasses-json"`` (the default) hands construction and dataclass -> dict to dataclasses-json.
     ``"native"`` does both with the codec's own per-class plans: same results (the tests compare the
     two on every golden document and on generated results), several times faster, and it never
     imports dataclasses-json. See benchmarks/README.md for the figures.
+
+    A plugin does not call this: it sets ``CNIPlugin.codec``, which the dispatcher applies while it serves a
+    command (and the bundler honours). Tests and benchmarks use it to run the models under both engines.
     """
     global _engine
-    if engine not in ("dataclasses-json", "native"):
+    if engine not in ENGINES:
         raise ValueError(f"unknown codec engine {engine!r}")
     previous, _engine = _engine, engine
     return previous
@@ -532,7 +471,7 @@ def library_loaded() -> bool:
 
 def _decode_class(cls: type[T], data: object, path: str) -> T:
     if not isinstance(data, Mapping):
-        raise FieldError(path, f"expected an object, got {describe(data)}")
+        raise FieldError(path, f"expected an object, got {json_type(data, with_value=True)}")
     plan = _plan(cls)
     values: list[tuple[_FieldPlan, Any]] = []
     for field in plan.fields:

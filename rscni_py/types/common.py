@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from rscni_py.types.fields import IPAddress, IPInterface, MACAddress, json_field
 
 if TYPE_CHECKING:
-    from rscni_py.types._convert import AnyResult
+    from rscni_py.types.convert import AnyResult
 
 __all__ = [
     "ConversionError",
@@ -73,11 +73,11 @@ class ResultMethods:
     cni_version: str
 
     def convert(self, version: str) -> "AnyResult":
-        """This result as the given CNI version (spec-facts §5.6); see :func:`rscni_py.types.convert_result`.
+        """This result as the given CNI version ; see :func:`rscni_py.types.convert_result`.
 
         :raises ConversionError: unknown version, or 0.1.0/0.2.0 requested and no IP to keep.
         """
-        from rscni_py.types._convert import convert_result
+        from rscni_py.types.convert import convert_result
 
         return convert_result(cast("AnyResult", self), version)
 

@@ -3,12 +3,11 @@
 Every plugin imports the models at start-up, VERSION included, but only commands that decode or encode need the
 validation and conversion machinery of :mod:`rscni_py.types.codec`. This module holds the part that class bodies
 use (:func:`json_field`, :func:`raw_field`, the annotated aliases, :class:`FieldSpec`, :class:`FieldError`) and
-imports nothing beyond ``dataclasses``, ``ipaddress``, ``sys`` and ``typing``; the codec re-exports every name.
+imports nothing beyond ``dataclasses``, ``ipaddress`` and ``typing``; the codec re-exports every name.
 
 One of our models whose field types are other models may leave them out of its module at import time and name them
-in string annotations only, listing where they live in a module-level ``FIELD_TYPES`` table; :func:`bind_field_types`
-imports them when a decoder first needs the type hints. Each dataclass costs a plugin start about as much as a
-small module, and a plugin's VERSION never looks inside ``runtimeConfig`` or ``ipam``.
+in string annotations only, as lazy names of its module (``rscni_py._base.lazy``). Each dataclass costs a plugin
+start about as much as a small module, and a plugin's VERSION never looks inside ``runtimeConfig`` or ``ipam``.
 
 Field metadata is built here without importing dataclasses-json: its documented keys under
 ``"dataclasses_json"`` (``letter_case`` for the JSON key, ``exclude`` for the omit rule) plus our
@@ -19,12 +18,13 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Annotated, Any, Final, Literal, NamedTuple, TypeAlias
 
 __all__ = [
+    "ENGINES",
     "EXCLUDE",
+    "Engine",
     "FieldError",
     "FieldSpec",
     "IPAddress",
@@ -34,7 +34,6 @@ __all__ = [
     "MAC",
     "MACAddress",
     "Omit",
-    "bind_field_types",
     "field_spec",
     "json_field",
     "raw_field",
@@ -69,6 +68,12 @@ LooseBool: TypeAlias = Annotated[bool, LOOSE_BOOL]
 flags of a configuration list."""
 
 Omit = Literal["never", "empty", "none", "always"]
+
+#: What turns validated JSON values into model objects and back: dataclasses-json (the default) or the codec's
+#: own per-class plans ("native", which never imports dataclasses-json). A plugin chooses with ``CNIPlugin.codec``.
+Engine = Literal["dataclasses-json", "native"]
+#: The engines, for checks at run time.
+ENGINES: Final[tuple[Engine, ...]] = ("dataclasses-json", "native")
 """When :func:`encode` leaves a field out: ``never`` (always written), ``empty`` (Go's ``omitempty``:
 ``None``, ``""``, ``0``, ``False``, an empty list/object, or a nested object that encodes to ``{}``),
 ``none`` (only when ``None``, like a Go pointer with ``omitempty``), ``always`` (never written)."""
@@ -213,22 +218,3 @@ def field_spec(field: dataclasses.Field[Any]) -> FieldSpec:
     """The JSON mapping of a dataclass field (defaults for fields declared without :func:`json_field`)."""
     spec = field.metadata.get("rscni_py")
     return spec if isinstance(spec, FieldSpec) else FieldSpec()
-
-
-def bind_field_types(cls: type) -> None:
-    """Import the field types that ``cls`` and its bases name only in annotations, so ``get_type_hints`` works.
-
-    Each of our model modules in the class hierarchy may hold ``FIELD_TYPES: dict[str, str]`` (name -> module it
-    is defined in); every name missing from the module's namespace is imported and bound there, once. A plugin's
-    own modules are left alone: their names resolve as usual.
-    """
-    for base in cls.__mro__:
-        if not base.__module__.startswith("rscni_py."):
-            continue
-        module = sys.modules.get(base.__module__)
-        namespace: dict[str, Any] = vars(module) if module is not None else {}
-        table: Mapping[str, str] = namespace.get("FIELD_TYPES", {})
-        for name, home in table.items():
-            if name not in namespace:
-                # __import__ rather than importlib.import_module: the same import, and -X importtime reports it.
-                namespace[name] = getattr(__import__(home, fromlist=[name]), name)

@@ -1,6 +1,6 @@
 """``runtimeConfig``: values the runtime injects for the capabilities a plugin declared.
 
-One typed field per well-known capability of CNI's CONVENTIONS.md (spec-facts §6.3). Capabilities
+One typed field per well-known capability of CNI's CONVENTIONS.md. Capabilities
 this module does not know stay in :attr:`RuntimeConfig.raw` / :attr:`RuntimeConfig.extra`, and are
 written back by ``encode``.
 """

@@ -13,7 +13,7 @@ from rscni_py.types.common import DNS, ResultMethods, Route
 from rscni_py.types.fields import IPAddress, IPInterface, MACAddress, json_field
 
 if TYPE_CHECKING:
-    from rscni_py.types._convert import AnyResult
+    from rscni_py.types.convert import AnyResult
 
 __all__ = [
     "DNS",
@@ -74,7 +74,7 @@ class Result(ResultMethods):
     implemented_version: ClassVar[str] = IMPLEMENTED_SPEC_VERSION
 
     def convert(self, version: str) -> "AnyResult":
-        """This result as the given CNI version (spec-facts §5.6); see :func:`rscni_py.types.convert_result`.
+        """This result as the given CNI version ; see :func:`rscni_py.types.convert_result`.
 
         :raises ConversionError: unknown version, or 0.1.0/0.2.0 requested and no IP to keep.
         """
@@ -86,6 +86,6 @@ class Result(ResultMethods):
             converted = copy.deepcopy(self)
             converted.cni_version = version
             return converted
-        from rscni_py.types._convert import convert_result
+        from rscni_py.types.convert import convert_result
 
         return convert_result(self, version)

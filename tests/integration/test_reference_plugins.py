@@ -42,8 +42,8 @@ def mask_interfaces(result: dict[str, Any]) -> dict[str, Any]:
     """Replace the random parts of a bridge result (MACs, host veth name) after checking their format."""
     masked = dict(result)
     masked["interfaces"] = []
-    for entry in result["interfaces"]:
-        entry = dict(entry)
+    for given in result["interfaces"]:
+        entry = dict(given)
         assert MAC.match(entry["mac"]), entry
         entry["mac"] = "<mac>"
         if re.fullmatch(r"veth[0-9a-f]{8}", entry["name"]):

@@ -239,7 +239,7 @@ def test_plugin_error_reaches_libcni_with_its_code(
 def test_version_and_validation(cni: CNIRuntime, veth: None, network_lease: NetworkLease) -> None:
     conflist = veth_conflist(cni, network_lease, "1.0.0")
 
-    # VERSION answers at the newest spec version with every version the SDK supports (decision D-2).
+    # VERSION answers at the newest spec version with every version the SDK supports (docs/decisions.md, D-2).
     assert cni.version(conflist) == {
         "ok": True,
         "result": [{"type": "rscni-veth", "cniVersion": "1.1.0", "supportedVersions": list(SUPPORTED_VERSIONS)}],

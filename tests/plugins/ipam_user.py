@@ -12,7 +12,7 @@ from rscni_py.types import Result
 class IpamUser(CNIPlugin):
     def add(self, args: CmdArgs) -> Result:
         assert args.config.ipam is not None
-        with invoke.add_with_rollback(args.config.ipam.type, args.stdin_data, env=args.env) as ipam:
+        with invoke.add_with_rollback(args.config.ipam.type, args.stdin_data) as ipam:
             Path(args.raw_config["marker"]).write_text("allocated")
             time.sleep(60)
             return ipam

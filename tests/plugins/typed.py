@@ -1,7 +1,8 @@
 """A typed plugin that does nothing else: what the SDK alone costs a plugin at start-up.
 
 The fast-start tests check which modules its VERSION, about and early-error paths load, and the benchmarks time it.
-ADD passes ``prevResult`` through (an empty result without one); DEL and CHECK do nothing.
+ADD passes ``prevResult`` through (an empty result without one); DEL and CHECK do nothing. Run with ``--native``,
+it is the same plugin with the native codec (``TypedNative``), which the benchmarks time beside the default.
 """
 
 from __future__ import annotations
@@ -32,5 +33,11 @@ class Typed(CNIPlugin[TypedConf, K8sArgs]):
         pass
 
 
+class TypedNative(Typed):
+    codec = "native"
+
+
 if __name__ == "__main__":
-    Typed.run()
+    import sys
+
+    (TypedNative if "--native" in sys.argv[1:] else Typed).run()

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rscni_py._base.quoting import q
 from rscni_py.types import args as args_module
 from rscni_py.types.args import (
     CNIArgs,
@@ -595,7 +596,8 @@ BAD_CLASSES: list[tuple[str, type[CNIArgs], str]] = [
     (
         "key-clash-with-ignoreunknown",
         BadClashWithIgnoreUnknown,
-        "CNI_ARGS class BadClashWithIgnoreUnknown, field a: key 'IgnoreUnknown' is already used by field ignore_unknown",
+        "CNI_ARGS class BadClashWithIgnoreUnknown, field a: "
+        "key 'IgnoreUnknown' is already used by field ignore_unknown",
     ),
     (
         "ignore-unknown-retyped",
@@ -910,7 +912,7 @@ def _python_line(raw: str) -> str:
         mapped = a.IP.ipv4_mapped if isinstance(a.IP, IPv6Address) else None
         ip = str(mapped or a.IP)
     flag = "nil" if a.FLAG is None else str(a.FLAG).lower()
-    return f"OK ignore={str(a.ignore_unknown).lower()} ip={ip} flag={flag} name={args_module._go_quote(a.NAME)}"
+    return f"OK ignore={str(a.ignore_unknown).lower()} ip={ip} flag={flag} name={q(a.NAME)}"
 
 
 @pytest.fixture(scope="module")
@@ -952,7 +954,7 @@ DIFF_VALUES = [
     "tab\there",
     "ü",
 ]
-diff_pairs = st.tuples(st.sampled_from(DIFF_KEYS), st.sampled_from(DIFF_VALUES)).map(lambda kv: "=".join(kv))
+diff_pairs = st.tuples(st.sampled_from(DIFF_KEYS), st.sampled_from(DIFF_VALUES)).map("=".join)
 diff_text = st.lists(diff_pairs | st.sampled_from(["", "a=b=c", "noequals"]), min_size=1, max_size=5).map(";".join)
 
 

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rscni_py._base.quoting import q
 from rscni_py.types import NetConf, NetConfList, Result, encode, parse_prev_result, parse_result, v0_2, v0_4
 from rscni_py.types.codec import FieldError, decode, parse_cidr, parse_ip
 
@@ -126,9 +127,7 @@ def test_parse_cidr_never_raises_anything_but_its_value_error(text: str) -> None
     try:
         parsed = parse_cidr(text)
     except ValueError as exc:
-        assert (
-            str(exc) == f"invalid CIDR {json.dumps(text if len(text) <= 64 else text[:61] + '...', ensure_ascii=False)}"
-        )
+        assert str(exc) == f"invalid CIDR {q(text, limit=64)}"
         return
     assert "/" in text
     assert parsed.network.prefixlen == int(text.rsplit("/", 1)[1])

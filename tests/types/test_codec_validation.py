@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 import pytest
 
+from rscni_py._base.strict_json import json_type
 from rscni_py.types import DNS, Interface, IPConfig, NetConf, Result, Route, v0_2, v0_4
 from rscni_py.types.codec import (
     FieldError,
@@ -17,7 +18,6 @@ from rscni_py.types.codec import (
     LooseBool,
     MACAddress,
     decode,
-    describe,
     encode,
     json_field,
     parse_cidr,
@@ -385,20 +385,21 @@ def test_unsupported_hint_is_a_programming_error() -> None:
         decode(Odd, {"when": 1})
 
 
-DESCRIPTIONS: list[tuple[object, str]] = [
-    (None, "null"),
-    (True, "boolean true"),
-    (0, "integer 0"),
-    (0.5, "number 0.5"),
-    ('a"b', 'string "a\\"b"'),
-    ([1], "array"),
-    ({}, "object"),
+DESCRIPTIONS: list[tuple[object, str, str]] = [
+    (None, "null", "null"),
+    (True, "boolean true", "boolean"),
+    (0, "integer 0", "number"),
+    (0.5, "number 0.5", "number"),
+    ('a"b', 'string "a\\"b"', "string"),
+    ("x" * 70, f'string "{"x" * 61}..."', "string"),
+    ([1], "array", "array"),
+    ({}, "object", "object"),
 ]
 
 
-@pytest.mark.parametrize(("value", "text"), DESCRIPTIONS, ids=[d[1] for d in DESCRIPTIONS])
-def test_describe(value: object, text: str) -> None:
-    assert describe(value) == text
+@pytest.mark.parametrize(("value", "text", "kind"), DESCRIPTIONS, ids=[d[1][:20] for d in DESCRIPTIONS])
+def test_json_type(value: object, text: str, kind: str) -> None:
+    assert (json_type(value, with_value=True), json_type(value)) == (text, kind)
 
 
 ADDRESSES = [
@@ -417,7 +418,7 @@ def test_parse_cidr_keeps_host_bits(text: str, expected: IPInterface) -> None:
 
 def test_parse_ip() -> None:
     assert parse_ip("::ffff:1.2.3.4") == IPv6Address("::ffff:1.2.3.4")
-    with pytest.raises(ValueError, match='invalid IP address "1.2.3"'):
+    with pytest.raises(ValueError, match=r'invalid IP address "1\.2\.3"'):
         parse_ip("1.2.3")
 
 

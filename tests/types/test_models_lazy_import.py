@@ -75,7 +75,8 @@ from dataclasses import dataclass, field
 from rscni_py.types import NetConf, decode
 
 def loaded():
-    return sorted(m for m in ("rscni_py.types.ipam", "rscni_py.types.gc", "rscni_py.types.runtime_config") if m in sys.modules)
+    names = ("rscni_py.types.ipam", "rscni_py.types.gc", "rscni_py.types.runtime_config")
+    return sorted(m for m in names if m in sys.modules)
 
 @dataclass
 class Peer:
@@ -95,7 +96,7 @@ print(json.dumps({"before": before, "after": loaded(), "peers": [p.host for p in
 
 
 def test_netconf_sub_models_load_on_first_decode() -> None:
-    # NetConf names IPAMConf, GCAttachment, RuntimeConfig and DNS in strings only (FIELD_TYPES); a subclass with
+    # NetConf names IPAMConf, GCAttachment, RuntimeConfig and DNS in strings only (lazy names); a subclass with
     # string annotations of its own still decodes, its names resolved in its own module.
     assert _run(DEFERRED_PROBE) == {
         "before": [],
@@ -108,21 +109,48 @@ def test_netconf_sub_models_load_on_first_decode() -> None:
 
 
 HINTS_PROBE = """
-import json, typing
-from rscni_py.types import NetConf, decode
-try:
-    typing.get_type_hints(NetConf)
-    before = "resolved"
-except NameError as exc:
-    before = str(exc)
-decode(NetConf, {})
-print(json.dumps({"before": before, "after": str(typing.get_type_hints(NetConf)["runtime_config"])}))
+import dataclasses, importlib, json, typing
+modules = ["rscni_py", "rscni_py.types", "rscni_py.types.v0_2", "rscni_py.types.v0_4", "rscni_py.types.v1_0",
+           "rscni_py.types.runtime_config", "rscni_py.types.conflist", "rscni_py.types.ipam", "rscni_py.types.gc"]
+models, failed = set(), {}
+for name in modules:
+    module = importlib.import_module(name)
+    for attr in module.__all__:
+        value = getattr(module, attr)
+        if isinstance(value, type) and dataclasses.is_dataclass(value):
+            models.add(value.__qualname__)
+            try:
+                typing.get_type_hints(value)
+            except Exception as exc:
+                failed[value.__qualname__] = repr(exc)
+print(json.dumps({"models": sorted(models), "failed": failed, "NetConf.ipam": str(typing.get_type_hints(
+    importlib.import_module("rscni_py").NetConf)["ipam"])}))
 """
 
 
-def test_netconf_type_hints_resolve_after_one_decode() -> None:
-    # The documented limit of the deferral (NetConf's docstring): introspection needs one decode first.
+def test_type_hints_resolve_on_every_public_model_without_a_decode() -> None:
+    # NetConf and CmdArgs name some types lazily; get_type_hints still resolves them, in a fresh interpreter.
     assert _run(HINTS_PROBE) == {
-        "before": "name 'IPAMConf' is not defined",
-        "after": "<class 'rscni_py.types.runtime_config.RuntimeConfig'>",
+        "models": [
+            "Bandwidth",
+            "CNIArgs",
+            "CmdArgs",
+            "DNS",
+            "GCAttachment",
+            "IPAMConf",
+            "IPConfig",
+            "IPRange",
+            "Interface",
+            "K8sArgs",
+            "NetConf",
+            "NetConfList",
+            "PluginInfo",
+            "PortMapping",
+            "Result",
+            "Route",
+            "RuntimeConfig",
+            "RuntimeDNS",
+        ],
+        "failed": {},
+        "NetConf.ipam": "rscni_py.types.ipam.IPAMConf | None",
     }

@@ -1,4 +1,4 @@
-"""NetConf, runtimeConfig and NetConfList (spec-facts §6)."""
+"""NetConf, runtimeConfig and NetConfList."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Conversion between every pair of result versions (spec-facts §5.6)."""
+"""Conversion between every pair of result versions (the rules of rscni_py/types/convert.py)."""
 
 from __future__ import annotations
 

@@ -141,7 +141,7 @@ def test_golden_round_trips(version: str) -> None:
     assert parse_result(golden(version)).to_dict() == golden(version)
 
 
-# Omit rules, one case per rule (spec-facts §5.2-§5.4).
+# Omit rules, one case per rule (Go's omitempty tags in pkg/types).
 OMIT_CASES: list[tuple[str, AnyResult, dict[str, Any]]] = [
     # empty results: 1.x writes only cniVersion; 0.x always writes dns, as {} when empty
     ("empty-1.1.0", Result(), {"cniVersion": "1.1.0"}),

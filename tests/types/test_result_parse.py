@@ -18,7 +18,7 @@ from rscni_py.types import (
     v0_2,
     v0_4,
 )
-from rscni_py.types._convert import AnyResult
+from rscni_py.types.convert import AnyResult
 
 IP4 = IPv4Interface("10.0.0.2/8")
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from typing_extensions import assert_type
 
-from rscni_py import CmdArgs, CNIArgs, CNIPlugin, K8sArgs, NetConf, PluginInfo
+from rscni_py import CmdArgs, CNIArgs, CNIPlugin, K8sArgs, NetConf, PluginInfo, override
 from rscni_py.types import Result
 
 
@@ -19,6 +19,7 @@ class MyConf(NetConf):
 class MyPlugin(CNIPlugin[MyConf, K8sArgs]):
     about = "my-plugin v1.0"
 
+    @override
     def add(self, args: CmdArgs[MyConf, K8sArgs]) -> Result:
         assert_type(args.config, MyConf)
         assert_type(args.config.bridge, str)
@@ -28,9 +29,11 @@ class MyPlugin(CNIPlugin[MyConf, K8sArgs]):
         assert_type(args.path, list[str])
         return args.prev_result or Result()
 
+    @override
     def delete(self, args: CmdArgs[MyConf, K8sArgs]) -> None:
         assert_type(args.container_id, str)
 
+    @override
     def check(self, args: CmdArgs[MyConf, K8sArgs]) -> None:
         pass
 
@@ -38,17 +41,21 @@ class MyPlugin(CNIPlugin[MyConf, K8sArgs]):
 class DefaultsPlugin(CNIPlugin):
     """No generic parameters: the configuration is the plain NetConf, CNI_ARGS the plain CNIArgs."""
 
+    @override
     def add(self, args: CmdArgs) -> Result:
         assert_type(args.config, NetConf)
         assert_type(args.cni_args, CNIArgs)
         return Result()
 
+    @override
     def delete(self, args: CmdArgs) -> None:
         pass
 
+    @override
     def check(self, args: CmdArgs) -> None:
         pass
 
+    @override
     def version(self) -> PluginInfo:
         return PluginInfo(("1.0.0",))
 

@@ -1,6 +1,6 @@
 """Conversion between result versions: one explicit table, keyed by (from shape, to shape).
 
-Rules from Go's ``pkg/types/{020,040,100}/types.go`` (spec-facts §5.6):
+Rules from Go's ``pkg/types/{020,040,100}/types.go``:
 
 * 0.2 -> 0.4: ``ip4`` then ``ip6`` become ``ips`` (``version`` "4"/"6", no ``interface``); their
   routes are concatenated; ``dns`` copied.

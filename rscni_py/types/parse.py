@@ -6,13 +6,14 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from rscni_py._base.strict_json import json_type
 from rscni_py.types import v1_0
 from rscni_py.types._family import FAMILY_VERSIONS, Family, family_of
-from rscni_py.types.codec import FieldError, decode, describe
+from rscni_py.types.codec import FieldError, decode
 from rscni_py.types.common import ConversionError
 
 if TYPE_CHECKING:
-    from rscni_py.types._convert import AnyResult
+    from rscni_py.types.convert import AnyResult
 
 __all__ = ["parse_prev_result", "parse_result"]
 
@@ -40,7 +41,7 @@ def _own_version(data: Mapping[str, Any], path: str) -> str:
     version = data.get("cniVersion", "")
     if not isinstance(version, str):
         key = f"{path}.cniVersion" if path else "cniVersion"
-        raise FieldError(key, f"expected a string, got {describe(version)}")
+        raise FieldError(key, f"expected a string, got {json_type(version, with_value=True)}")
     return version
 
 
@@ -72,8 +73,9 @@ def _with_ip_versions(body: dict[str, Any]) -> dict[str, Any]:
     for ip in ips:
         address = ip.get("address") if isinstance(ip, Mapping) else None
         if isinstance(ip, Mapping) and "version" not in ip and isinstance(address, str):
-            ip = {**ip, "version": "6" if ":" in address else "4"}
-        filled.append(ip)
+            filled.append({**ip, "version": "6" if ":" in address else "4"})
+        else:
+            filled.append(ip)
     return {**body, "ips": filled}
 
 
@@ -89,7 +91,7 @@ def parse_result(data: object, version: str | None = None) -> AnyResult:
         CNIVersion is "0.2.0"``).
     """
     if not isinstance(data, Mapping):
-        raise FieldError("", f"expected an object, got {describe(data)}")
+        raise FieldError("", f"expected an object, got {json_type(data, with_value=True)}")
     own = _own_version(data, "")
     wanted = own if version is None else version
     family = family_of(wanted or "0.1.0")
@@ -122,7 +124,7 @@ def parse_prev_result(conf_data: Mapping[str, Any]) -> v1_0.Result | None:
     if family is None:
         raise FieldError("cniVersion", f"unsupported CNI result version {json.dumps(conf_version)}")
     if not isinstance(prev, Mapping):
-        raise FieldError("prevResult", f"expected an object, got {describe(prev)}")
+        raise FieldError("prevResult", f"expected an object, got {json_type(prev, with_value=True)}")
     own = _own_version(prev, "prevResult") or conf_version
     result = _parse(prev, family, own, "prevResult")
     if isinstance(result, v1_0.Result):

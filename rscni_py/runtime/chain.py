@@ -41,9 +41,10 @@ from rscni_py.invoke import (
     get_version_info,
     plugin_env,
 )
+from rscni_py.protocol.commands import COMMAND_SPECS, Command, spec_of
 from rscni_py.protocol.env import validate_container_id, validate_ifname
-from rscni_py.runtime._cache import CachedAttachment, CacheError, ResultCache, default_cache_dir
-from rscni_py.runtime._config import NetworkConfigList
+from rscni_py.runtime.cache import CachedAttachment, CacheError, ResultCache, default_cache_dir
+from rscni_py.runtime.config import NetworkConfigList
 from rscni_py.types import AnyResult, ConversionError, FieldError, GCAttachment, parse_result
 
 __all__ = ["PluginFailedError", "Runtime", "RuntimeConf"]
@@ -86,10 +87,12 @@ class PluginFailedError(CNIError):
     the command first, as libcni does (``plugin type="bridge" failed (add): ...``)."""
 
     def __init__(self, command: str, plugin_type: str, cause: CNIError) -> None:
-        verb = "delete" if command == "DEL" else command.lower()  # libcni's wording: "failed (delete)"
+        spec = spec_of(command)
+        # libcni names the plugin's method: "failed (delete)".
+        verb = spec.method if spec is not None else command.lower()
         super().__init__(cause.code, f"plugin type={q(plugin_type)} failed ({verb}): {cause.msg}", cause.details)
         #: The command that failed ("ADD", "CHECK", ...).
-        self.command = command
+        self.command = str(command)
         #: The failing plugin's ``type``.
         self.plugin_type = plugin_type
         #: The plugin's own error.
@@ -137,7 +140,7 @@ class Runtime:
         result: AnyResult | None = None
         for plugin in netconf.plugins:
             config = self._plugin_config(netconf, plugin, result, rt.capability_args)
-            result = self._run_add(plugin, config, self._env_for("ADD", rt))
+            result = self._run_add(plugin, config, self._env_for(Command.ADD, rt))
         assert result is not None  # a list has at least one plugin
         entry = CachedAttachment(
             network=netconf.name,
@@ -162,7 +165,7 @@ class Runtime:
         :raises PluginFailedError: a plugin reported a problem.
         """
         rt.validate()
-        if not _at_least(netconf.cni_version, "0.4.0"):
+        if not _allows(netconf.cni_version, Command.CHECK):
             raise IncompatibleCNIVersionError(
                 f"configuration version {q(netconf.cni_version)} does not support the CHECK command"
             )
@@ -172,7 +175,7 @@ class Runtime:
         cached = self._cached(netconf, rt)
         for plugin in netconf.plugins:
             config = self._plugin_config(netconf, plugin, cached, rt.capability_args)
-            self._run("CHECK", plugin, config, self._env_for("CHECK", rt))
+            self._run(Command.CHECK, plugin, config, self._env_for(Command.CHECK, rt))
 
     def delete(self, netconf: NetworkConfigList, rt: RuntimeConf) -> None:
         """DEL every plugin in reverse order with the cached ADD result as ``prevResult`` (spec >= 0.4.0), then
@@ -192,7 +195,7 @@ class Runtime:
                 _log.warning("network %s: running DEL without prevResult: %s", netconf.name, exc)
         for plugin in reversed(netconf.plugins):
             config = self._plugin_config(netconf, plugin, cached, rt.capability_args)
-            self._run("DEL", plugin, config, self._env_for("DEL", rt))
+            self._run(Command.DEL, plugin, config, self._env_for(Command.DEL, rt))
         self.cache.remove(netconf.name, rt.container_id, rt.ifname)
 
     def gc(self, netconf: NetworkConfigList, valid_attachments: Sequence[GCAttachment] | None = None) -> None:
@@ -228,14 +231,14 @@ class Runtime:
             except CNIError as exc:
                 what = f"failed to delete stale attachment {stale.container_id} {stale.ifname}"
                 errors.append(CNIError(exc.code, f"{what}: {exc.msg}", exc.details))
-        if _at_least(netconf.cni_version, "1.1.0"):
+        if _allows(netconf.cni_version, Command.GC):
             listed = [{"containerID": a.container_id, "ifname": a.ifname} for a in valid_attachments]
             for plugin in netconf.plugins:
                 config = self._plugin_config(netconf, plugin, None, {})
                 for key in _VALID_ATTACHMENTS_KEYS:
                     config[key] = listed
                 try:
-                    self._run("GC", plugin, config, self._env_for("GC", None))
+                    self._run(Command.GC, plugin, config, self._env_for(Command.GC, None))
                 except CNIError as exc:
                     errors.append(exc)
         if len(errors) == 1:
@@ -248,12 +251,12 @@ class Runtime:
 
         :raises PluginFailedError: the first plugin that is not ready (codes 50, 51) or failed.
         """
-        if not _at_least(netconf.cni_version, "1.1.0"):
+        if not _allows(netconf.cni_version, Command.STATUS):
             _log.info("network %s: version %s has no STATUS", netconf.name, netconf.cni_version)
             return
         for plugin in netconf.plugins:
             config = self._plugin_config(netconf, plugin, None, {})
-            self._run("STATUS", plugin, config, self._env_for("STATUS", None))
+            self._run(Command.STATUS, plugin, config, self._env_for(Command.STATUS, None))
 
     def validate(self, netconf: NetworkConfigList) -> list[str]:
         """Check that every plugin of the list is in the path and supports the list's version (asking each one with
@@ -362,7 +365,7 @@ class Runtime:
             path = self.executor.find_in_path(plugin_type, self.path)
             return exec_plugin_with_result(self.executor, path, _encode(config), env, timeout=self.timeout)
         except CNIError as exc:
-            raise PluginFailedError("ADD", plugin_type, exc) from exc
+            raise PluginFailedError(Command.ADD, plugin_type, exc) from exc
 
     def _run(self, command: str, plugin: Mapping[str, Any], config: dict[str, Any], env: Mapping[str, str]) -> None:
         plugin_type = str(plugin.get("type", ""))
@@ -375,6 +378,12 @@ class Runtime:
 
 def _encode(config: Mapping[str, Any]) -> bytes:
     return json.dumps(config, separators=(",", ":")).encode()
+
+
+def _allows(version: str, command: Command) -> bool:
+    """Whether a list at ``version`` has ``command`` (its minimum version in the command table)."""
+    minimum = COMMAND_SPECS[command].min_version
+    return minimum is None or _at_least(version, minimum)
 
 
 def _at_least(version: str, minimum: str) -> bool:

@@ -1,4 +1,7 @@
-"""``ConformanceSuite``: the conformance kit as a pytest test class to subclass (imports pytest, hence its own module)."""
+"""``ConformanceSuite``: the conformance kit as a pytest test class to subclass.
+
+It imports pytest, hence its own module.
+"""
 
 from __future__ import annotations
 
