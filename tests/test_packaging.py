@@ -15,7 +15,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME, VERSION = "rscni_py", "0.1.0"
-SDIST_DIR = f"rscni-py-{VERSION}"
 #: What setuptools adds to an sdist beside the tracked files.
 SDIST_METADATA = {
     "PKG-INFO",
@@ -87,9 +86,19 @@ def test_readme_links_work_on_a_package_index_page() -> None:
     assert [link for link in links if not link.startswith("https://")] == []
 
 
+def _sdist(dist: Path) -> tuple[Path, str]:
+    """The sdist and its top directory; setuptools 69.3 and later write the PEP 625 name (``rscni_py-``), older
+    ones the project's name (``rscni-py-``)."""
+    (path,) = dist.glob("*.tar.gz")
+    top = path.name.removesuffix(".tar.gz")
+    assert top in (f"{NAME}-{VERSION}", f"rscni-py-{VERSION}")
+    return path, top
+
+
 def _sdist_files(dist: Path) -> set[str]:
-    with tarfile.open(dist / f"{SDIST_DIR}.tar.gz") as sdist:
-        return {m.name.removeprefix(f"{SDIST_DIR}/") for m in sdist.getmembers() if m.isfile()}
+    path, top = _sdist(dist)
+    with tarfile.open(path) as sdist:
+        return {m.name.removeprefix(f"{top}/") for m in sdist.getmembers() if m.isfile()}
 
 
 def test_sdist_holds_every_tracked_file(dist: Path) -> None:
@@ -101,11 +110,12 @@ def test_sdist_holds_every_tracked_file(dist: Path) -> None:
 
 
 def test_sdist_tests_run_from_the_unpacked_directory(dist: Path, tmp_path: Path) -> None:
-    with tarfile.open(dist / f"{SDIST_DIR}.tar.gz") as sdist:
+    path, top = _sdist(dist)
+    with tarfile.open(path) as sdist:
         sdist.extractall(tmp_path, filter="data")
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_dispatch.py"],
-        cwd=tmp_path / SDIST_DIR,
+        cwd=tmp_path / top,
         capture_output=True,
         text=True,
         check=False,
