@@ -12,8 +12,9 @@ from rscni_py.types import Result
 class Slow(CNIPlugin):
     def add(self, args: CmdArgs) -> Result:
         marker = Path(args.raw_config["marker"])
-        (marker.parent / "started").write_text("started")
         try:
+            # Inside the try: the test signals as soon as this file exists, possibly before the next line runs.
+            (marker.parent / "started").write_text("started")
             time.sleep(60)
         except Exception:  # a broad handler must not swallow the stop
             marker.write_text("swallowed")
