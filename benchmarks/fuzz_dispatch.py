@@ -132,6 +132,15 @@ def time_limits() -> None:
         f"16 MiB of arrays nested {MAX_JSON_DEPTH - 2} deep",
         lambda: (env_for("ADD"), config_with("x", "[" + ",".join([chain] * (padding // (len(chain) + 1))) + "]")),
     )
+    deeper = "[" * (MAX_JSON_DEPTH - 1) + "1" + "]" * (MAX_JSON_DEPTH - 1)
+    timed(
+        f"16 MiB of arrays nested {MAX_JSON_DEPTH - 1} deep (refused)",
+        lambda: (env_for("ADD"), config_with("x", "[" + ",".join([deeper] * (padding // (len(deeper) + 1))) + "]")),
+    )
+    timed(
+        "16 MiB of strings holding brackets",
+        lambda: (env_for("ADD"), config_with("x", "[" + ",".join(['"[\\"]"'] * (padding // 8 - 1)) + "]")),
+    )
     timed(
         f"nesting at the limit ({MAX_JSON_DEPTH} levels)",
         lambda: (env_for("ADD"), config_with("x", nested(MAX_JSON_DEPTH - 1, "array"))),

@@ -70,6 +70,20 @@ SUBCOMMANDS: Final[tuple[Subcommand, ...]] = (
         "add_install_arguments",
         "install_main",
     ),
+    Subcommand(
+        "serve",
+        "serve a plugin in warm mode: a resident daemon that forks a child per call (ready when the socket accepts)",
+        "rscni_py.tools.serve",
+        "add_serve_arguments",
+        "serve_main",
+    ),
+    Subcommand(
+        "shim",
+        "build the static executable a runtime runs as a warm-mode plugin (shim build)",
+        "rscni_py.tools.shim",
+        "add_shim_arguments",
+        "shim_main",
+    ),
 )
 
 

@@ -47,7 +47,7 @@ How a failing delegate is reported (Go's ``RawExec.pluginErr``; code 0 is Go's "
   "<stdout>": <reason>'}``;
 * killed by a signal: as above, with ``signal: killed`` (``signal: segmentation fault``, ...) for the exit status;
 * cannot be executed: ``{0, "netplugin failed with no error message: fork/exec <path>: permission denied"}``;
-* runs longer than ``timeout``: ``TryAgainLaterError`` (11) naming the plugin and the timeout, its process group
+* runs longer than ``timeout``: ``DelegateTimeoutError`` (11) naming the plugin and the timeout, its process group
   killed;
 * not in CNI_PATH: ``InternalError`` (999) with Go's ``FindInPath`` message (Go's skel gives a plain error 999);
 * exits 0 with output that is not a result of its version: ``DecodingFailureError`` (6), or
@@ -86,15 +86,19 @@ from rscni_py.plugin import PluginInfo
 from rscni_py.protocol.commands import COMMAND_SPECS, Command, spec_of
 from rscni_py.protocol.dispatch import call_env
 from rscni_py.protocol.env import split_path
+from rscni_py.protocol.signals import StopsDeferred
 from rscni_py.types import AnyResult, ConversionError, FieldError, Result, parse_result
 
 if TYPE_CHECKING:
     pass
 
 __all__ = [
+    "DEFAULT_TIMEOUT",
     "DefaultExecutor",
     "Delegate",
+    "DelegateTimeoutError",
     "Executor",
+    "ROLLBACK_TIMEOUT",
     "TRACE_CONTEXT_VARIABLES",
     "add_with_rollback",
     "delegate_add",
@@ -117,6 +121,21 @@ TRACE_CONTEXT_VARIABLES: Final = ("TRACEPARENT", "TRACESTATE", "BAGGAGE")
 
 # How much of a delegate's output an error's details quote at most.
 _MAX_QUOTED: Final = 4096
+
+#: Seconds a delegate may run unless the caller says otherwise (docs/delegation.md, "Timeouts"): far above what an
+#: IPAM plugin needs, and below the runtime's own request timeouts, so a hung delegate ends as code 11.
+DEFAULT_TIMEOUT: Final = 60.0
+#: The most a rollback's DEL may take: it often runs after a deadline or a signal, when the runtime waits for an
+#: answer; an allocation it could not release is named in the error (docs/delegation.md, "Rollback").
+ROLLBACK_TIMEOUT: Final = 10.0
+
+
+class DelegateTimeoutError(TryAgainLaterError):
+    """The delegate ran longer than its timeout and its process group was killed (code 11, try again later).
+
+    Unlike a delegate that answered with an error, a killed one may have done part of its work, so
+    :func:`add_with_rollback` undoes it.
+    """
 
 
 @runtime_checkable
@@ -255,7 +274,7 @@ class DefaultExecutor:
             _kill_group(proc)
             _, stderr = self._drain(proc)
             assert timeout is not None
-            raise TryAgainLaterError(
+            raise DelegateTimeoutError(
                 f"plugin {q(path)} did not finish within {timeout:g}s and was killed",
                 _quoted(stderr) if stderr else "",
             ) from None
@@ -383,7 +402,11 @@ def exec_plugin_with_result(
         not one JSON object or does not fit the result shape of its version (the message names the field);
         ``IncompatibleCNIVersionError`` (1) when it printed a version nobody knows.
     """
-    stdout = executor.exec_plugin(path, netconf, env, timeout=timeout)
+    return _decode_result(path, netconf, executor.exec_plugin(path, netconf, env, timeout=timeout))
+
+
+def _decode_result(path: str, netconf: bytes, stdout: bytes) -> AnyResult:
+    """The result a plugin printed on stdout (see :func:`exec_plugin_with_result`)."""
     config_version = _config_version(netconf)
     try:
         data = strict_json.loads(stdout)
@@ -506,7 +529,7 @@ def delegate_add(
     *,
     env: Mapping[str, str] | None = None,
     executor: Executor | None = None,
-    timeout: float | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
 ) -> Result:
     """Run plugin ``plugin_type`` with ADD and return its result as the 1.x model (Go's ``DelegateAdd``).
 
@@ -516,7 +539,8 @@ def delegate_add(
     :param env: the environment to start from (default: the served command's, ``args.env``; outside a command,
         ``os.environ``); only ``CNI_COMMAND`` is changed.
     :param executor: the process layer (default: a :class:`DefaultExecutor`).
-    :param timeout: seconds before the delegate is killed and ``TryAgainLaterError`` (11) raised; None waits.
+    :param timeout: seconds before the delegate is killed and :class:`DelegateTimeoutError` (11) raised; default
+        :data:`DEFAULT_TIMEOUT`; None waits for ever.
 
     A 0.x result is converted to 1.1.0; a 1.x result keeps its version.  Remember to undo it when the rest of ADD
     fails: :func:`add_with_rollback` does that for you.
@@ -551,7 +575,7 @@ class Delegate(Protocol):
         *,
         env: Mapping[str, str] | None = None,
         executor: Executor | None = None,
-        timeout: float | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
     ) -> None: ...
 
 
@@ -564,7 +588,7 @@ def _delegate_without_result(command: Command, doc: str) -> Delegate:
         *,
         env: Mapping[str, str] | None = None,
         executor: Executor | None = None,
-        timeout: float | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
     ) -> None:
         runner, path, data, delegate_env = _prepare(plugin_type, netconf, command, env, executor)
         exec_plugin_without_result(runner, path, data, delegate_env, timeout=timeout)
@@ -611,7 +635,8 @@ def add_with_rollback(
     *,
     env: Mapping[str, str] | None = None,
     executor: Executor | None = None,
-    timeout: float | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    rollback_timeout: float = ROLLBACK_TIMEOUT,
 ) -> Iterator[Result]:
     """Delegate ADD and undo it with the delegate's DEL if anything fails before the block ends.
 
@@ -621,25 +646,40 @@ def add_with_rollback(
             ...  # use ipam.ips, ipam.routes, ipam.dns; raising here releases the address again
             return result
 
+    Only what this call's ADD did is undone (docs/delegation.md, "Rollback"):
+
     * The block raises (any ``BaseException``: an error, ``KeyboardInterrupt``, ``SystemExit`` from a signal
-      handler): the delegate's DEL runs once with the same configuration, environment and timeout, then the original
+      handler): the delegate's DEL runs once with the same configuration and environment, then the original
       exception propagates unchanged.
-    * The delegate's ADD itself fails after the delegate was started (its own error, a crash, a timeout, output
-      that is not a result): DEL runs too, since the delegate may have allocated before failing (SPEC.md §4), and
-      the ADD error propagates.  A delegate that cannot be found is not run at all, so nothing is undone.
-    * A failing DEL is logged on the ``rscni_py.invoke`` logger and added as a note to the original exception; it
-      never replaces that exception.
+    * The delegate's ADD exited 0 but its output is not a result, or it was killed by us (its timeout, or an
+      interruption while it ran): DEL runs too, since it may have allocated, and the ADD error propagates.
+    * The delegate answered ADD with an error (e.g. host-local's "duplicate allocation" for a repeated ADD):
+      it allocated nothing, so nothing is undone; a DEL here would release what an earlier ADD of the same
+      container holds.  A delegate that cannot be found is not run at all either.
+    * The DEL runs with stops deferred (a second SIGTERM or the deadline waits until it ends) and within
+      ``rollback_timeout`` seconds (at most ``timeout``).  If it fails, that is logged on the ``rscni_py.invoke``
+      logger and added as a note to the original exception, saying the allocation may still be held; the
+      dispatcher puts such notes into the error's ``details``.
     * The block ends normally: nothing else happens.
 
     Parameters as in :func:`delegate_add`.
     """
     runner, path, data, add_env = _prepare(plugin_type, netconf, Command.ADD, env, executor)
     del_env = plugin_env(add_env, Command.DEL)
+    undo_timeout = rollback_timeout if timeout is None else min(timeout, rollback_timeout)
     try:
-        result = _as_current(exec_plugin_with_result(runner, path, data, add_env, timeout=timeout), path)
-        yield result
+        stdout = runner.exec_plugin(path, data, add_env, timeout=timeout)
+    except CNIError as exc:
+        if isinstance(exc, DelegateTimeoutError):
+            _rollback(runner, path, data, del_env, undo_timeout, exc)
+        raise
+    except BaseException as exc:  # interrupted while the delegate ran: it was killed part-way
+        _rollback(runner, path, data, del_env, undo_timeout, exc)
+        raise
+    try:
+        yield _as_current(_decode_result(path, data, stdout), path)
     except BaseException as exc:
-        _rollback(runner, path, data, del_env, timeout, exc)
+        _rollback(runner, path, data, del_env, undo_timeout, exc)
         raise
 
 
@@ -648,17 +688,28 @@ def _rollback(
     path: str,
     data: bytes,
     env: Mapping[str, str],
-    timeout: float | None,
+    timeout: float,
     original: BaseException,
 ) -> None:
-    try:
-        exec_plugin_without_result(runner, path, data, env, timeout=timeout)
-    except Exception as exc:
-        _log.warning("rollback: DEL of delegated plugin %s failed: %s", path, exc)
-        note = f"rollback: DEL of delegated plugin {path} failed too: {exc}"
-        if sys.version_info >= (3, 11):
-            original.add_note(note)
-        else:  # what add_note() does on 3.11; 3.10's tracebacks do not print it, the warning above says it
-            setattr(original, "__notes__", [*getattr(original, "__notes__", ()), note])  # noqa: B010
-    else:
-        _log.info("rollback: ran DEL of delegated plugin %s after: %s", path, original)
+    with StopsDeferred() as deferred:
+        try:
+            exec_plugin_without_result(runner, path, data, env, timeout=timeout)
+        except Exception as exc:
+            _log.warning("rollback: DEL of delegated plugin %s failed: %s", path, exc)
+            _add_note(
+                original,
+                f"rollback: DEL of delegated plugin {path} failed, what its ADD allocated may still be held: {exc}",
+            )
+        else:
+            _log.info("rollback: ran DEL of delegated plugin %s after: %s", path, original)
+    for reason in deferred.reasons:
+        _add_note(original, f"rollback: {reason} while the DEL of delegated plugin {path} ran; it was finished first")
+
+
+def _add_note(exc: BaseException, note: str) -> None:
+    """``exc.add_note(note)``, also on Python 3.10 (which lacks the method but keeps the attribute)."""
+    notes = getattr(exc, "__notes__", None)
+    if not isinstance(notes, list):
+        notes = []
+        setattr(exc, "__notes__", notes)  # noqa: B010 - typeshed declares the attribute for 3.11 and later only
+    notes.append(note)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, NoReturn, get_args, get_origin
 
 from rscni_py._base.lazy import LazyNames
@@ -193,6 +193,15 @@ class CNIPlugin(abc.ABC, Generic[ConfT, ArgsT]):
     @abc.abstractmethod
     def check(self, args: CmdArgs[ConfT, ArgsT]) -> None:
         """CHECK (spec >= 0.4.0): raise a ``CNIError`` when the attachment is not as ADD left it."""
+
+    def undo_add(self, args: CmdArgs[ConfT, ArgsT]) -> None:
+        """Undo a successful ADD whose result could not be delivered (stdout closed, a broken pipe).
+
+        The runtime then sees a failed ADD and may never send DEL, so nothing ADD created may stay.  The
+        dispatcher calls this after the write failed, with termination signals ignored.  The default runs
+        ``delete`` with the same arguments and ``command`` "DEL" (DEL must cope with anything ADD left).
+        """
+        self.delete(replace(args, command="DEL"))
 
     def version(self) -> PluginInfo:
         """VERSION: the spec versions this plugin supports."""

@@ -10,6 +10,10 @@ every plugin the same thing:
 * ``stale_attachments`` and ``remove_stale_attachments`` turn the GC command (SPEC.md "GC": the runtime passes
   ``cni.dev/valid-attachments``) into a diff: everything stored that is not in the valid list gets cleaned up,
   one by one, continuing past failures and collecting them.
+* ``with_delegation`` and ``release_delegations`` let GC release what a delegate (IPAM) holds for a stale
+  attachment itself, with that attachment's own container ID, ifname and recorded configuration: an IPAM plugin
+  without GC of its own (host-local) would otherwise keep the addresses for ever.  Record the delegation *before*
+  running the delegate's ADD, so that an ADD killed part-way leaves a record that DEL and GC find.
 * ``is_already_gone`` and ``tolerate_missing`` make DEL idempotent (SPEC.md "DEL": "Plugins should generally
   complete a DEL action without error even if some resources are missing").
 
@@ -47,11 +51,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar, Final, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol
 
+from rscni_py._base import strict_json
 from rscni_py.errors import CNIError, ErrorCode
+from rscni_py.paths import ensure_trusted_dir
 from rscni_py.protocol.env import MAX_IFNAME_BYTES as _MAX_IFNAME_BYTES
 from rscni_py.protocol.env import validate_container_id, validate_ifname, validate_network_name
+
+if TYPE_CHECKING:
+    from rscni_py.invoke import Executor
 
 __all__ = [
     "ALREADY_GONE_ERRNOS",
@@ -60,6 +69,7 @@ __all__ = [
     "AttachmentStore",
     "CorruptStateError",
     "DEFAULT_STATE_ROOT",
+    "DELEGATIONS_KEY",
     "GCError",
     "GCFailure",
     "GCReport",
@@ -70,9 +80,11 @@ __all__ = [
     "StateError",
     "UnsafePathError",
     "is_already_gone",
+    "release_delegations",
     "remove_stale_attachments",
     "stale_attachments",
     "tolerate_missing",
+    "with_delegation",
 ]
 
 logger = logging.getLogger(__name__)
@@ -311,21 +323,12 @@ def _fsync_dir(path: Path) -> None:
 def _make_private_dir(path: Path) -> None:
     """Create ``path`` with mode 0700 if it is missing; an existing directory keeps its mode.
 
-    Missing parents above it are created the ordinary way (0777 minus the umask, like ``mkdir -p``): they may be
-    shared with other CNI tools, e.g. ``/var/lib/cni``.
+    Missing parents above it are created 0755 whatever the umask: they may be shared with other CNI tools, e.g.
+    ``/var/lib/cni``. The whole path is reached from ``/`` through trusted directories only (SECURITY.md, section
+    9): a link or directory another user could have planted on the way raises ``UntrustedPathError``.
     """
-    if path.is_dir():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.mkdir(path, 0o700)
-    except FileExistsError:
-        # Another invocation created it first; fine as long as it is a directory.
-        if not path.is_dir():
-            raise
-        return
-    # mkdir's mode is filtered by the umask; say it again so a umask like 0777 cannot leave an unusable directory.
-    os.chmod(path, 0o700)
+    ensure_trusted_dir(path.parent, create_mode=0o755)
+    ensure_trusted_dir(path, create_mode=0o700)
 
 
 class AttachmentStore:
@@ -741,6 +744,60 @@ def remove_stale_attachments(
             else:
                 report.removed.append(key)
     return report
+
+
+#: The key of a record's document under which ``with_delegation`` keeps the delegations to undo.
+DELEGATIONS_KEY: Final = "rscniPyDelegations"
+
+
+def with_delegation(
+    document: Mapping[str, Any], plugin_type: str, netconf: bytes | Mapping[str, Any]
+) -> dict[str, Any]:
+    """``document`` plus the note that delegate ``plugin_type`` is run with ADD and ``netconf`` for the attachment.
+
+    Store the result *before* delegating ADD: whatever happens next (the plugin killed, the interface half built),
+    ``release_delegations`` can then undo the delegation for GC, with the configuration the ADD used.
+
+    :raises InvalidDocumentError: ``netconf`` is not a JSON object.
+    """
+    if isinstance(netconf, bytes):
+        try:
+            config = strict_json.loads(netconf)
+        except (ValueError, RecursionError) as exc:
+            raise InvalidDocumentError("delegated configuration is not JSON", str(exc)) from None
+    else:
+        config = dict(netconf)
+    if not isinstance(config, dict):
+        raise InvalidDocumentError("delegated configuration must be a JSON object", type(config).__name__)
+    recorded = [d for d in document.get(DELEGATIONS_KEY, []) if d.get("type") != plugin_type]
+    return {**document, DELEGATIONS_KEY: [*recorded, {"type": plugin_type, "config": config}]}
+
+
+def release_delegations(
+    key: AttachmentKey,
+    document: Mapping[str, Any] | None,
+    env: Mapping[str, str] | None = None,
+    *,
+    executor: Executor | None = None,
+) -> None:
+    """GC's step for one stale attachment: run DEL of each delegate ``with_delegation`` recorded, last first.
+
+    Each DEL gets the recorded configuration and the attachment's own ``CNI_CONTAINERID`` and ``CNI_IFNAME``;
+    the rest (``CNI_PATH`` above all) comes from ``env``, by default the environment delegation starts from (the
+    GC command's); ``CNI_NETNS`` is empty, the namespace may be gone.  So the delegate releases exactly what it
+    holds for that attachment.  A document without delegations (or None) releases nothing.  A failing DEL raises;
+    ``remove_stale_attachments`` then keeps the record for the next GC.  Each DEL has the delegates' default
+    timeout (``rscni_py.invoke.DEFAULT_TIMEOUT``).
+
+    :param executor: the process layer (default: a ``DefaultExecutor``; tests pass a ``FakeExecutor``).
+    """
+    from rscni_py import invoke  # same layer; loaded only by the plugins that release delegations
+    from rscni_py.protocol.dispatch import call_env
+
+    base = env if env is not None else (call_env() or os.environ)
+    attachment_env = {**base, "CNI_CONTAINERID": key.container_id, "CNI_IFNAME": key.ifname, "CNI_NETNS": ""}
+    for delegation in reversed((document or {}).get(DELEGATIONS_KEY, [])):
+        invoke.delegate_delete(delegation["type"], delegation["config"], env=attachment_env, executor=executor)
 
 
 # ---------------------------------------------------------------------------------------------------------------

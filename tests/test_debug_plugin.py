@@ -200,6 +200,9 @@ def _error(code: int, msg: str, details: str = "", version: str = "1.1.0") -> di
     return out
 
 
+_SURROGATE_MSG = "cniOutput: the path contains a lone surrogate (a JSON escape that is no character)"
+_LONG_NAME_MSG = "cniOutput: the path has a component longer than 255 bytes"
+
 # Each case builds cniOutput from the test's tmp directory "T"; "<T>" in the expected error is replaced by it.
 ERROR_CASES: list[tuple[str, object, dict[str, Any]]] = [
     ("missing", None, _error(7, "cniOutput: required field missing")),
@@ -211,7 +214,20 @@ ERROR_CASES: list[tuple[str, object, dict[str, Any]]] = [
     ("nul", "<T>/a\u0000b", _error(7, "cniOutput: the path contains a NUL character", '"<T>/a\\u0000b"')),
     ("a-file", "<T>/afile", _error(7, "cniOutput: not a directory", "<T>/afile")),
     # Under a regular file no directory can be created, not even by root: a real I/O failure.
-    ("under-a-file", "<T>/afile/sub", _error(5, "cniOutput: cannot create directory <T>/afile/sub", "Not a directory")),
+    ("under-a-file", "<T>/afile/sub", _error(5, "cniOutput: cannot use directory <T>/afile/sub", "Not a directory")),
+    # A JSON "\ud800" escape is no character, so the path has no bytes: a configuration error, not a traceback.
+    (
+        "lone-surrogate",
+        "<T>/a\ud800",
+        _error(7, _SURROGATE_MSG, '"<T>/a\\ud800"'),
+    ),
+    ("escaped-byte", "<T>/a\udcff", _error(7, _SURROGATE_MSG, '"<T>/a\\udcff"')),
+    ("long-component", "<T>/" + "x" * 256, _error(7, _LONG_NAME_MSG, '"<T>/' + "x" * 256 + '"')),
+    (
+        "long-path",
+        "<T>/" + "x/" * 2100,
+        _error(7, "cniOutput: the path is longer than 4095 bytes", '"<T>/' + "x/" * 2100 + '"'),
+    ),
 ]
 
 

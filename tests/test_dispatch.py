@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass
+from ipaddress import ip_interface
 from typing import Any
 
 import pytest
 
 from rscni_py import CmdArgs, CNIError, CNIPlugin, InvalidNetworkConfigError, NetConf, TryAgainLaterError, override
 from rscni_py.protocol.dispatch import dispatch
-from rscni_py.types import Result
+from rscni_py.types import Interface, IPConfig, Result
 from tests.recorder import Recorder
 
 ALL = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
@@ -170,6 +171,8 @@ def test_validation_error_wins_over_earlier_missing_variable() -> None:
 
 # --- stdin and the network configuration --------------------------------------------------------------------------
 
+_NOT_UTF8 = "error decoding network config: stdin is not UTF-8 text without a byte order mark"
+
 CONFIG_CASES = [
     (b"", 6, "error decoding network config: stdin is empty", ""),
     (b"  \n", 6, "error decoding network config: stdin is empty", ""),
@@ -185,11 +188,17 @@ CONFIG_CASES = [
     (b'"x"', 6, "error decoding network config: expected a JSON object, got string", ""),
     (b'{"name": NaN}', 6, "error decoding network config: invalid JSON value NaN", ""),
     (b'{"name": 5}', 6, "error decoding network config: name: expected a string, got number", ""),
+    (b'{"name": "\xff"}', 6, _NOT_UTF8, "'utf-8' codec can't decode byte 0xff in position 10: invalid start byte"),
+    # stdin is UTF-8 without a byte order mark, as Go's decoder reads it (docs/protocol.md, section 3).
+    (b'\xef\xbb\xbf{"name": "n"}', 6, _NOT_UTF8, "it starts with a byte order mark"),
+    ('{"name": "n"}'.encode("utf-16"), 6, _NOT_UTF8, "it starts with a byte order mark"),
+    ('{"name": "n"}'.encode("utf-16-be"), 6, _NOT_UTF8, "it holds a NUL byte at offset 0"),
+    ('{"name": "n"}'.encode("utf-32-le"), 6, _NOT_UTF8, "it holds a NUL byte at offset 1"),
     (
-        b'{"name": "\xff"}',
+        b'{"name": "\xed\xa0\x80"}',
         6,
-        "error decoding network config: 'utf-8' codec can't decode byte 0xff in position 10: invalid start byte",
-        "",
+        _NOT_UTF8,
+        "'utf-8' codec can't decode byte 0xed in position 10: invalid continuation byte",
     ),
     (b"null", 7, "missing network name", ""),
     (b"{}", 7, "missing network name", ""),
@@ -423,6 +432,45 @@ def test_add_result_that_cannot_be_converted_is_999() -> None:
     assert (out.code, out.json) == (1, error(999, "cannot convert: no valid IP addresses", version="0.2.0"))
 
 
+# What add() returned is checked as if it had been read from its own JSON, before it is converted: the same
+# answer at every version, naming the field (issue 12, item 7).
+BAD_RESULTS = [
+    (
+        Result(ips=[IPConfig(address="10.1.2.3")]),  # type: ignore[arg-type]
+        'ips[0].address: invalid CIDR "10.1.2.3"',
+    ),
+    (
+        Result(ips=[IPConfig(address=ip_interface("10.1.2.3/24"), gateway="gw")]),  # type: ignore[arg-type]
+        'ips[0].gateway: invalid IP address "gw"',
+    ),
+    (
+        Result(ips=[IPConfig(address=ip_interface("10.1.2.3/24"), interface=2)], interfaces=[Interface(name="a")]),
+        "ips[0].interface: index 2 is out of range (1 interface)",
+    ),
+    (
+        Result(ips=[IPConfig(address=ip_interface("10.1.2.3/24"), interface=-1)]),
+        "ips[0].interface: index -1 is out of range (0 interfaces)",
+    ),
+    (
+        Result(ips=[IPConfig(address=ip_interface("10.1.2.3/24"))], interfaces=[Interface(name=5)]),  # type: ignore[arg-type]
+        "interfaces[0].name: expected a string, got integer 5",
+    ),
+]
+
+
+@pytest.mark.parametrize("version", ALL)
+@pytest.mark.parametrize(("result", "msg"), BAD_RESULTS, ids=[m.split(":")[0] for _, m in BAD_RESULTS])
+def test_add_result_is_validated_the_same_at_every_version(version: str, result: Result, msg: str) -> None:
+    out = run(env_for("ADD"), conf(version), returns=result)
+    assert (out.code, out.json) == (1, error(999, f"add() returned an invalid result: {msg}", version=version))
+
+
+@pytest.mark.parametrize("version", ALL)
+def test_add_result_with_an_address_as_text_reads_like_its_json(version: str) -> None:
+    as_text = run(env_for("ADD"), conf(version), returns=Result(ips=[IPConfig(address="10.1.2.3/24")]))  # type: ignore[arg-type]
+    assert (as_text.code, as_text.json) == (0, run(env_for("ADD"), conf(version)).json)
+
+
 def test_add_returning_a_non_result_is_999() -> None:
     out = run(env_for("ADD"), conf(), returns="oops")
     assert out.json == error(999, "add() returned str, expected a result (rscni_py.types.Result)")
@@ -458,6 +506,21 @@ def test_bad_prev_result_is_code_7_naming_the_path() -> None:
     out = run(env_for("ADD"), conf("1.0.0", prevResult=prev))
     assert out.json["code"] == 7
     assert "prevResult.ips[0].address" in out.json["msg"]
+
+
+@pytest.mark.parametrize(
+    ("command", "version"),
+    [("ADD", "0.3.0"), ("DEL", "0.4.0"), ("CHECK", "0.4.0"), ("CHECK", "1.0.0"), ("CHECK", "1.1.0")],
+)
+def test_prev_result_interface_index_out_of_range_is_code_7(command: str, version: str) -> None:
+    # A CHECK that looks up the addresses of its interface by index would otherwise find none and pass.
+    ips = [{"address": "10.0.0.2/24", "interface": 0}, {"address": "10.0.0.3/24", "interface": 1}]
+    if version.startswith("0."):
+        ips = [{"version": "4", **ip} for ip in ips]
+    prev = {"cniVersion": version, "interfaces": [{"name": "eth0"}], "ips": ips}
+    out = run(env_for(command), conf(version, prevResult=prev))
+    msg = "invalid network config: prevResult.ips[1].interface: index 1 is out of range (1 interface)"
+    assert (out.code, out.json, out.calls) == (1, error(7, msg, version=version), [])
 
 
 # --- errors raised by the plugin ------------------------------------------------------------------------------------
@@ -523,6 +586,9 @@ def test_log_settings(
     assert (code, logs.calls) == (0, [expected])
 
 
+_LONE_SURROGATE = "logFile: the path contains a lone surrogate (a JSON escape that is no character)"
+
+
 @pytest.mark.parametrize(
     ("env_extra", "config_extra", "expected"),
     [
@@ -537,6 +603,18 @@ def test_log_settings(
             error(7, 'logLevel: unknown log level "loud"', "use one of DEBUG, INFO, WARNING, ERROR"),
         ),
         ({}, {"logFile": 3}, error(7, "logFile: expected a string, got number")),
+        # A path that cannot name a file is the setting's error, like any other bad value (SECURITY.md, section 9).
+        ({}, {"logFile": "/tmp/a\u0000b"}, error(7, "logFile: the path contains a NUL character", '"/tmp/a\\x00b"')),
+        (
+            {},
+            {"logFile": "/tmp/\ud800"},
+            error(7, _LONE_SURROGATE, '"/tmp/\\ud800"'),
+        ),
+        (
+            {"RSCNI_LOG_FILE": "/tmp/" + "x" * 256},
+            {},
+            error(4, "RSCNI_LOG_FILE: the path has a component longer than 255 bytes", '"/tmp/' + "x" * 256 + '"'),
+        ),
     ],
 )
 def test_bad_log_settings(env_extra: dict[str, str], config_extra: dict[str, Any], expected: dict[str, Any]) -> None:
@@ -645,3 +723,39 @@ def test_the_configuration_is_validated_once_before_the_method(
     assert (out.code, [name for name, _ in out.calls]) == expected
     if expected == (1, ["validate"]):
         assert out.json == error(7, "invalid network config: size: 0 is below 1")
+
+
+# --- an ADD result that cannot be delivered is undone ----------------------------------------------------------------
+
+
+class BrokenStdout(io.StringIO):
+    """A stdout whose reader went away: the write of the answer fails as a broken pipe does."""
+
+    def flush(self) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+@pytest.mark.parametrize("command", ["ADD", "DEL", "CHECK"])
+def test_undeliverable_add_result_is_undone(command: str) -> None:
+    err = io.StringIO()
+    code = dispatch(Recorder, env_for(command), io.BytesIO(json.dumps(conf()).encode()), BrokenStdout(), err)
+    calls = [(name, args.command) for name, args in Recorder.calls]
+    if command == "ADD":
+        # The runtime sees a failed ADD; what ADD created is released through the plugin's own DEL.
+        assert (code, calls) == (1, [("add", "ADD"), ("delete", "DEL")])
+        assert err.getvalue().splitlines()[-2:] == [
+            "rscni-py: cannot write the ADD output to stdout: [Errno 32] Broken pipe",
+            "rscni-py: the undelivered ADD was undone",
+        ]
+    else:  # nothing is written for these: nothing to undo
+        assert (code, calls) == (0, [(command.lower().replace("del", "delete"), command)])
+
+
+def test_failing_undo_is_reported_on_stderr() -> None:
+    class FailingUndo(Recorder):
+        def undo_add(self, args: CmdArgs[Any, Any]) -> None:
+            raise OSError("netlink is gone")
+
+    err = io.StringIO()
+    assert dispatch(FailingUndo, env_for("ADD"), io.BytesIO(json.dumps(conf()).encode()), BrokenStdout(), err) == 1
+    assert err.getvalue().splitlines()[-1] == "rscni-py: undoing the undelivered ADD failed: netlink is gone"

@@ -252,3 +252,50 @@ def test_lazy_names_are_the_objects_of_their_modules(package: str) -> None:
     assert set(module.__all__) <= set(dir(module))
     with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
         _ = module.Nope
+
+
+def _type_checking_names(module: Any) -> dict[str, str]:
+    """The names a package's ``if TYPE_CHECKING:`` block re-exports to mypy, each with its home as LazyNames spells it.
+
+    mypy --strict re-exports only ``from m import X as X`` and module-level assignments; an import without the
+    redundant alias binds a private name, recorded here under its dotted path so that ``NAME = alias.attr``
+    assignments resolve.
+    """
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(module))
+    (block,) = (
+        node
+        for node in tree.body
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+    )
+    private: dict[str, str] = {}
+    exported: dict[str, str] = {}
+    for node in block.body:
+        if isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                if alias.asname == alias.name:
+                    exported[alias.name] = str(node.module)
+                else:
+                    private[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+        elif isinstance(node, ast.Assign):
+            (target,) = node.targets
+            assert isinstance(target, ast.Name)
+            assert isinstance(node.value, ast.Attribute)
+            assert isinstance(node.value.value, ast.Name)
+            exported[target.id] = f"{private[node.value.value.id]}:{node.value.attr}"
+        else:
+            raise AssertionError(f"unexpected statement in {module.__name__}'s TYPE_CHECKING block: {ast.dump(node)}")
+    return exported
+
+
+@pytest.mark.parametrize("package", ["rscni_py", "rscni_py.types"])
+def test_lazy_names_are_the_names_mypy_sees(package: str) -> None:
+    # Python reads a package's names from its LazyNames table (which also gives __all__), mypy from the
+    # TYPE_CHECKING imports: both lists name the same objects from the same homes (docs/architecture.md).
+    import importlib
+
+    module = importlib.import_module(package)
+    assert _type_checking_names(module) == dict(module._LAZY.homes)
+    assert module.__all__ == sorted(module._LAZY.homes)

@@ -189,7 +189,6 @@ _INTERFACES: Final = {
     "1.0": st.lists(st.fixed_dictionaries({}, optional={**_IFACE_KEYS, "mtu": st.integers(0, 9000)}), max_size=2),
 }
 _ip_families = st.lists(st.sampled_from(_FAMILIES), max_size=3)
-_interface_indexes = st.none() | st.integers(-1, 2)
 _v4_routes = _routes(4)
 
 
@@ -211,7 +210,7 @@ def result_json(draw: st.DrawFn, version: str) -> dict[str, Any]:
         entry: dict[str, Any] = {"address": draw(_CIDRS[ipv])}
         if family == "0.4":
             entry["version"] = str(ipv)
-        index = draw(_interface_indexes)
+        index = draw(st.none() | st.integers(0, len(out["interfaces"]) - 1)) if out["interfaces"] else None
         if index is not None:
             entry["interface"] = index
         if draw(st.booleans()):

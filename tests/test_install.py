@@ -407,12 +407,11 @@ def test_unwritable_bin_dir_as_unprivileged_user() -> None:
         (root / "plug").chmod(0o644)
         bin_dir = root / "bin"
         bin_dir.mkdir(mode=0o555)
+        # The system Python imports this checkout's rscni_py (its own standard library is all the module needs).
         script = (
-            "import importlib.util, sys\n"
-            f"spec = importlib.util.spec_from_file_location('install', {install_module.__file__!r})\n"
-            "module = importlib.util.module_from_spec(spec)\n"
-            "sys.modules['install'] = module\n"
-            "spec.loader.exec_module(module)\n"
+            "import sys\n"
+            f"sys.path.insert(0, {str(Path(install_module.__file__).parents[2])!r})\n"
+            "from rscni_py.tools import install as module\n"
             "import argparse\n"
             "parser = argparse.ArgumentParser()\n"
             "module.add_install_arguments(parser)\n"

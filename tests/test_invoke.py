@@ -35,7 +35,7 @@ from rscni_py import (
     UnknownContainerError,
     invoke,
 )
-from rscni_py.invoke import DefaultExecutor, Executor, plugin_error
+from rscni_py.invoke import DefaultExecutor, DelegateTimeoutError, Executor, plugin_error
 from rscni_py.protocol.dispatch import dispatch
 from rscni_py.testing.fake_exec import ExecCall, FakeExecutor, FakeResponse
 from rscni_py.types import IPConfig, Result, v0_2, v0_4, v1_0
@@ -599,19 +599,29 @@ def test_rollback_del_failure_is_logged_not_raised(caplog: pytest.LogCaptureFixt
         "DEL of delegated plugin /opt/cni/bin/fake-ipam failed: netplugin failed with no error message: exit status 1"
     )
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [("WARNING", f"rollback: {message}")]
-    assert getattr(failure, "__notes__", None) == [f"rollback: {message.replace(' failed:', ' failed too:')}"]
+    assert getattr(failure, "__notes__", None) == [
+        "rollback: DEL of delegated plugin /opt/cni/bin/fake-ipam failed, what its ADD allocated may still be held: "
+        "netplugin failed with no error message: exit status 1"
+    ]
 
 
 @pytest.mark.parametrize(
-    "add_answer",
+    ("add_answer", "commands"),
     [
-        InvalidNetworkConfigError("no subnet"),
-        TryAgainLaterError('plugin "/opt/cni/bin/fake-ipam" did not finish within 1s and was killed'),
-        b"garbage",
+        # The delegate answered with an error: it allocated nothing, and a DEL could release an earlier ADD's lease.
+        (InvalidNetworkConfigError("no subnet"), ["ADD"]),
+        (CNIError(999, "10.1.0.5 has been allocated to c1/eth0, duplicate allocation is not allowed"), ["ADD"]),
+        (TryAgainLaterError("the store is busy"), ["ADD"]),
+        # Killed by its timeout, or exited 0 with output that is not a result: it may have allocated.
+        (
+            DelegateTimeoutError('plugin "/opt/cni/bin/fake-ipam" did not finish within 1s and was killed'),
+            ["ADD", "DEL"],
+        ),
+        (b"garbage", ["ADD", "DEL"]),
     ],
-    ids=["delegate-error", "delegate-timeout", "delegate-garbage"],
+    ids=["delegate-error", "duplicate-allocation", "delegate-try-again", "delegate-timeout", "delegate-garbage"],
 )
-def test_rollback_when_the_delegate_add_itself_fails(add_answer: FakeResponse) -> None:
+def test_rollback_only_undoes_what_the_delegate_may_have_done(add_answer: FakeResponse, commands: list[str]) -> None:
     fake = ipam(result=add_answer)
     body_ran = False
     with (
@@ -624,7 +634,48 @@ def test_rollback_when_the_delegate_add_itself_fails(add_answer: FakeResponse) -
         assert info.value is add_answer
     else:
         assert info.value.code == 6
+    assert fake.commands == [("fake-ipam", command) for command in commands]
+
+
+def test_interrupt_during_the_delegate_add_rolls_back() -> None:
+    # The executor kills an interrupted delegate part-way (test_invoke_subprocess checks that); it may have allocated.
+    fake = ipam(result=KeyboardInterrupt())
+    with (
+        pytest.raises(KeyboardInterrupt),
+        invoke.add_with_rollback("fake-ipam", CONF_100, env=PLUGIN_ENV, executor=fake),
+    ):
+        pytest.fail("the block must not run")
     assert fake.commands == [("fake-ipam", "ADD"), ("fake-ipam", "DEL")]
+
+
+@pytest.mark.parametrize(
+    ("timeout", "rollback_timeout", "del_timeout"),
+    [
+        (None, invoke.ROLLBACK_TIMEOUT, invoke.ROLLBACK_TIMEOUT),
+        (invoke.DEFAULT_TIMEOUT, 10.0, 10.0),
+        (3.0, 10.0, 3.0),
+        (None, 0.5, 0.5),
+    ],
+)
+def test_rollback_del_is_always_bounded(timeout: float | None, rollback_timeout: float, del_timeout: float) -> None:
+    fake = ipam()
+    with (
+        pytest.raises(Boom),
+        invoke.add_with_rollback(
+            "fake-ipam", CONF_100, env=PLUGIN_ENV, executor=fake, timeout=timeout, rollback_timeout=rollback_timeout
+        ),
+    ):
+        raise Boom("link setup failed")
+    assert [(call.command, call.timeout) for call in fake.calls] == [("ADD", timeout), ("DEL", del_timeout)]
+
+
+def test_delegates_have_a_default_timeout() -> None:
+    fake = ipam()
+    invoke.delegate_add("fake-ipam", CONF_100, env=PLUGIN_ENV, executor=fake)
+    for function in (invoke.delegate_delete, invoke.delegate_check, invoke.delegate_gc, invoke.delegate_status):
+        function("fake-ipam", CONF_100, env=PLUGIN_ENV, executor=fake)
+    assert invoke.DEFAULT_TIMEOUT == 60.0
+    assert [call.timeout for call in fake.calls] == [60.0] * 5
 
 
 def test_nested_rollbacks_unwind_in_reverse_order() -> None:
@@ -646,7 +697,8 @@ def test_rollback_of_the_second_delegate_when_its_add_fails() -> None:
         invoke.add_with_rollback("extra", CONF_100, env=PLUGIN_ENV, executor=fake),
     ):
         pass  # pragma: no cover - never entered
-    assert fake.commands == [("pool", "ADD"), ("extra", "ADD"), ("extra", "DEL"), ("pool", "DEL")]
+    # extra answered with an error, so it allocated nothing; pool's allocation is released.
+    assert fake.commands == [("pool", "ADD"), ("extra", "ADD"), ("pool", "DEL")]
 
 
 def test_no_rollback_when_the_delegate_is_not_found() -> None:
@@ -732,7 +784,8 @@ def test_plugin_passes_delegate_error_through_to_the_runtime() -> None:
         1,
         {"cniVersion": "1.0.0", "code": 7, "msg": "invalid range set 0", "details": "subnet missing"},
     )
-    assert IpamUser.executor.commands == [("fake-ipam", "ADD"), ("fake-ipam", "DEL")]
+    # The delegate's own error: it allocated nothing, so nothing is undone.
+    assert IpamUser.executor.commands == [("fake-ipam", "ADD")]
 
 
 def test_cmd_args_carry_the_dispatch_environment() -> None:

@@ -180,7 +180,7 @@ def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
         run(path, timeout=0.5)
     elapsed = time.monotonic() - started
     assert (type(info.value), info.value) == (
-        TryAgainLaterError,
+        invoke.DelegateTimeoutError,
         TryAgainLaterError(
             f"plugin {json.dumps(path)} did not finish within 0.5s and was killed", '"waiting for the lock\\n"'
         ),

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rscni_py import CmdArgs, CNIArgs, CNIPlugin, K8sArgs, NetConf
-from rscni_py.protocol.dispatch import MAX_CONFIG_BYTES, MAX_JSON_DEPTH, _depth_exceeds, _text_depth_exceeds, dispatch
+from rscni_py.protocol.dispatch import MAX_CONFIG_BYTES, MAX_JSON_DEPTH, _text_depth_exceeds, dispatch
 from rscni_py.types import Result, encode, json_field
 from tests.test_dispatch import env_for, error
 
@@ -156,11 +156,35 @@ def test_brackets_inside_strings_do_not_count() -> None:
     assert Walker.seen[0].raw_config["x"]["b"] == '\\"{' * 300
 
 
-@pytest.mark.parametrize(("levels", "refused"), [(MAX_JSON_DEPTH - 1, False), (MAX_JSON_DEPTH, True)])
-def test_utf16_configuration_is_measured_too(levels: int, refused: bool) -> None:
-    # json.loads also reads UTF-16; its brackets are not single bytes, so the parsed document is walked instead.
-    code, out, _ = serve(config_with("x", nested(levels, "array")).decode().encode("utf-16"))
-    assert (code, out) == ((1, TOO_DEEP) if refused else (0, {"cniVersion": "1.0.0"}))
+def test_depth_is_checked_before_parsing() -> None:
+    # Measured on the text, before json.loads builds a single list: a document that is too deep is refused as such
+    # even when it is broken further on, and a 16 MiB one costs no parsing (benchmarks/fuzz_dispatch.py times it).
+    code, out, _ = serve(config_with("x", nested(MAX_JSON_DEPTH, "array") + ", broken"))
+    assert (code, out) == (1, TOO_DEEP)
+
+
+def test_sixteen_mib_of_arrays_one_level_too_deep_is_refused() -> None:
+    chain = nested(MAX_JSON_DEPTH, "array")
+    data = config_with("x", "[" + ",".join([chain] * ((MAX_CONFIG_BYTES - 100) // (len(chain) + 1))) + "]")
+    assert len(data) <= MAX_CONFIG_BYTES
+    assert serve(data)[:2] == (1, TOO_DEEP)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '"',  # an unterminated string, and one ending in a backslash: still linear, never an error
+        '"\\',
+        '"\\"\\"\\"' * 1000,
+        "]" * 200 + "[" * 200,
+        "[" * 200,
+        "]]]]" + "[[]" * 300,
+    ],
+)
+def test_text_depth_check_survives_broken_text(text: str) -> None:
+    # It runs before the parser, so it sees text that is not JSON: whatever it finds, the answer is code 6.
+    code, out, err = serve(config_with("x", text))
+    assert (code, out["code"], err) == (1, 6, "")
 
 
 _json_trees = st.recursive(
@@ -178,7 +202,28 @@ def test_text_depth_check_agrees_with_walking_the_objects(
     tree: object, limit: int, ascii_only: bool, indent: int | None
 ) -> None:
     text = json.dumps(tree, ensure_ascii=ascii_only, indent=indent).encode()
-    assert _text_depth_exceeds(text, limit) == _depth_exceeds(tree, limit)
+    assert _text_depth_exceeds(text, limit) == (_depth(tree) > limit)
+
+
+@settings(max_examples=300, derandomize=True, database=None, deadline=None)
+@given(st.lists(st.integers(1, 40), min_size=1, max_size=60), st.integers(0, 45), st.booleans())
+def test_text_depth_check_agrees_on_runs_of_brackets(depths: list[int], limit: int, chained: bool) -> None:
+    # Shapes that peel slowly: side by side (or one inside the next) nests of the given depths.
+    if chained:
+        text = "".join("[" * d + "1," for d in depths) + "1" + "".join("]" * d for d in reversed(depths))
+        depth = sum(depths)
+    else:
+        text = "[" + ",".join(nested(d, "array") for d in depths) + "]"
+        depth = 1 + max(depths)
+    assert _text_depth_exceeds(text.encode(), limit) == (depth > limit)
+
+
+def _depth(value: object) -> int:
+    """How deeply arrays and objects nest in a parsed document (the oracle for the text check)."""
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+    if children is None:
+        return 0
+    return 1 + max(map(_depth, children), default=0)
 
 
 @pytest.mark.parametrize("kind", ["array", "object"])

@@ -10,7 +10,7 @@ import pytest
 
 import rscni_py
 
-PUBLIC_MODULES = ["rscni_py", "rscni_py.errors", "rscni_py.types"]
+PUBLIC_MODULES = ["rscni_py", "rscni_py.errors", "rscni_py.paths", "rscni_py.types"]
 
 
 @pytest.mark.parametrize("name", PUBLIC_MODULES)

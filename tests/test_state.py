@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from rscni_py import state
 from rscni_py.state import (
     ALREADY_GONE_ERRNOS,
+    DELEGATIONS_KEY,
     AttachmentKey,
     AttachmentStore,
     CorruptStateError,
@@ -39,10 +40,13 @@ from rscni_py.state import (
     StateError,
     UnsafePathError,
     is_already_gone,
+    release_delegations,
     remove_stale_attachments,
     stale_attachments,
     tolerate_missing,
+    with_delegation,
 )
+from rscni_py.testing.fake_exec import FakeExecutor
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -569,8 +573,8 @@ def test_modes_do_not_depend_on_the_umask(tmp_path: Path, umask: int) -> None:
 
 
 def test_parents_of_the_root_get_ordinary_modes(tmp_path: Path) -> None:
-    # Like mkdir -p: /var/lib/cni may be shared with other tools, only our own directories are private.
-    old = os.umask(0o022)
+    # /var/lib/cni may be shared with other tools, only our own directories are private; 0755 whatever the umask.
+    old = os.umask(0o000)
     try:
         AttachmentStore("net1", root=tmp_path / "var" / "lib" / "cni" / "rscni-py").put("c1", "eth0", {})
     finally:
@@ -1049,3 +1053,52 @@ def test_public_names() -> None:
         "StateError",
         "UnsafePathError",
     ]
+
+
+# --- releasing what delegates hold -----------------------------------------------------------------------------------
+
+
+def test_release_delegations_uses_the_attachments_own_ids(tmp_path: Path) -> None:
+    pool = {"cniVersion": "1.0.0", "name": "n", "ipam": {"type": "pool"}}
+    document = with_delegation({"hostIfname": "veth1"}, "pool", json.dumps(pool).encode())
+    document = with_delegation(document, "extra", {"cniVersion": "1.0.0", "name": "n"})
+    document = with_delegation(document, "pool", pool)  # recorded again: replaces, keeps one entry
+    assert document == {
+        "hostIfname": "veth1",
+        DELEGATIONS_KEY: [
+            {"type": "extra", "config": {"cniVersion": "1.0.0", "name": "n"}},
+            {"type": "pool", "config": pool},
+        ],
+    }
+    store = AttachmentStore("n", root=tmp_path)
+    store.put("c1", "eth1", document)
+    fake = FakeExecutor({"pool": None, "extra": None})
+    gc_env = {"CNI_COMMAND": "GC", "CNI_PATH": "/opt/cni/bin"}
+
+    release_delegations(AttachmentKey("c1", "eth1"), store.get("c1", "eth1"), gc_env, executor=fake)
+    release_delegations(AttachmentKey("c2", "eth0"), None, gc_env, executor=fake)  # no record: nothing to do
+
+    assert [(call.path, call.env, json.loads(call.stdin), call.timeout) for call in fake.calls] == [
+        (
+            f"/opt/cni/bin/{name}",
+            {
+                "CNI_COMMAND": "DEL",
+                "CNI_PATH": "/opt/cni/bin",
+                "CNI_CONTAINERID": "c1",
+                "CNI_IFNAME": "eth1",
+                "CNI_NETNS": "",
+            },
+            config,
+            60.0,
+        )
+        for name, config in [("pool", pool), ("extra", {"cniVersion": "1.0.0", "name": "n"})]
+    ]
+
+
+@pytest.mark.parametrize("netconf", [b"[1]", b"{", {"a": 1}], ids=["array", "not-json", "ok"])
+def test_with_delegation_wants_a_json_object(netconf: bytes | dict[str, int]) -> None:
+    if isinstance(netconf, dict):
+        assert with_delegation({}, "p", netconf) == {"rscniPyDelegations": [{"type": "p", "config": {"a": 1}}]}
+        return
+    with pytest.raises(InvalidDocumentError):
+        with_delegation({}, "p", netconf)

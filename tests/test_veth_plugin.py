@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -225,12 +226,19 @@ def expected_result(version: str, env: Env) -> dict[str, Any]:
 
 @pytest.mark.parametrize("version", ["0.2.0", "0.3.1", "0.4.0", "1.0.0"], ids=lambda v: f"v{v}")
 def test_add_result_and_kernel_state(world: Env, version: str) -> None:
-    out = world.call("ADD", world.conf(version))
+    conf = world.conf(version)
+    out = world.call("ADD", conf)
 
     assert (out.code, out.output) == (0, expected_result(version, world))
     assert world.allocated() == [world.lease.host(2)]
     assert world.records() == {
-        f"{world.container_id}:eth0.json": {"hostIfname": world.host_ifname, "netns": world.ns.path}
+        f"{world.container_id}:eth0.json": {
+            "phase": "added",
+            "hostIfname": world.host_ifname,
+            "netns": world.ns.path,
+            # What GC needs to release the address itself: the IPAM plugin and the configuration ADD gave it.
+            "rscniPyDelegations": [{"type": "host-local", "config": conf}],
+        }
     }
     link = ns_link(world.ns, "eth0")
     assert (link["mtu"], "UP" in link["flags"]) == (1400, True)
@@ -623,6 +631,27 @@ BAD_CONFIGS = [
         "invalid network config: stateDir: expected an absolute directory path, got 'var/lib/x'",
         id="state-dir-relative",
     ),
+    # Paths that cannot name a file are configuration errors too, never a traceback (issue 12, item 6).
+    pytest.param(
+        {**_base_conf(), "stateDir": "/var/lib/a\u0000b"},
+        "invalid network config: stateDir: the path contains a NUL character",
+        id="state-dir-nul",
+    ),
+    pytest.param(
+        {**_base_conf(), "stateDir": "/var/lib/\ud800"},
+        "invalid network config: stateDir: the path contains a lone surrogate (a JSON escape that is no character)",
+        id="state-dir-lone-surrogate",
+    ),
+    pytest.param(
+        {**_base_conf(), "stateDir": "/" + "x" * 256},
+        "invalid network config: stateDir: the path has a component longer than 255 bytes",
+        id="state-dir-long-component",
+    ),
+    pytest.param(
+        {**_base_conf(), "stateDir": "/x" * 2048},
+        "invalid network config: stateDir: the path is longer than 4095 bytes",
+        id="state-dir-long-path",
+    ),
     pytest.param(
         {**_base_conf(), "mtu": 65536},
         "invalid network config: mtu: 65536 is outside 68..65535",
@@ -791,7 +820,7 @@ def test_failure_to_record_removes_the_pair_and_the_address(world: Env, tmp_path
         {
             "cniVersion": "1.0.0",
             "code": 5,
-            "msg": f"stateDir: cannot use {blocker}/state/{world.network}: File exists",
+            "msg": f"stateDir: cannot use {blocker}/state/{world.network}: Not a directory",
         },
     )
     assert host_link(world.host_ifname) is None
@@ -817,13 +846,19 @@ def test_gc_removes_pairs_of_attachments_no_longer_valid(world: Env, fake_ipam: 
             "cni.dev/valid-attachments": [{"containerID": kept, "ifname": "eth0"}],
         }
 
-        out = call("GC", gc_conf, container_id="", netns="", ifname="", cni_path=str(fake_ipam))
+        assert world.allocated() == [world.lease.host(2), world.lease.host(3)]
+
+        # The stand-in's GC does nothing, as host-local's does; the stale address is released by an IPAM DEL
+        # with the stale attachment's own IDs and the configuration its ADD used, through the real host-local.
+        cni_path = f"{fake_ipam}:{HOST_LOCAL_DIR}"
+        out = call("GC", gc_conf, container_id="", netns="", ifname="", cni_path=cni_path)
 
         assert (out.code, out.output) == (0, None)
         assert host_link(netops.host_ifname(stale, "eth0")) is None
         assert other_ns.links() == ["lo"]
         assert host_link(world.host_ifname) is not None
         assert list(world.records()) == [f"{kept}:eth0.json"]
+        assert world.allocated() == [world.lease.host(2)]
         assert _calls(fake_ipam) == [("GC", gc_conf)]
     finally:
         run("ip", "link", "del", netops.host_ifname(stale, "eth0"), check=False)
@@ -840,11 +875,12 @@ def test_gc_without_valid_attachments_removes_all(world: Env, fake_ipam: Path) -
         "ipam": {"type": "fake-ipam"},
     }
 
-    out = call("GC", gc_conf, container_id="", netns="", ifname="", cni_path=str(fake_ipam))
+    out = call("GC", gc_conf, container_id="", netns="", ifname="", cni_path=f"{fake_ipam}:{HOST_LOCAL_DIR}")
 
     assert (out.code, out.output) == (0, None)
     assert host_link(world.host_ifname) is None
     assert world.records() == {}
+    assert world.allocated() == []
 
 
 def test_gc_runs_ipam_gc_even_when_the_store_fails(fake_ipam: Path, tmp_path: Path) -> None:
@@ -860,18 +896,18 @@ def test_gc_runs_ipam_gc_even_when_the_store_fails(fake_ipam: Path, tmp_path: Pa
         {
             "cniVersion": "1.1.0",
             "code": 5,
-            "msg": f"stateDir: cannot use {blocker}/vethnet: File exists",  # mkdir -p meets a file
+            "msg": f"stateDir: cannot use {blocker}/vethnet: Not a directory",  # the state root is a file
             "details": "IPAM plugin fake-ipam GC failed too: ipam gc broke",
         },
     )
     assert [command for command, _ in _calls(fake_ipam)] == ["GC"]
 
 
-def test_ipam_result_without_addresses_is_rolled_back(fake_ipam: Path) -> None:
+def test_ipam_result_without_addresses_is_rolled_back(world: Env, fake_ipam: Path) -> None:
     (fake_ipam / "result").write_text('{"cniVersion": "1.1.0", "routes": [{"dst": "0.0.0.0/0"}]}')
     conf = _v11_conf(fake_ipam.parent / "state")
 
-    out = call("ADD", conf, container_id="c1", netns="/run/netns/unused", cni_path=str(fake_ipam))
+    out = call("ADD", conf, container_id="c1", netns=world.ns.path, cni_path=str(fake_ipam))
 
     assert (out.code, out.output) == (
         1,
@@ -884,3 +920,197 @@ def test_ipam_result_without_addresses_is_rolled_back(fake_ipam: Path) -> None:
     )
     # The spec's rule for a failed ADD after delegation: the delegate's DEL runs, with the same configuration.
     assert _calls(fake_ipam) == [("ADD", conf), ("DEL", conf)]
+
+
+# --------------------------------------------------------------------------------------------
+# Faults: a repeated ADD, a FIFO for a namespace, a plugin killed during IPAM's ADD
+# --------------------------------------------------------------------------------------------
+
+
+def test_repeated_add_is_refused_and_changes_nothing(world: Env) -> None:
+    conf = world.conf()
+    assert world.call("ADD", conf).code == 0
+    records = world.records()
+
+    out = world.call("ADD", conf)
+
+    assert (out.code, out.output) == (
+        1,
+        {
+            "cniVersion": "1.0.0",
+            "code": 100,
+            "msg": f"attachment {world.container_id}/eth0 already exists",
+            "details": "a repeated ADD changes nothing; DEL the attachment first",
+        },
+    )
+    assert world.allocated() == [world.lease.host(2)]
+    assert world.records() == records
+    assert host_link(world.host_ifname) is not None
+
+
+def test_fifo_as_netns_is_refused_before_ipam_without_hanging(world: Env, tmp_path: Path) -> None:
+    fifo = tmp_path / "netns-fifo"
+    os.mkfifo(fifo)
+
+    out = world.call("ADD", world.conf(), netns=str(fifo))
+
+    assert (out.code, out.output) == (
+        1,
+        {
+            "cniVersion": "1.0.0",
+            "code": 8,
+            "msg": f"{fifo} is not a network namespace",
+            "details": str(fifo),
+        },
+    )
+    assert world.allocated() == []
+    assert world.records() == {}
+
+
+# host-local behind a wrapper that takes its time over ADD, so the plugin can be killed while IPAM works.
+SLOW_ADD = """#!/bin/sh
+if [ "$CNI_COMMAND" = ADD ]; then touch "{flag}"; sleep 1; fi
+exec {host_local}
+"""
+
+
+def test_kill_during_ipam_add_is_released_by_gc(world: Env, fake_ipam: Path, tmp_path: Path) -> None:
+    slow = tmp_path / "slow-bin"
+    slow.mkdir()
+    started = tmp_path / "ipam-started"
+    (slow / "host-local").write_text(SLOW_ADD.format(flag=started, host_local=HOST_LOCAL_DIR / "host-local"))
+    (slow / "host-local").chmod(0o755)
+    conf = world.conf()
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(SCRIPT.parent.parent.parent),
+            "CNI_COMMAND": "ADD",
+            "CNI_CONTAINERID": world.container_id,
+            "CNI_NETNS": world.ns.path,
+            "CNI_IFNAME": "eth0",
+            "CNI_PATH": str(slow),
+        },
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps(conf).encode())
+    proc.stdin.close()
+    waited = 0.0
+    while not started.exists():
+        assert waited < 30 and proc.poll() is None
+        time.sleep(0.01)
+        waited += 0.01
+    proc.kill()  # while IPAM allocates: nothing of the plugin runs any more
+    proc.wait()
+    # The delegate, in a session of its own, still finishes the allocation.
+    for _ in range(300):
+        if world.allocated():
+            break
+        time.sleep(0.01)
+    assert world.allocated() == [world.lease.host(2)]
+    assert [doc["phase"] for doc in world.records().values()] == ["adding"]
+    # The runtime retries the ADD without a DEL: host-local refuses the duplicate, and the record that leads to
+    # the killed ADD's lease stays.
+    retry = world.call("ADD", conf)
+    assert (retry.code, retry.output["code"], retry.output["msg"]) == (
+        1,
+        999,
+        f"failed to allocate for range 0: {world.lease.host(2)} has been allocated to {world.container_id}, "
+        "duplicate allocation is not allowed",
+    )
+    assert [doc["phase"] for doc in world.records().values()] == ["adding"]
+
+    gc_conf = {**_v11_conf(world.state_dir), "name": world.network}
+    out = call("GC", gc_conf, container_id="", netns="", ifname="", cni_path=f"{fake_ipam}:{HOST_LOCAL_DIR}")
+
+    assert (out.code, out.output) == (0, None)
+    assert world.allocated() == []
+    assert world.records() == {}
+
+
+@pytest.mark.parametrize("how", ["closed", "broken-pipe"])
+def test_undeliverable_add_leaves_nothing(world: Env, how: str) -> None:
+    # The runtime never reads the result, so it takes the ADD as failed: the pair, address and record must go.
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(SCRIPT.parent.parent.parent),
+        "CNI_COMMAND": "ADD",
+        "CNI_CONTAINERID": world.container_id,
+        "CNI_NETNS": world.ns.path,
+        "CNI_IFNAME": "eth0",
+        "CNI_PATH": str(HOST_LOCAL_DIR),
+    }
+    read_end, write_end = os.pipe()
+    if how == "broken-pipe":
+        os.close(read_end)
+    try:
+        proc = subprocess.run(
+            [sys.executable, str(SCRIPT)],
+            input=json.dumps(world.conf()).encode(),
+            env=env,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            check=False,
+            timeout=60,
+            preexec_fn=(lambda: os.close(1)) if how == "closed" else None,
+        )
+    finally:
+        os.close(write_end)
+        if how == "closed":
+            os.close(read_end)
+    assert proc.returncode == 1
+    assert proc.stderr.decode().splitlines()[-1] == "rscni-py: the undelivered ADD was undone"
+    assert host_link(world.host_ifname) is None
+    assert world.allocated() == []
+    assert world.records() == {}
+
+
+# The plugin as a process, killed (SIGKILL) right after the pair is built, before the record would say so.
+KILLED_BEFORE_RECORD = """
+import os, signal, sys
+sys.path.insert(0, {root!r})
+from examples.veth import rscni_veth
+rscni_veth._record = lambda args: os.kill(os.getpid(), signal.SIGKILL)
+rscni_veth.VethPlugin.run()
+"""
+
+
+@pytest.mark.parametrize("cleanup", ["GC", "DEL"])
+def test_kill_after_the_pair_is_built_is_found_by_del_and_gc(
+    world: Env, fake_ipam: Path, tmp_path: Path, cleanup: str
+) -> None:
+    conf = world.conf()
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLED_BEFORE_RECORD.format(root=str(SCRIPT.parent.parent.parent))],
+        input=json.dumps(conf).encode(),
+        capture_output=True,
+        timeout=60,
+        check=False,
+        env={
+            **os.environ,
+            "CNI_COMMAND": "ADD",
+            "CNI_CONTAINERID": world.container_id,
+            "CNI_NETNS": world.ns.path,
+            "CNI_IFNAME": "eth0",
+            "CNI_PATH": str(HOST_LOCAL_DIR),
+        },
+    )
+    assert (proc.returncode, proc.stdout) == (-9, b"")
+    assert host_link(world.host_ifname) is not None
+    assert world.allocated() == [world.lease.host(2)]
+    assert [doc["phase"] for doc in world.records().values()] == ["adding"]
+
+    if cleanup == "GC":
+        gc_conf = {**_v11_conf(world.state_dir), "name": world.network}
+        out = call("GC", gc_conf, container_id="", netns="", ifname="", cni_path=f"{fake_ipam}:{HOST_LOCAL_DIR}")
+    else:
+        out = world.call("DEL", conf)
+
+    assert (out.code, out.output) == (0, None)
+    assert host_link(world.host_ifname) is None
+    assert world.allocated() == []
+    assert world.records() == {}

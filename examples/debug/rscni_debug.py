@@ -31,6 +31,7 @@ from rscni_py import (
     __version__,
     override,
 )
+from rscni_py.paths import PathTextError, check_path_text, ensure_trusted_dir
 from rscni_py.types import Result, json_field
 
 __all__ = [
@@ -94,23 +95,29 @@ def record_name(args: CmdArgs[DebugConf, DebugArgs]) -> str:
 
 
 def output_dir(conf: DebugConf) -> Path:
-    """The ``cniOutput`` directory, checked (code 7) and created when missing (code 5 when that fails)."""
+    """The ``cniOutput`` directory, checked (code 7) and created 0755 when missing (code 5 when that fails).
+
+    It is reached from ``/`` through trusted directories only (``rscni_py.paths``, SECURITY.md
+    section 9): a link or directory another user could have planted on the way is code 5, and nothing is written.
+    """
     value = conf.cni_output
     if value is None:
         raise InvalidNetworkConfigError("cniOutput: required field missing")
     if value == "":
         raise InvalidNetworkConfigError("cniOutput: expected a directory path, got an empty string")
-    if "\0" in value:
-        raise InvalidNetworkConfigError("cniOutput: the path contains a NUL character", json.dumps(value))
+    try:
+        check_path_text(value)
+    except PathTextError as exc:
+        raise InvalidNetworkConfigError(f"cniOutput: the path {exc.reason}", json.dumps(value)) from None
     path = Path(value)
     if not path.is_absolute():
         raise InvalidNetworkConfigError("cniOutput: expected an absolute directory path", value)
     if path.exists() and not path.is_dir():
         raise InvalidNetworkConfigError("cniOutput: not a directory", value)
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        ensure_trusted_dir(path, create_mode=0o755)
     except OSError as exc:
-        raise IOFailureError(f"cniOutput: cannot create directory {value}", exc.strerror or str(exc)) from None
+        raise IOFailureError(f"cniOutput: cannot use directory {value}", exc.strerror or str(exc)) from None
     return path
 
 

@@ -79,6 +79,7 @@ __all__ = [
     "VethAttachment",
     "VethConfig",
     "check",
+    "check_netns",
     "host_ifname",
     "setup",
     "teardown",
@@ -242,10 +243,7 @@ class VethConfig:
     def __post_init__(self) -> None:
         _validate_container_id(self.container_id)
         _validate_ifname(self.ifname, "ifname")
-        if not self.netns:
-            raise InvalidArgument("netns: must be a non-empty path")
-        if not os.path.isabs(self.netns):
-            raise InvalidArgument(f"netns: {self.netns!r} is not an absolute path")
+        _validate_netns(self.netns)
         # Accept lists from callers but store tuples, so the config stays hashable and frozen.
         object.__setattr__(self, "addresses", tuple(self.addresses))
         object.__setattr__(self, "routes", tuple(self.routes))
@@ -315,6 +313,13 @@ def host_ifname(container_id: str, ifname: str) -> str:
     _validate_ifname(ifname, "ifname")
     digest = hashlib.sha256(f"{container_id}\0{ifname}".encode()).hexdigest()
     return HOST_IFNAME_PREFIX + digest[: MAX_IFNAME_BYTES - len(HOST_IFNAME_PREFIX)]
+
+
+def _validate_netns(netns: str) -> None:
+    if not netns:
+        raise InvalidArgument("netns: must be a non-empty path")
+    if not os.path.isabs(netns):
+        raise InvalidArgument(f"netns: {netns!r} is not an absolute path")
 
 
 def _validate_container_id(container_id: str) -> None:
@@ -411,9 +416,13 @@ def _host_addresses(config: VethConfig) -> list[IPAddress]:
 
 @contextmanager
 def _open_netns(netns: str) -> Iterator[int]:
-    """Open ``netns`` and make sure it is a network namespace; yields the file descriptor."""
+    """Open ``netns`` and make sure it is a network namespace; yields the file descriptor.
+
+    O_NONBLOCK: a FIFO (or a device) planted at the path must not hang the plugin in open(); the
+    NS_GET_NSTYPE ioctl then refuses anything that is not a namespace file.
+    """
     try:
-        fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except FileNotFoundError:
         raise NetnsNotFound(netns) from None
     except OSError as exc:
@@ -428,6 +437,17 @@ def _open_netns(netns: str) -> Iterator[int]:
         yield fd
     finally:
         os.close(fd)
+
+
+def check_netns(netns: str) -> None:
+    """Raise :class:`NetnsNotFound` / :class:`NotANetns` unless ``netns`` is a network namespace.
+
+    Never blocks; ADD calls it before anything is allocated, so a bad path costs nothing to undo.
+    Raises :class:`InvalidArgument` for an empty or relative path.
+    """
+    _validate_netns(netns)
+    with _open_netns(netns):
+        pass
 
 
 @contextmanager

@@ -40,7 +40,14 @@ from rscni_py import (
     invoke,
     override,
 )
-from rscni_py.state import AttachmentKey, AttachmentStore, remove_stale_attachments
+from rscni_py.paths import PathTextError, check_path_text
+from rscni_py.state import (
+    AttachmentKey,
+    AttachmentStore,
+    release_delegations,
+    remove_stale_attachments,
+    with_delegation,
+)
 from rscni_py.types import DNS, Interface, IPAMConf, IPConfig, Result, Route, json_field
 
 try:  # imported as part of the repository (tests, a runtime with the repository on PYTHONPATH)
@@ -108,6 +115,10 @@ class VethConf(NetConf):
             raise InvalidNetworkConfigError(
                 f"invalid network config: mtu: {self.mtu} is outside {netops.MIN_MTU}..{netops.MAX_MTU}"
             )
+        try:
+            check_path_text(self.state_dir)
+        except PathTextError as exc:
+            raise InvalidNetworkConfigError(f"invalid network config: stateDir: the path {exc.reason}") from None
         if not os.path.isabs(self.state_dir):
             raise InvalidNetworkConfigError(
                 f"invalid network config: stateDir: expected an absolute directory path, got {self.state_dir!r}"
@@ -172,7 +183,23 @@ class VethPlugin(CNIPlugin[VethConf]):
 
     @override
     def add(self, args: CmdArgs[VethConf]) -> Result:
-        """ADD: allocate through IPAM, then build the pair; any failure after IPAM releases the allocation."""
+        """ADD: record the intent, allocate through IPAM, build the pair; a failure undoes what this ADD did.
+
+        A repeated ADD of a live attachment is refused before anything changes (README.md, "Attachment records").
+        """
+        try:
+            # Before anything is allocated, and without blocking: a FIFO here must not hang us after IPAM ran.
+            netops.check_netns(args.netns)
+        except netops.NetOpsError as exc:
+            raise cni_error(exc, command="ADD") from exc
+        took_over = _begin(args)
+        try:
+            return self._attach(args)
+        except BaseException as exc:
+            _abandon(args, exc, took_over=took_over)
+            raise
+
+    def _attach(self, args: CmdArgs[VethConf]) -> Result:
         config = args.config
         with invoke.add_with_rollback(config.ipam.type, args.stdin_data) as ipam:
             if not ipam.ips:
@@ -183,7 +210,7 @@ class VethPlugin(CNIPlugin[VethConf]):
                 attachment = netops.setup(_veth_config(args, ipam.ips, ipam.routes))
             except netops.NetOpsError as exc:
                 raise cni_error(exc, command="ADD") from exc
-            _record(args, attachment)
+            _record(args)
             _log.info("attached %s in %s to host end %s", args.ifname, args.netns, attachment.host.name)
             return Result(
                 interfaces=[
@@ -269,16 +296,23 @@ class VethPlugin(CNIPlugin[VethConf]):
 
     @override
     def gc(self, args: CmdArgs[VethConf]) -> None:
-        """GC: remove the pairs of recorded attachments not in ``cni.dev/valid-attachments``, then IPAM's GC.
+        """GC: for each recorded attachment not in ``cni.dev/valid-attachments``, remove its pair and release its
+        address (IPAM DEL with the attachment's own IDs and recorded configuration), then run IPAM's GC.
 
-        IPAM's GC runs even when some pairs could not be removed (it releases the addresses); the first error is
-        reported, the other in its details.
+        IPAM's GC runs even when some attachments could not be collected; the first error is reported, the other
+        in its details.
         """
         config = args.config
         gc_error: CNIError | None = None
         store = config.store()
+
+        def collect(key: AttachmentKey, record: dict[str, object] | None) -> None:
+            _remove_pair(key, record)
+            # IPAM's own GC may do nothing (host-local): release each stale attachment's address here.
+            release_delegations(key, record)
+
         try:
-            report = remove_stale_attachments(store, config.valid_attachments, _remove_pair, lock_timeout=LOCK_TIMEOUT)
+            report = remove_stale_attachments(store, config.valid_attachments, collect, lock_timeout=LOCK_TIMEOUT)
             if report.removed:
                 _log.info("GC removed %s", ", ".join(f"{k.container_id}/{k.ifname}" for k in report.removed))
             report.raise_for_errors()
@@ -312,15 +346,51 @@ def _state_io_error(store: AttachmentStore, exc: OSError) -> CNIError:
     return IOFailureError(f"stateDir: cannot use {store.directory}: {exc.strerror or exc}")
 
 
-def _record(args: CmdArgs[VethConf], attachment: netops.VethAttachment) -> None:
-    """Record a new attachment for GC; if that fails, remove the pair again before the error propagates."""
+def _document(args: CmdArgs[VethConf], phase: str) -> dict[str, object]:
+    """The attachment's record: its phase, the host end, the namespace, and the IPAM delegation to undo."""
+    document = {"phase": phase, "hostIfname": netops.host_ifname(args.container_id, args.ifname), "netns": args.netns}
+    return with_delegation(document, args.config.ipam.type, args.stdin_data)
+
+
+def _begin(args: CmdArgs[VethConf]) -> bool:
+    """Refuse a repeated ADD of a live attachment; otherwise record the intent before anything is created.
+
+    The record exists from here on, so DEL and GC find whatever this ADD leaves if it is killed part-way.  A
+    record still in phase "adding" is what an interrupted ADD left; a new ADD takes it over (returns True).
+    """
+    with _locked_store(args.config) as store:
+        existing = store.get(args.container_id, args.ifname)
+        if existing is not None and existing.get("phase") != "adding":
+            raise CNIError(
+                LINK_EXISTS,
+                f"attachment {args.container_id}/{args.ifname} already exists",
+                "a repeated ADD changes nothing; DEL the attachment first",
+            )
+        store.put(args.container_id, args.ifname, _document(args, "adding"))
+    return existing is not None
+
+
+def _abandon(args: CmdArgs[VethConf], failure: BaseException, *, took_over: bool) -> None:
+    """After a failed ADD: forget the intent, unless something may be left for DEL or GC to release.
+
+    Kept: a record taken over from an interrupted ADD (what that ADD allocated is still held; IPAM refuses the
+    new ADD as a duplicate), and a record whose rollback added a note to the error (it may have left something).
+    """
+    if took_over or getattr(failure, "__notes__", None):
+        _log.warning("ADD failed and may have left something; keeping the record for DEL and GC")
+        return
     try:
         with _locked_store(args.config) as store:
-            store.put(
-                args.container_id,
-                args.ifname,
-                {"hostIfname": attachment.host.name, "netns": args.netns},
-            )
+            store.delete(args.container_id, args.ifname)
+    except CNIError as exc:
+        _log.warning("could not remove the record of the failed ADD: %s", exc)
+
+
+def _record(args: CmdArgs[VethConf]) -> None:
+    """Mark the attachment complete; if that fails, remove the pair again before the error propagates."""
+    try:
+        with _locked_store(args.config) as store:
+            store.put(args.container_id, args.ifname, _document(args, "added"))
     except BaseException:
         try:
             netops.teardown(args.container_id, args.ifname)

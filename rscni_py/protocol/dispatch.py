@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import operator
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -77,6 +78,8 @@ class _Request:
         self.supported = plugin_cls.supported_versions
         self.cni_version = max(self.supported, key=ALL_VERSIONS.index)
         self.command = ""
+        # After a successful ADD: how to undo it if its result cannot be delivered.
+        self.undo: Callable[[], None] | None = None
 
     def read_version(self, version: str) -> None:
         """The configuration's version becomes the error JSON's only when the plugin speaks it: an unknown or
@@ -110,18 +113,17 @@ def dispatch(
         output = _serve(plugin_cls, env, stdin, stderr, logs, signals, own_netns, request)
     except Interrupted as stop:
         logsetup.log(logsetup.WARNING, "%s stopped: %s", request.command or "command", stop.reason)
-        output = json.dumps(TryAgainLaterError(stop.reason).to_dict(request.cni_version), indent=4)
+        output = _error_json(TryAgainLaterError(stop.reason), stop, request)
         code = 1
     except CNIError as err:
         logsetup.log(logsetup.INFO, "%s failed with code %d: %s", request.command or "command", err.code, err)
-        output = json.dumps(err.to_dict(request.cni_version), indent=4)
+        output = _error_json(err, err, request)
         code = 1
     except Exception as exc:
         _print_traceback(exc, stderr)
         if on_exception is not None:
             on_exception(exc)
-        internal = InternalError(_describe_exception(exc))
-        output = json.dumps(internal.to_dict(request.cni_version), indent=4)
+        output = _error_json(InternalError(_describe_exception(exc)), exc, request)
         code = 1
     else:
         code = 0
@@ -136,12 +138,38 @@ def dispatch(
             stdout.write(output)
             stdout.flush()
         except (OSError, ValueError) as exc:  # the runtime closed our stdout: nobody is left to tell
-            try:
-                stderr.write(f"rscni-py: cannot write the {request.command or 'command'} output to stdout: {exc}\n")
-            except (OSError, ValueError):
-                pass  # nor is stderr usable: the exit code is the last word
+            _tell(stderr, f"rscni-py: cannot write the {request.command or 'command'} output to stdout: {exc}")
+            if code == 0 and request.undo is not None:
+                # The runtime sees a failed ADD: what it created must not stay (CNIPlugin.undo_add).
+                _undo(request.undo, stderr)
             return 1
     return code
+
+
+def _tell(stderr: TextIO, line: str) -> None:
+    try:
+        stderr.write(line + "\n")
+    except (OSError, ValueError):
+        pass  # nor is stderr usable: the exit code is the last word
+
+
+def _undo(undo: Callable[[], None], stderr: TextIO) -> None:
+    try:
+        undo()
+    except BaseException as exc:  # reported; the exit code already says failure
+        _tell(stderr, f"rscni-py: undoing the undelivered ADD failed: {_describe_exception(exc)}")
+    else:
+        _tell(stderr, "rscni-py: the undelivered ADD was undone")
+
+
+def _error_json(err: CNIError, cause: BaseException, request: _Request) -> str:
+    """The error object for stdout; notes added to ``cause`` while it unwound (e.g. a rollback that could not
+    release everything, docs/delegation.md) are appended to ``details``, so the runtime learns what was left."""
+    document = err.to_dict(request.cni_version)
+    notes = getattr(cause, "__notes__", None)
+    if isinstance(notes, list) and notes:
+        document["details"] = "; ".join(filter(None, [document.get("details", ""), *map(str, notes)]))
+    return json.dumps(document, indent=4)
 
 
 def _describe_exception(exc: BaseException) -> str:
@@ -211,22 +239,43 @@ def _serve(
     if spec.netns_guard and netns and not override and is_own_netns(netns, own_netns):
         raise InvalidNetNSError("plugin's netns and netns from CNI_NETNS should not be the same", q(netns))
 
-    # The plugin's codec engine builds its models, and its result's JSON, for the rest of the command.
-    from rscni_py.types import codec
-
-    previous = codec.use_engine(plugin_cls.codec)
-    served = _CALL_ENV.set(env)
-    try:
+    with _Serving(plugin_cls, env):
         args = _build_args(plugin_cls, command, env, values, data, raw, override)
         args.config.validate()
         logsetup.log(logsetup.DEBUG, "calling %s.%s", plugin_cls.__name__, spec.method)
         outcome = getattr(plugin, spec.method)(args)
         if spec.prints != "result":
             return ""
-        return _render_result(outcome, version)
-    finally:
-        _CALL_ENV.reset(served)
-        codec.use_engine(previous)
+        result = _render_result(outcome, version)
+
+    def undo() -> None:
+        with _Serving(plugin_cls, env):
+            plugin.undo_add(args)
+
+    request.undo = undo
+    return result
+
+
+class _Serving:
+    """The context a plugin's method runs in: the plugin's codec engine builds its models and its result's JSON,
+    and delegation starts from the command's environment (``call_env``).  A plain class: contextlib would cost
+    every start an import."""
+
+    def __init__(self, plugin_cls: type[CNIPlugin[Any, Any]], env: Mapping[str, str]) -> None:
+        self._engine = plugin_cls.codec
+        self._env = env
+
+    def __enter__(self) -> None:
+        from rscni_py.types import codec
+
+        self._previous = codec.use_engine(self._engine)
+        self._served = _CALL_ENV.set(self._env)
+
+    def __exit__(self, *exc_info: object) -> None:
+        from rscni_py.types import codec
+
+        _CALL_ENV.reset(self._served)
+        codec.use_engine(self._previous)
 
 
 def _instance(plugin_cls: type[CNIPlugin[Any, Any]], command: str) -> CNIPlugin[Any, Any]:
@@ -272,19 +321,25 @@ def _read_stdin(stdin: BinaryIO) -> bytes:
 
 
 def _load_config(data: bytes) -> dict[str, Any]:
-    """Decode stdin as JSON (code 6) and validate the network name (code 7), as Go's skel does first."""
+    """Decode stdin as JSON (code 6) and validate the network name (code 7), as Go's skel does first.
+
+    stdin must be UTF-8 without a byte order mark, as Go's decoder reads it: UTF-16, UTF-32 and a BOM are refused
+    (json.loads would accept them all), so is invalid UTF-8, which Go would replace (docs/protocol.md, section 3).
+    """
     if not data.strip():
         raise DecodingFailureError("error decoding network config: stdin is empty")
+    text = _utf8_text(data)
     too_deep = DecodingFailureError(f"error decoding network config: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    # Nesting needs an opening bracket per level, so a document with few brackets needs no check. The check reads
+    # the text before the parser builds anything: refusing costs no lists or dicts.
+    if data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH and _text_depth_exceeds(data, MAX_JSON_DEPTH):
+        raise too_deep
     try:
-        raw = strict_json.loads(data)
+        raw = strict_json.loads(text)
     except RecursionError:
         raise too_deep from None
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+    except ValueError as exc:
         raise DecodingFailureError(f"error decoding network config: {exc}") from None
-    # Nesting needs an opening bracket per level, so a document with few brackets needs no check.
-    if data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH and _too_deep(data, raw):
-        raise too_deep
     if raw is None:
         raw = {}  # Go decodes null into an empty object, so the name check below reports it
     if not isinstance(raw, dict):
@@ -302,66 +357,69 @@ def _load_config(data: bytes) -> dict[str, Any]:
     return raw
 
 
-def _too_deep(data: bytes, document: object) -> bool:
-    """Whether the JSON text ``data`` (already parsed into ``document``) nests more than ``MAX_JSON_DEPTH`` levels."""
-    if b"\x00" in data or data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        # UTF-16 or UTF-32, which json.loads also reads: brackets are not single bytes there, walk the objects.
-        return _depth_exceeds(document, MAX_JSON_DEPTH)
-    return _text_depth_exceeds(data, MAX_JSON_DEPTH)
+_BYTE_ORDER_MARKS: Final = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 
 
-# A JSON string token; in valid UTF-8 JSON no byte of a multi-byte character is a quote or a backslash.
-# Compiled on first use (re caches it) rather than at import: VERSION never checks a document's depth.
-_JSON_STRING: Final = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
-_NOT_BRACKETS: Final = bytes(byte for byte in range(256) if byte not in b"[]{}")
+def _utf8_text(data: bytes) -> str:
+    """stdin as text: UTF-8, with no byte order mark and no NUL (which JSON cannot hold raw), else code 6."""
+    not_utf8 = "error decoding network config: stdin is not UTF-8 text without a byte order mark"
+    if data.startswith(_BYTE_ORDER_MARKS):
+        raise DecodingFailureError(not_utf8, "it starts with a byte order mark")
+    nul = data.find(b"\x00")
+    if nul >= 0:  # UTF-16 or UTF-32 without a mark
+        raise DecodingFailureError(not_utf8, f"it holds a NUL byte at offset {nul}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DecodingFailureError(not_utf8, str(exc)) from None
+
+
+_BRACKET_RUN: Final = rb"\[+|\]+"
+_NOT_BRACKETS_OR_QUOTES: Final = bytes(byte for byte in range(256) if byte not in b'[]{}"')
 _ONE_BRACKET_KIND: Final = bytes.maketrans(b"{}", b"[]")
-# +1 for an opening bracket, -1 for a closing one, indexed by byte value.
-_STEP: Final = tuple(1 if byte == ord("[") else -1 if byte == ord("]") else 0 for byte in range(256))
+# Peeling levels stops once fewer than one byte in this many is part of an innermost pair "[]".
+_SPARSE_PAIRS: Final = 16
 
 
 def _text_depth_exceeds(data: bytes, limit: int) -> bool:
-    """Depth check on the text of a valid UTF-8 JSON document, without building anything per array or object.
+    """Whether the JSON text ``data`` nests arrays and objects more than ``limit`` levels, in linear time.
 
-    With the strings removed and objects written like arrays, only balanced brackets are left. Deleting every
-    empty pair ``[]`` removes the innermost level everywhere at once; that is repeated while it keeps halving the
-    text (wide documents vanish in a few passes). The depth of what is left is the highest running sum of +1 per
-    opening and -1 per closing bracket. Every step runs in C.
+    With the strings removed and objects written like arrays, only brackets are left. Deleting every innermost
+    pair ``[]`` removes one level everywhere at once; that is repeated while such pairs make up at least one byte in
+    ``_SPARSE_PAIRS``, so each pass shrinks the text by a fixed fraction and all passes together cost a few times
+    its length. What is left then has few runs of equal brackets, and its depth is the highest running sum of the
+    runs' lengths (+ for opening, - for closing runs). Every step runs in C; nothing is built per array or object.
+    On a text that is not JSON the answer means nothing, and the parser reports the real error.
     """
-    brackets = re.sub(_JSON_STRING, b"", data, flags=re.DOTALL).translate(_ONE_BRACKET_KIND, _NOT_BRACKETS)
-    removed = 0
-    while brackets and removed < limit:
-        inner = brackets.replace(b"[]", b"")
-        removed += 1
-        halved = 2 * len(inner) <= len(brackets)
-        brackets = inner
-        if not halved:
-            break
-    if not brackets:
-        return False
-    if removed >= limit:
-        return True
-    return max(itertools.accumulate(map(_STEP.__getitem__, brackets))) > limit - removed
-
-
-def _depth_exceeds(document: object, limit: int) -> bool:
-    """Whether arrays and objects nest more than ``limit`` levels in the parsed ``document``.
-
-    Breadth first, one level at a time: no recursion, so any depth is safe; visits every array and object once.
-    """
-    level: list[Any] = [document] if isinstance(document, (dict, list)) else []
-    depth = 0
-    while level:
-        depth += 1
-        if depth > limit:
+    brackets = _brackets_outside_strings(data)
+    peeled = 0
+    while brackets and brackets.count(b"[]") * _SPARSE_PAIRS >= len(brackets):
+        if peeled >= limit:
             return True
-        below: list[Any] = []
-        keep = below.append
-        for node in level:
-            for child in node.values() if type(node) is dict else node:
-                if isinstance(child, (dict, list)):
-                    keep(child)
-        level = below
-    return False
+        brackets = brackets.replace(b"[]", b"")
+        peeled += 1
+    runs = list(map(len, re.findall(_BRACKET_RUN, brackets)))
+    # Runs alternate; a balanced text starts with an opening one.
+    first_closing = 1 if brackets.startswith(b"[") else 0
+    runs[first_closing::2] = map(operator.neg, runs[first_closing::2])
+    return max(itertools.accumulate(runs), default=0) > limit - peeled
+
+
+def _brackets_outside_strings(data: bytes) -> bytes:
+    """The brackets of a UTF-8 JSON text that are not inside strings, with ``{}`` written as ``[]``.
+
+    A backslash escapes the byte after it, so deleting escaped backslashes and then escaped quotes leaves only
+    the quotes that delimit strings (in UTF-8 no byte of a multi-byte character is a quote or a backslash). Of the
+    brackets and quotes, two quotes side by side are an empty string or two strings with no bracket between them:
+    deleting them changes nothing outside strings, and leaves only strings that hold brackets to split off.
+    """
+    text = (
+        data.replace(b"\\\\", b"")
+        .replace(b'\\"', b"")
+        .translate(_ONE_BRACKET_KIND, _NOT_BRACKETS_OR_QUOTES)
+        .replace(b'""', b"")
+    )
+    return b"".join(text.split(b'"')[::2]) if b'"' in text else text
 
 
 def _check_version(spec: CommandSpec, version: str, supported: tuple[str, ...]) -> None:
@@ -392,9 +450,20 @@ def _configure_logging(logs: logsetup.LogControl, env: Mapping[str, str], raw: M
             logsetup.CONFIG_LOG_LEVEL,
             InvalidNetworkConfigError,
         )
+    file_source = logsetup.ENV_LOG_FILE
+    file_error: Callable[[str, str], CNIError] = InvalidEnvironmentVariablesError
     if not file:
         file = _config_text(raw, logsetup.CONFIG_LOG_FILE)
+        file_source, file_error = logsetup.CONFIG_LOG_FILE, InvalidNetworkConfigError
     level = logsetup.parse_level(level_text, level_source, level_error) if level_text else logsetup.WARNING
+    if file:
+        # Imported here: only a configured log file needs it.
+        from rscni_py.paths import PathTextError, check_path_text
+
+        try:
+            check_path_text(file)
+        except PathTextError as exc:
+            raise file_error(f"{file_source}: the path {exc.reason}", q(file)) from None
     logs.configure(level, file or None)
 
 
@@ -463,8 +532,13 @@ def _build_args(
 
 
 def _render_result(outcome: object, version: str) -> str:
-    """The ADD result converted to the configuration's version, as the text for stdout (docs/decisions.md, D-8)."""
-    from rscni_py.types import ConversionError, Result
+    """The ADD result, validated, converted to the configuration's version, as the text for stdout (docs/decisions.md,
+    D-8).
+
+    Validation comes first and is the same for every version: a bad field is code 999 naming its path, whatever
+    version the result would have been printed at.
+    """
+    from rscni_py.types import ConversionError, FieldError, Result, validate_result
 
     if not isinstance(outcome, Result):
         # Only now the union of every shape: importing it loads the older ones, which most plugins never use.
@@ -472,6 +546,10 @@ def _render_result(outcome: object, version: str) -> str:
 
         if not isinstance(outcome, get_args(AnyResult)):
             raise InternalError(f"add() returned {type(outcome).__name__}, expected a result (rscni_py.types.Result)")
+    try:
+        outcome = validate_result(outcome)
+    except FieldError as exc:
+        raise InternalError(f"add() returned an invalid result: {exc}") from None
     try:
         converted = outcome.convert(version)
     except ConversionError as exc:

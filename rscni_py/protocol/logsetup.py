@@ -198,12 +198,16 @@ class ProcessLogging:
             return
         import logging
 
+        from rscni_py.paths import open_trusted_file
+
         try:
-            # Create it private first: logs may name containers and addresses.
-            os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
-            # A message may quote input with lone surrogates (a JSON "\ud800" escape, undecodable environment
-            # bytes); write them escaped instead of failing with a "--- Logging error ---" traceback.
-            handler = logging.FileHandler(file, encoding="utf-8", errors="backslashreplace")
+            # Created private (logs may name containers and addresses), never through a link or a directory another
+            # user could change, never appended to a file someone else planted (SECURITY.md, section 9).
+            fd = open_trusted_file(file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         except (OSError, ValueError) as exc:
             raise IOFailureError(f"cannot open log file {q(file)}", str(exc)) from exc
-        self._add(handler)
+        # A message may quote input with lone surrogates (a JSON "\ud800" escape, undecodable environment bytes);
+        # write them escaped instead of failing with a "--- Logging error ---" traceback.
+        # The stream lives as long as the process's logging does.
+        stream = open(fd, "a", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
+        self._add(logging.StreamHandler(stream))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from types import FrameType
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, ClassVar, Final
 
 if TYPE_CHECKING:
     import signal
@@ -23,7 +23,7 @@ else:
     except ImportError:  # an interpreter without it
         import signal
 
-__all__ = ["DEADLINE_CONFIG_KEY", "Interrupted", "ProcessSignals"]
+__all__ = ["DEADLINE_CONFIG_KEY", "Interrupted", "ProcessSignals", "StopsDeferred"]
 
 #: Configuration key for a per-network deadline in seconds (the class attribute ``deadline`` is the default).
 DEADLINE_CONFIG_KEY: Final = "deadline"
@@ -35,6 +35,37 @@ class Interrupted(BaseException):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class StopsDeferred:
+    """While active, a stop (signal or deadline) is recorded in ``reasons`` instead of raising ``Interrupted``.
+
+    For work that must finish once begun, such as the rollback of a delegated ADD (docs/delegation.md,
+    "Rollback"): a second SIGTERM there would otherwise kill the delegate's DEL and leave its allocation held.
+    The work must bound itself (the rollback has its own timeout).  Blocks nest; a plain class, not contextlib,
+    so that importing this module stays cheap.
+    """
+
+    _active: ClassVar[list[StopsDeferred]] = []
+
+    def __init__(self) -> None:
+        #: The stops that arrived during the block, e.g. ``["interrupted by SIGTERM"]``.
+        self.reasons: list[str] = []
+
+    def __enter__(self) -> StopsDeferred:
+        StopsDeferred._active.append(self)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        StopsDeferred._active.remove(self)
+
+    @classmethod
+    def take(cls, reason: str) -> bool:
+        """Record ``reason`` in the innermost active block; False when none is active (then the stop raises)."""
+        if not cls._active:
+            return False
+        cls._active[-1].reasons.append(reason)
+        return True
 
 
 class ProcessSignals:
@@ -66,10 +97,14 @@ class ProcessSignals:
             os._exit(128 + signum)
         from signal import Signals
 
-        raise Interrupted(f"interrupted by {Signals(signum).name}")
+        reason = f"interrupted by {Signals(signum).name}"
+        if not StopsDeferred.take(reason):
+            raise Interrupted(reason)
 
     def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
         del signum, frame
         if os.getpid() != self._pid:
             os._exit(128 + signal.SIGALRM)
-        raise Interrupted(f"deadline of {self._deadline:g}s exceeded")
+        reason = f"deadline of {self._deadline:g}s exceeded"
+        if not StopsDeferred.take(reason):
+            raise Interrupted(reason)

@@ -273,10 +273,11 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def _import_plugin(path: Path, import_name: str, shown: Path) -> ModuleType:
+def _import_plugin(path: Path, import_name: str, shown: Path, *, keep: bool = False) -> ModuleType:
     """Import the plugin file under ``import_name`` (not ``__main__``, so its main guard stays quiet).
 
-    ``shown`` is the path as the user gave it, for messages.
+    ``shown`` is the path as the user gave it, for messages. With ``keep`` (the warm-mode daemon, which serves the
+    module), the module and its siblings stay imported and the plugin's directory stays on ``sys.path``.
     """
     spec = importlib.util.spec_from_file_location(import_name, path)
     if spec is None or spec.loader is None:
@@ -287,8 +288,10 @@ def _import_plugin(path: Path, import_name: str, shown: Path) -> ModuleType:
     sys.path.insert(0, str(path.parent))
     before = set(sys.modules)
     sys.modules[import_name] = module
+    failed = True
     try:
         spec.loader.exec_module(module)
+        failed = False
     except SyntaxError as exc:
         where = f" at line {exc.lineno}" if exc.lineno else ""
         if exc.filename and Path(exc.filename) != path:
@@ -306,12 +309,13 @@ def _import_plugin(path: Path, import_name: str, shown: Path) -> ModuleType:
             f"plugin {shown} raised {type(exc).__name__} while being imported: {_one_line(exc)}"
         ) from None
     finally:
-        # Forget the plugin and the sibling modules it pulled in, so a later build sees fresh copies.
-        for name in set(sys.modules) - before:
-            if name == import_name or _is_below(getattr(sys.modules[name], "__file__", None), path.parent):
-                del sys.modules[name]
-        if str(path.parent) in sys.path:
-            sys.path.remove(str(path.parent))
+        if failed or not keep:
+            # Forget the plugin and the sibling modules it pulled in, so a later build sees fresh copies.
+            for name in set(sys.modules) - before:
+                if name == import_name or _is_below(getattr(sys.modules[name], "__file__", None), path.parent):
+                    del sys.modules[name]
+            if str(path.parent) in sys.path:
+                sys.path.remove(str(path.parent))
     return module
 
 

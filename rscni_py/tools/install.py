@@ -7,7 +7,8 @@ written, flushed to disk, given its final mode and then renamed over the target.
 new one, never a half-written one, and an executing old binary keeps its own inode (no "text file busy",
 containernetworking/cni#763).
 
-This module uses the standard library only, so it can run from a bundle or a bare interpreter.
+This module uses the standard library only, so it runs from a bundle or under any interpreter that can import
+rscni_py.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Final
+
+from rscni_py.paths import ensure_trusted_dir
 
 __all__ = [
     "DEFAULT_BIN_DIR",
@@ -45,6 +48,7 @@ DEFAULT_CONF_DIR: Final = Path("/etc/cni/net.d")
 # libcni's ConfFiles reads only these extensions; anything else in the directory is ignored.
 _CONF_SUFFIXES: Final = (".conf", ".conflist", ".json")
 _BINARY_MODE: Final = 0o755
+_DIR_MODE: Final = 0o755
 _CONF_MODE: Final = 0o644
 _COPY_CHUNK: Final = 1 << 20
 
@@ -59,15 +63,17 @@ def atomic_write(target: Path, write: Callable[[IO[bytes]], object], *, mode: in
     ``write`` receives a binary file open on a temporary file in ``target``'s directory (its name starts with a dot
     and ends in ``.tmp``, so neither a runtime's plugin lookup nor its configuration scan picks it up). The file is
     fsynced, set to ``mode`` and renamed over ``target``, then the directory is fsynced so the rename survives a
-    crash. Missing parent directories are created. On any failure the temporary file is removed.
+    crash. Missing parent directories are created with mode 0755, whatever the umask. The directory must be reached
+    through trusted directories only (SECURITY.md, section 9). On any failure the temporary file is removed.
 
-    :raises OSError: the directory cannot be created or written.
+    :raises OSError: the directory cannot be created or written, or is not trusted (``PermissionError``).
+    :raises ValueError: the directory's path cannot name a file (NUL, lone surrogate, too long).
     """
     directory = target.parent
     if directory.exists() and not directory.is_dir():
         # mkdir would say "File exists", which hides the problem.
         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(directory))
-    directory.mkdir(parents=True, exist_ok=True)
+    ensure_trusted_dir(directory, create_mode=_DIR_MODE)
     fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
     tmp = Path(tmp_name)
     try:
@@ -158,8 +164,8 @@ def _check_name(name: str) -> None:
         raise InstallError(f"invalid plugin name {name!r}: it must be a plain file name")
 
 
-def _os_reason(exc: OSError) -> str:
-    return exc.strerror or str(exc)
+def _os_reason(exc: OSError | ValueError) -> str:
+    return getattr(exc, "strerror", None) or str(exc)
 
 
 def install(
@@ -229,8 +235,11 @@ def install(
         if conf is not None and target_dir.exists() and not target_dir.is_dir():
             raise InstallError(f"conf dir is not a directory: {target_dir}")
         try:
+            # Whoever can add a file to the bin directory can add a plugin that runs as root: not even a sticky
+            # directory others can write will do.
+            ensure_trusted_dir(bin_dir, create_mode=_DIR_MODE, exclusive=True)
             atomic_write(binary, lambda out: shutil.copyfileobj(source, out, _COPY_CHUNK), mode=_BINARY_MODE)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             raise InstallError(f"cannot install into bin dir {bin_dir}: {_os_reason(exc)}") from None
     installed.append(binary)
 
@@ -238,7 +247,7 @@ def install(
         data = conf_data
         try:
             atomic_write(target_dir / conf.name, lambda out: out.write(data), mode=_CONF_MODE)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             raise InstallError(f"cannot install into conf dir {target_dir}: {_os_reason(exc)}") from None
         installed.append(target_dir / conf.name)
         missing = missing_plugin_types(data, bin_dir, name)

@@ -34,25 +34,22 @@ strings; a class opts into tolerance with the class variable
 Kubernetes runtimes, does so.  An explicit ``IgnoreUnknown=0`` in the string
 still makes a tolerant class strict for that call.
 
-Only ``dataclasses``, ``ipaddress`` and ``typing`` are imported (plus ``types``
-and ``collections.abc``, which those load anyway): this module is on every
-plugin's start-up path.  The per-class field table is built on first use and
-cached.
+Field types are read by the SDK's one type-hint compiler
+(``rscni_py.types._hints``), the codec's too; this module gives it the
+CNI_ARGS parsers and Go's wording.  Only ``dataclasses``, ``inspect`` and
+``typing`` are imported besides (plus what those load anyway): this module
+is on every plugin's start-up path.  The per-class field table is built on
+first use and cached.
 """
 
 import dataclasses
 import inspect
-import ipaddress
-import types
 import typing
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar, overload
+from typing import Any, ClassVar, Final, TypeVar, overload
 
 from rscni_py._base.quoting import q, q_list
-from rscni_py.types.addresses import parse_cidr, parse_ip
-
-if typing.TYPE_CHECKING:
-    from rscni_py.types.fields import IPAddress, IPInterface
+from rscni_py.types._hints import AddressKind, HintCompiler
 
 __all__ = [
     "CNIArgs",
@@ -240,58 +237,59 @@ def _parse_int(text: str) -> object:
         raise ValueError(f"invalid integer: integer too long ({len(digits)} digits)") from None
 
 
-def _address_parser(
-    parse: "Callable[[str], IPAddress | IPInterface]", what: str, version: int | None = None
-) -> _Parser:
-    # The SDK's address parser (rscni_py.types.addresses), with Go's LoadArgs wording and an optional family.
-    def parse_value(text: str) -> object:
-        try:
-            value = parse(text)
-        except ValueError:
-            raise ValueError(f"invalid {what}: {text}") from None
-        if version is not None and value.version != version:
-            raise ValueError(f"invalid {what}: {text}")
-        return value
+_SCALAR_PARSERS: dict[object, _Parser] = {str: _parse_str, bool: _parse_bool, int: _parse_int}
 
-    return parse_value
-
-
-_ANY_IP_ADDRESS: object = ipaddress.IPv4Address | ipaddress.IPv6Address
-_ANY_IP_INTERFACE: object = ipaddress.IPv4Interface | ipaddress.IPv6Interface
-
-# Supported (non-optional) field types → (parser, whether "" means None when optional).
-_SCALARS: dict[object, tuple[_Parser, bool]] = {
-    str: (_parse_str, False),
-    bool: (_parse_bool, False),
-    int: (_parse_int, False),
-    ipaddress.IPv4Address: (_address_parser(parse_ip, "IPv4 address", 4), True),
-    ipaddress.IPv6Address: (_address_parser(parse_ip, "IPv6 address", 6), True),
-    _ANY_IP_ADDRESS: (_address_parser(parse_ip, "IP address"), True),
-    ipaddress.IPv4Interface: (_address_parser(parse_cidr, "IPv4 CIDR address", 4), True),
-    ipaddress.IPv6Interface: (_address_parser(parse_cidr, "IPv6 CIDR address", 6), True),
-    _ANY_IP_INTERFACE: (_address_parser(parse_cidr, "CIDR address"), True),
+# Go's LoadArgs wording for each address kind of rscni_py.types._hints that CNI_ARGS supports.
+_ADDRESS_NOUNS: dict[str, str] = {
+    "ip": "IP address",
+    "ip4": "IPv4 address",
+    "ip6": "IPv6 address",
+    "cidr": "CIDR address",
+    "cidr4": "IPv4 CIDR address",
+    "cidr6": "IPv6 CIDR address",
 }
 
 
-def _split_optional(tp: object) -> tuple[object, bool]:
-    """Return ``(type without None, whether None was part of it)``."""
-    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
-        return tp, False
-    members = typing.get_args(tp)
-    rest = tuple(m for m in members if m is not type(None))
-    if len(rest) == len(members):
-        return tp, False
-    if len(rest) == 1:
-        return rest[0], True
-    # Rebuild the union without None; `|` keeps member order, which the
-    # lookup below does not depend on because union equality ignores order.
-    rebuilt: Any = rest[0]
-    try:
-        for member in rest[1:]:
-            rebuilt = rebuilt | member
-    except TypeError:  # a member that does not support `|`: unsupported anyway
-        return tp, True
-    return rebuilt, True
+class _TextCompiler(HintCompiler[_Parser]):
+    """Compiles a CNI_ARGS field's type hint into the parser of its value text; other hints raise ``TypeError``."""
+
+    __slots__ = ()
+
+    def scalar(self, hint: object) -> _Parser:
+        parser = _SCALAR_PARSERS.get(hint)
+        return super().scalar(hint) if parser is None else parser
+
+    def address(self, hint: object, kind: AddressKind) -> _Parser:
+        noun = _ADDRESS_NOUNS.get(kind.name)
+        if noun is None:
+            return super().address(hint, kind)
+        parse, version = kind.parse, kind.version
+
+        # The SDK's address parser (rscni_py.types.addresses), with Go's LoadArgs wording and an optional family.
+        def parse_value(text: str) -> object:
+            try:
+                value = parse(text)
+            except ValueError:
+                raise ValueError(f"invalid {noun}: {text}") from None
+            if version is not None and value.version != version:
+                raise ValueError(f"invalid {noun}: {text}")
+            return value
+
+        return parse_value
+
+    def optional(self, hint: object, inner: _Parser, kind: AddressKind | None) -> _Parser:
+        if kind is None:
+            # An empty value stays a parse error for int and bool, and is "" for a string.
+            return inner
+
+        # Go's net.IP reads "" as nil.
+        def parse_optional(text: str) -> object:
+            return None if text == "" else inner(text)
+
+        return parse_optional
+
+
+_parser: Final = _TextCompiler()
 
 
 # Plain slotted classes rather than dataclasses: each @dataclass compiles code
@@ -301,13 +299,12 @@ def _split_optional(tp: object) -> tuple[object, bool]:
 class _Spec:
     """How one field maps to one CNI_ARGS key."""
 
-    __slots__ = ("empty_is_none", "key", "name", "parse", "required")
+    __slots__ = ("key", "name", "parse", "required")
 
-    def __init__(self, name: str, key: str, parse: _Parser, empty_is_none: bool, required: bool) -> None:
+    def __init__(self, name: str, key: str, parse: _Parser, required: bool) -> None:
         self.name = name
         self.key = key
         self.parse = parse
-        self.empty_is_none = empty_is_none
         self.required = required
 
 
@@ -356,18 +353,17 @@ def _build_table(cls: type[CNIArgs]) -> _Table:
             raise TypeError(f"{where}: key must be a non-empty string without ';' or '=', not {key!r}")
         if key in by_key:
             raise TypeError(f"{where}: key {key!r} is already used by field {by_key[key].name}")
-        base, optional = _split_optional(hints[f.name])
-        entry = _SCALARS.get(base)
-        if entry is None:
+        try:
+            parser = _parser(hints[f.name])
+        except TypeError:
             raise TypeError(
                 f"{where}: unsupported type {hints[f.name]!r}; use str, bool, int, an ipaddress "
                 "address or interface type (or a v4 | v6 union of them), optionally | None"
-            )
-        parser, empty_is_none = entry
+            ) from None
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        spec = _Spec(f.name, key, parser, empty_is_none and optional, required)
+        spec = _Spec(f.name, key, parser, required)
         if f.name == "ignore_unknown":
-            if base is not bool or optional or key != _IGNORE_UNKNOWN_KEY:
+            if hints[f.name] is not bool or key != _IGNORE_UNKNOWN_KEY:
                 raise TypeError(f"{where}: must stay `bool` with key {_IGNORE_UNKNOWN_KEY!r}")
             ignore_default = bool(f.default)
         specs.append(spec)
@@ -422,9 +418,6 @@ def parse_cni_args(cls: type[_A], raw: str) -> _A:
             spec = table.by_key.get(key)
             if spec is None:
                 unknown.append(pair)
-                continue
-            if text == "" and spec.empty_is_none:
-                values[spec.name] = None
                 continue
             try:
                 values[spec.name] = spec.parse(text)

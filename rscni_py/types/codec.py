@@ -35,6 +35,7 @@ from typing import Annotated, Any, Final, Literal, TypeVar, Union, cast
 
 from rscni_py._base.quoting import SHOWN, q
 from rscni_py._base.strict_json import json_type
+from rscni_py.types._hints import ADDRESS_KINDS, AddressKind, HintCompiler
 from rscni_py.types.addresses import parse_cidr, parse_ip
 from rscni_py.types.fields import (
     ENGINES,
@@ -72,6 +73,7 @@ __all__ = [
     "parse_cidr",
     "parse_ip",
     "raw_field",
+    "revalidate",
     "use_engine",
 ]
 
@@ -119,7 +121,27 @@ _NAMES: Final[dict[object, str]] = {
     dict: "an object",
 }
 
-_CONVERTERS: dict[object, _Converter] = {}
+# How JSON errors name each address kind of rscni_py.types._hints: what was expected, and the family-check noun.
+_ADDRESS_NAMES: Final[dict[str, str]] = {
+    "cidr": "a CIDR string",
+    "ip": "an IP address string",
+    "ip-or-cidr": "an IP address or CIDR string",
+    "cidr4": "an IPv4 CIDR string",
+    "cidr6": "an IPv6 CIDR string",
+    "ip4": "an IPv4 address string",
+    "ip6": "an IPv6 address string",
+}
+_FAMILY_NOUNS: Final[dict[str, str]] = {
+    "cidr4": "IPv4 CIDR",
+    "cidr6": "IPv6 CIDR",
+    "ip4": "IPv4 address",
+    "ip6": "IPv6 address",
+}
+
+
+def _address_name(arms: frozenset[object]) -> str | None:
+    kind = ADDRESS_KINDS.get(arms)
+    return None if kind is None else _ADDRESS_NAMES[kind.name]
 
 
 def _expected_name(hint: object) -> str:
@@ -128,7 +150,7 @@ def _expected_name(hint: object) -> str:
         return _expected_name(typing.get_args(hint)[0])
     if origin in (Union, types.UnionType):
         arms = tuple(arm for arm in typing.get_args(hint) if arm is not type(None))
-        address = _ADDRESS_NAMES.get(frozenset(arms))
+        address = _address_name(frozenset(arms))
         if address is not None:
             return address
         return " or ".join(dict.fromkeys(_expected_name(arm) for arm in arms))
@@ -136,23 +158,11 @@ def _expected_name(hint: object) -> str:
         return _NAMES.get(origin, str(hint))
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return "an object"
-    return _ADDRESS_NAMES.get(frozenset({hint})) or _NAMES.get(hint, str(hint))
+    return _address_name(frozenset({hint})) or _NAMES.get(hint, str(hint))
 
 
 def _mismatch(hint: object, value: object, path: str) -> FieldError:
     return FieldError(path, f"expected {_expected_name(hint)}, got {json_type(value, with_value=True)}")
-
-
-def _converter(hint: object) -> _Converter:
-    try:
-        return _CONVERTERS[hint]
-    except KeyError:
-        pass
-    except TypeError:  # unhashable hint: compile every time
-        return _compile(hint)
-    conv = _compile(hint)
-    _CONVERTERS[hint] = conv
-    return conv
 
 
 def _exact(kind: type, hint: object) -> _Converter:
@@ -165,139 +175,145 @@ def _exact(kind: type, hint: object) -> _Converter:
     return convert
 
 
-def _string_parser(hint: object, parse: Callable[[str], Any]) -> _Converter:
-    def convert(value: object, path: str) -> Any:
-        if not isinstance(value, str):
-            raise _mismatch(hint, value, path)
+def _convert_float(value: object, path: str) -> Any:
+    if type(value) is float:
+        return value
+    if type(value) is int:
         try:
-            return parse(value)
-        except ValueError as exc:
-            raise FieldError(path, str(exc)) from None
-
-    return convert
-
-
-def _parse_ip_or_cidr(text: str) -> Any:
-    try:
-        return parse_cidr(text) if "/" in text else parse_ip(text)
-    except ValueError:
-        raise ValueError(f"invalid IP address or CIDR {q(text, limit=SHOWN)}") from None
+            return float(value)
+        except OverflowError:  # JSON integers have no size limit; a float tops out near 1.8e308
+            raise FieldError(path, f"number out of range: integer of {len(str(abs(value)))} digits") from None
+    raise _mismatch(float, value, path)
 
 
-def _only(parse: Callable[[str], Any], version: int, what: str) -> Callable[[str], Any]:
+def _address_parser(kind: AddressKind) -> Callable[[str], Any]:
+    # The SDK's parser says what is wrong with the text; a family mismatch and the mixed kind get our own words.
+    parse = kind.parse
+    if kind.name == "ip-or-cidr":
+
+        def parse_ip_or_cidr(text: str) -> Any:
+            try:
+                return parse(text)
+            except ValueError:
+                raise ValueError(f"invalid IP address or CIDR {q(text, limit=SHOWN)}") from None
+
+        return parse_ip_or_cidr
+    if kind.version is None:
+        return parse
+    version, noun = kind.version, _FAMILY_NOUNS[kind.name]
+
     def parse_family(text: str) -> Any:
         parsed = parse(text)
         if parsed.version != version:
-            raise ValueError(f"invalid {what} {q(text, limit=SHOWN)}")
+            raise ValueError(f"invalid {noun} {q(text, limit=SHOWN)}")
         return parsed
 
     return parse_family
 
 
-_V4_CIDR: Final = frozenset({ipaddress.IPv4Interface})
-_V6_CIDR: Final = frozenset({ipaddress.IPv6Interface})
-_V4_IP: Final = frozenset({ipaddress.IPv4Address})
-_V6_IP: Final = frozenset({ipaddress.IPv6Address})
+class _JSONCompiler(HintCompiler[_Converter]):
+    """Compiles a field's type hint into a check of its JSON value, which also builds address objects."""
 
-_ADDRESS_NAMES: Final[dict[frozenset[object], str]] = {
-    _V4_CIDR | _V6_CIDR: "a CIDR string",
-    _V4_IP | _V6_IP: "an IP address string",
-    _V4_CIDR | _V6_CIDR | _V4_IP | _V6_IP: "an IP address or CIDR string",
-    _V4_CIDR: "an IPv4 CIDR string",
-    _V6_CIDR: "an IPv6 CIDR string",
-    _V4_IP: "an IPv4 address string",
-    _V6_IP: "an IPv6 address string",
-}
+    __slots__ = ()
 
-_ADDRESS_PARSERS: Final[dict[frozenset[object], Callable[[str], Any]]] = {
-    _V4_CIDR | _V6_CIDR: parse_cidr,
-    _V4_IP | _V6_IP: parse_ip,
-    _V4_CIDR | _V6_CIDR | _V4_IP | _V6_IP: _parse_ip_or_cidr,
-    _V4_CIDR: _only(parse_cidr, 4, "IPv4 CIDR"),
-    _V6_CIDR: _only(parse_cidr, 6, "IPv6 CIDR"),
-    _V4_IP: _only(parse_ip, 4, "IPv4 address"),
-    _V6_IP: _only(parse_ip, 6, "IPv6 address"),
-}
+    def scalar(self, hint: object) -> _Converter:
+        return _convert_float if hint is float else _exact(cast(type, hint), hint)
 
+    def address(self, hint: object, kind: AddressKind) -> _Converter:
+        parse = _address_parser(kind)
 
-def _compile(hint: object) -> _Converter:
-    if hint is Any or hint is object:
-        return lambda value, _path: value
-    if hint in (str, int, bool, type(None)):
-        return _exact(cast(type, hint), hint)
-    if hint is float:
+        def convert(value: object, path: str) -> Any:
+            if not isinstance(value, str):
+                raise _mismatch(hint, value, path)
+            try:
+                return parse(value)
+            except ValueError as exc:
+                raise FieldError(path, str(exc)) from None
 
-        def convert_float(value: object, path: str) -> Any:
-            if type(value) is float:
-                return value
-            if type(value) is int:
+        return convert
+
+    def union(self, hint: object, arms: tuple[object, ...]) -> _Converter:
+        options = [self(arm) for arm in arms]
+
+        def convert(value: object, path: str) -> Any:
+            for option in options:
                 try:
-                    return float(value)
-                except OverflowError:  # JSON integers have no size limit; a float tops out near 1.8e308
-                    raise FieldError(path, f"number out of range: integer of {len(str(abs(value)))} digits") from None
+                    return option(value, path)
+                except FieldError:
+                    continue
             raise _mismatch(hint, value, path)
 
-        return convert_float
-    parser = _ADDRESS_PARSERS.get(frozenset({hint}))
-    if parser is not None:
-        return _string_parser(hint, parser)
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        cls = hint
-        return lambda value, path: _decode_class(cls, value, path)
+        return convert
 
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin is Annotated:
-        return _compile_annotated(args[0], args[1:])
-    if origin is Literal:
-        return _compile_literal(hint, args)
-    if origin is list:
-        item = _converter(args[0]) if args else _converter(Any)
+    def optional(self, hint: object, inner: _Converter, kind: AddressKind | None) -> _Converter:
+        if kind is not None and kind.name in ("ip", "ip4", "ip6"):
+            # Go's types.IP reads "" as an unset IP (and leaves it out when writing): same here.
+            def convert_optional_ip(value: object, path: str) -> Any:
+                return None if value is None or value == "" else inner(value, path)
 
-        def convert_list(value: object, path: str) -> Any:
-            if type(value) is not list:
-                raise _mismatch(hint, value, path)
-            return [item(entry, f"{path}[{index}]") for index, entry in enumerate(value)]
+            return convert_optional_ip
 
-        return convert_list
-    if origin is dict:
-        if args and args[0] is not str:
-            raise TypeError(f"JSON objects have string keys; unsupported hint {hint!r}")
-        member = _converter(args[1]) if args else _converter(Any)
+        def convert_optional(value: object, path: str) -> Any:
+            return None if value is None else inner(value, path)
 
-        def convert_dict(value: object, path: str) -> Any:
-            if not isinstance(value, Mapping):
-                raise _mismatch(hint, value, path)
-            return {key: member(entry, _join(path, key)) for key, entry in value.items()}
+        return convert_optional
 
-        return convert_dict
-    if origin in (Union, types.UnionType):
-        return _compile_union(hint, args)
-    raise TypeError(f"rscni_py codec: unsupported type hint {hint!r}")
+    def other(self, hint: object) -> _Converter:
+        if hint is Any or hint is object:
+            return lambda value, _path: value
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+            cls = hint
+            return lambda value, path: _decode_class(cls, value, path)
+        origin = typing.get_origin(hint)
+        args = typing.get_args(hint)
+        if origin is Annotated:
+            return self._annotated(args[0], args[1:])
+        if origin is Literal:
+            return _compile_literal(hint, args)
+        if origin is list:
+            item = self(args[0] if args else Any)
 
+            def convert_list(value: object, path: str) -> Any:
+                if type(value) is not list:
+                    raise _mismatch(hint, value, path)
+                return [item(entry, f"{path}[{index}]") for index, entry in enumerate(value)]
 
-def _compile_annotated(base: object, marks: tuple[object, ...]) -> _Converter:
-    if _LOOSE_BOOL in marks:
+            return convert_list
+        if origin is dict:
+            if args and args[0] is not str:
+                raise TypeError(f"JSON objects have string keys; unsupported hint {hint!r}")
+            member = self(args[1] if args else Any)
 
-        def convert_loose_bool(value: object, path: str) -> Any:
-            if type(value) is bool:
-                return value
-            if isinstance(value, str) and value.lower() in ("true", "false"):
-                return value.lower() == "true"
-            raise FieldError(path, f'expected a boolean or "true"/"false", got {json_type(value, with_value=True)}')
+            def convert_dict(value: object, path: str) -> Any:
+                if not isinstance(value, Mapping):
+                    raise _mismatch(hint, value, path)
+                return {key: member(entry, _join(path, key)) for key, entry in value.items()}
 
-        return convert_loose_bool
-    inner = _converter(base)
-    if _MAC in marks:
+            return convert_dict
+        raise TypeError(f"rscni_py codec: unsupported type hint {hint!r}")
 
-        def convert_mac(value: object, path: str) -> Any:
-            text = inner(value, path)
-            if text and not _is_mac(text):
-                raise FieldError(path, f"invalid MAC address {q(text, limit=SHOWN)}")
-            return text
+    def _annotated(self, base: object, marks: tuple[object, ...]) -> _Converter:
+        if _LOOSE_BOOL in marks:
 
-        return convert_mac
-    return inner
+            def convert_loose_bool(value: object, path: str) -> Any:
+                if type(value) is bool:
+                    return value
+                if isinstance(value, str) and value.lower() in ("true", "false"):
+                    return value.lower() == "true"
+                raise FieldError(path, f'expected a boolean or "true"/"false", got {json_type(value, with_value=True)}')
+
+            return convert_loose_bool
+        inner = self(base)
+        if _MAC in marks:
+
+            def convert_mac(value: object, path: str) -> Any:
+                text = inner(value, path)
+                if text and not _is_mac(text):
+                    raise FieldError(path, f"invalid MAC address {q(text, limit=SHOWN)}")
+                return text
+
+            return convert_mac
+        return inner
 
 
 def _compile_literal(hint: object, allowed: tuple[object, ...]) -> _Converter:
@@ -312,38 +328,8 @@ def _compile_literal(hint: object, allowed: tuple[object, ...]) -> _Converter:
     return convert_literal
 
 
-def _compile_union(hint: object, arms: tuple[object, ...]) -> _Converter:
-    optional = type(None) in arms
-    rest = tuple(arm for arm in arms if arm is not type(None))
-    parser = _ADDRESS_PARSERS.get(frozenset(rest))
-    if parser is not None:
-        inner = _string_parser(hint, parser)
-    elif len(rest) == 1:
-        inner = _converter(rest[0])
-    else:
-        options = [_converter(arm) for arm in rest]
-
-        def inner(value: object, path: str) -> Any:
-            for option in options:
-                try:
-                    return option(value, path)
-                except FieldError:
-                    continue
-            raise _mismatch(hint, value, path)
-
-    if not optional:
-        return inner
-    if parser in (_ADDRESS_PARSERS[_V4_IP | _V6_IP], _ADDRESS_PARSERS[_V4_IP], _ADDRESS_PARSERS[_V6_IP]):
-        # Go's types.IP reads "" as an unset IP (and leaves it out when writing): same here.
-        def convert_optional_ip(value: object, path: str) -> Any:
-            return None if value is None or value == "" else inner(value, path)
-
-        return convert_optional_ip
-
-    def convert_optional(value: object, path: str) -> Any:
-        return None if value is None else inner(value, path)
-
-    return convert_optional
+#: A field's converter, by its type hint (compiled once per hint).
+_converter: Final = _JSONCompiler()
 
 
 # --- per-class plans -----------------------------------------------------------------------------
@@ -507,6 +493,21 @@ def decode(cls: type[T], data: object, *, path: str = "") -> T:
     if not dataclasses.is_dataclass(cls):
         raise TypeError(f"decode() needs a dataclass, got {cls!r}")
     return _decode_class(cls, data, path)
+
+
+def revalidate(obj: T) -> T:
+    """A model object built in Python, checked and rebuilt as :func:`decode` would build it from its own JSON.
+
+    Whatever the fields hold (a ``str`` where an address belongs, a number where a string belongs), the object is
+    written the way :func:`encode` writes it and decoded again: a value that fits comes back as its proper type (the
+    address text ``"10.0.0.2/24"`` as an address), one that does not raises :class:`FieldError` naming its path.
+
+    :raises FieldError: naming the JSON path of the first value that does not fit.
+    """
+    if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
+        raise TypeError(f"revalidate() needs a dataclass instance, got {type(obj).__name__}")
+    # The native encoder whatever the engine: it writes any value as it is, for decode to judge.
+    return cast(T, _decode_class(type(obj), _encode_object(obj), ""))
 
 
 def extra_keys(obj: object) -> dict[str, Any]:

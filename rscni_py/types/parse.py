@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 from rscni_py._base.strict_json import json_type
 from rscni_py.types import v1_0
 from rscni_py.types._family import FAMILY_VERSIONS, Family, family_of
-from rscni_py.types.codec import FieldError, decode
+from rscni_py.types.codec import FieldError, decode, revalidate
 from rscni_py.types.common import ConversionError
 
 if TYPE_CHECKING:
     from rscni_py.types.convert import AnyResult
 
-__all__ = ["parse_prev_result", "parse_result"]
+__all__ = ["check_interface_indexes", "parse_prev_result", "parse_result", "validate_result"]
 
 
 def _result_class(family: Family) -> type[AnyResult]:
@@ -56,7 +56,36 @@ def _parse(data: object, family: Family, own_version: str, path: str) -> AnyResu
     body = {**data, "cniVersion": own_version}
     if family == "0.4":
         body = _with_ip_versions(body)
-    return decode(_result_class(family), body, path=path)
+    return check_interface_indexes(decode(_result_class(family), body, path=path), path)
+
+
+def check_interface_indexes(result: AnyResult, path: str = "") -> AnyResult:
+    """``result`` unchanged if every ``ips[].interface`` indexes its ``interfaces``, else ``FieldError`` naming it.
+
+    The spec makes ``interface`` an index into ``interfaces``; a plugin that looks up the addresses of its
+    interface by index would find none behind a wrong one (a CHECK would pass without checking anything).
+    """
+    count = len(getattr(result, "interfaces", ()))  # 0.1/0.2 results have neither list
+    for position, ip in enumerate(getattr(result, "ips", ())):
+        if ip.interface is not None and not 0 <= ip.interface < count:
+            where = f"ips[{position}].interface"
+            noun = "interface" if count == 1 else "interfaces"
+            raise FieldError(
+                f"{path}.{where}" if path else where, f"index {ip.interface} is out of range ({count} {noun})"
+            )
+    return result
+
+
+def validate_result(result: AnyResult) -> AnyResult:
+    """A result a plugin built, checked as if it had been read from its own JSON (what ADD prints goes through this).
+
+    Every field is checked against its type and rebuilt (``codec.revalidate``: an address given as text becomes the
+    address), and every ``ips[].interface`` must index ``interfaces``. The same check for every result version, so
+    a bad result fails the same way whatever version it is printed at.
+
+    :raises FieldError: naming the path of the first value that does not fit, e.g. ``ips[0].address``.
+    """
+    return check_interface_indexes(revalidate(result))
 
 
 def _with_ip_versions(body: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,8 @@ containerd 1.6 (Debian bookworm) runs a busybox container built here from Debian
 calls CNI itself through go-cni and libcni.  The plugins are bundled with ``rscni-py bundle`` for an interpreter
 that has none of our packages and installed with ``rscni-py install``, exactly as docs/deploy.md describes:
 examples/veth (veth pair, addresses from Debian's host-local) followed by the debug plugin, which records what the
-runtime passed on ADD and DEL.  Nothing is pulled from a registry.
+runtime passed on ADD and DEL.  Nothing is pulled from a registry.  The same run is repeated in warm mode: the
+installed executables are shims (``rscni-py shim build``) and daemons (``rscni-py serve``) serve the two plugins.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Final
 import pytest
 
 from examples.veth import netops
+from tests.warm_support import warm_plugins
 
 from .container_kit import (
     DEBUG,
@@ -41,7 +43,7 @@ from .containerd import (
     build_image,
     missing_containerd_requirements,
 )
-from .harness import LEASE_DIR, HostLinks, NetworkLease, require, skip_or_fail
+from .harness import LEASE_DIR, REPO_ROOT, HostLinks, NetworkLease, require, skip_or_fail
 
 pytestmark = pytest.mark.integration
 
@@ -76,6 +78,22 @@ def containerd(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         assert not leftovers, leftovers
 
 
+@pytest.fixture(params=["cold", "warm"])
+def plugin_files(
+    request: pytest.FixtureRequest, bundles: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Path]]:
+    """The executables to install: the bundles (cold), or warm-mode shims whose daemons serve the same plugins."""
+    if request.param == "cold":
+        yield bundles
+        return
+    staging = tmp_path_factory.mktemp("shims")
+    with warm_plugins() as plugins:
+        yield {
+            name: plugins.install(staging, name, REPO_ROOT / script)
+            for name, script in ((VETH, "examples/veth/rscni_veth.py"), (DEBUG, "examples/debug/rscni_debug.py"))
+        }
+
+
 @pytest.fixture
 def system_cni(containerd: Containerd, network_lease: NetworkLease) -> Iterator[SystemCNI]:
     """go-cni's fixed directories, ready for our files; everything we add is removed at teardown.
@@ -94,7 +112,7 @@ def system_cni(containerd: Containerd, network_lease: NetworkLease) -> Iterator[
 
 def test_ctr_run_with_our_plugin(
     containerd: Containerd,
-    bundles: dict[str, Path],
+    plugin_files: dict[str, Path],
     system_cni: SystemCNI,
     network_lease: NetworkLease,
     host_links: HostLinks,
@@ -106,12 +124,12 @@ def test_ctr_run_with_our_plugin(
     config.write_text(json.dumps(conflist(tmp_path, lease, network), indent=2))
 
     # Deployment as docs/deploy.md has it: executables first, the configuration that names them last.
-    assert rscni_py("install", str(bundles[DEBUG]), "--bin-dir", str(CNI_BIN_DIR), cwd=tmp_path) == (
+    assert rscni_py("install", str(plugin_files[DEBUG]), "--bin-dir", str(CNI_BIN_DIR), cwd=tmp_path) == (
         f"installed {CNI_BIN_DIR / DEBUG}\n"
     )
     assert rscni_py(
         "install",
-        str(bundles[VETH]),
+        str(plugin_files[VETH]),
         "--bin-dir",
         str(CNI_BIN_DIR),
         "--conf",

@@ -1,4 +1,4 @@
-"""The debug plugin under a real runtime: libcni runs it chained after bridge + host-local.
+"""The debug plugin under a real runtime: libcni runs it chained after bridge + host-local, cold and in warm mode.
 
 For each spec version libcni 1.1.2 knows with result chaining (0.3.0, 0.3.1, 0.4.0, 1.0.0) the test reads the
 records rscni-debug wrote: the environment and the exact stdin libcni gave it, including the prevResult bridge
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 
 from examples.veth import netops
 from rscni_py import SUPPORTED_VERSIONS
+from tests.warm_support import warm_plugins
 
 from .harness import REPO_ROOT, CNIRuntime, NetNS, NetworkLease, expect_ok
 from .test_reference_plugins import bridge_conflist, expected_add_result, mask_interfaces
@@ -25,6 +27,17 @@ pytestmark = pytest.mark.integration
 
 DEBUG = REPO_ROOT / "examples" / "debug" / "rscni_debug.py"
 SEPARATOR = "-" * 20
+
+
+@pytest.fixture(params=["cold", "warm"])
+def install_debug(request: pytest.FixtureRequest, cni: CNIRuntime) -> Iterator[Callable[[], Path]]:
+    """Install rscni-debug for libcni: cold (a script running the interpreter), or warm (the shim, its daemon
+    started here and stopped at teardown)."""
+    if request.param == "cold":
+        yield lambda: cni.install_plugin("rscni-debug", DEBUG)
+        return
+    with warm_plugins() as plugins:
+        yield lambda: plugins.install(cni.plugin_dir, "rscni-debug", DEBUG)
 
 
 def debug_conflist(cni: CNIRuntime, lease: NetworkLease, version: str, output: Path) -> dict[str, Any]:
@@ -59,8 +72,10 @@ def expected_variables(command: str, cni: CNIRuntime, ns: NetNS) -> dict[str, st
 
 
 @pytest.mark.parametrize("version", ["0.3.0", "0.3.1", "0.4.0", "1.0.0"], ids=lambda v: f"v{v}")
-def test_debug_after_bridge(cni: CNIRuntime, netns: NetNS, network_lease: NetworkLease, version: str) -> None:
-    cni.install_plugin("rscni-debug", DEBUG)
+def test_debug_after_bridge(
+    cni: CNIRuntime, netns: NetNS, network_lease: NetworkLease, version: str, install_debug: Callable[[], Path]
+) -> None:
+    install_debug()
     output = cni.workdir / "records"
     conflist = debug_conflist(cni, network_lease, version, output)
     conf = cni.write_config(conflist)
@@ -111,8 +126,10 @@ def test_debug_records_cni_args(cni: CNIRuntime, netns: NetNS, network_lease: Ne
     assert variables["CNI_ARGS"] == ";".join(f"{k}={v}" for k, v in pairs.items())
 
 
-def test_debug_error_reaches_libcni_with_its_code(cni: CNIRuntime, netns: NetNS, network_lease: NetworkLease) -> None:
-    cni.install_plugin("rscni-debug", DEBUG)
+def test_debug_error_reaches_libcni_with_its_code(
+    cni: CNIRuntime, netns: NetNS, network_lease: NetworkLease, install_debug: Callable[[], Path]
+) -> None:
+    install_debug()
     conflist = bridge_conflist(cni, network_lease, "1.0.0")
     conflist["plugins"].append({"type": "rscni-debug", "cniOutput": "relative/dir"})
 

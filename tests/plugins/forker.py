@@ -17,10 +17,13 @@ class Forker(CNIPlugin):
         if pid == 0:
             if mode == "child-raises":
                 raise RuntimeError("raised in the forked child")
-            time.sleep(60)  # "child-sleeps": stopped by the signal sent to the whole group
+            # "child-sleeps": stopped by the signal sent to the whole group.  The child writes the marker itself:
+            # CPython drops a signal that reaches a child before its after-fork setup is done, so a signal sent on
+            # a marker written by the parent could be lost and leave the child holding stdout for a minute.
+            Path(args.raw_config["marker"]).write_text(str(os.getpid()))
+            time.sleep(60)
             os._exit(0)
         if mode == "child-sleeps":
-            (Path(args.raw_config["marker"])).write_text(str(pid))
             time.sleep(60)
         os.waitpid(pid, 0)
         return Result()

@@ -1,4 +1,7 @@
-"""A test plugin that delegates IPAM with rollback and then blocks, so a signal or the deadline stops it mid-ADD."""
+"""A test plugin that delegates IPAM with rollback and then blocks, so a signal or the deadline stops it mid-ADD.
+
+``rollbackTimeout`` in the configuration sets the rollback's bound (default: the SDK's).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,8 @@ from rscni_py.types import Result
 class IpamUser(CNIPlugin):
     def add(self, args: CmdArgs) -> Result:
         assert args.config.ipam is not None
-        with invoke.add_with_rollback(args.config.ipam.type, args.stdin_data) as ipam:
+        bound = args.raw_config.get("rollbackTimeout", invoke.ROLLBACK_TIMEOUT)
+        with invoke.add_with_rollback(args.config.ipam.type, args.stdin_data, rollback_timeout=bound) as ipam:
             Path(args.raw_config["marker"]).write_text("allocated")
             time.sleep(60)
             return ipam

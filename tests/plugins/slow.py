@@ -13,7 +13,7 @@ class Slow(CNIPlugin):
     def add(self, args: CmdArgs) -> Result:
         marker = Path(args.raw_config["marker"])
         try:
-            # Inside the try: the test signals as soon as this file exists, possibly before the next line runs.
+            # Inside the try: a stop that arrives right after the test sees "started" must still run the cleanup.
             (marker.parent / "started").write_text("started")
             time.sleep(60)
         except Exception:  # a broad handler must not swallow the stop

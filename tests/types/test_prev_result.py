@@ -23,10 +23,10 @@ def test_0_4_prev_result_without_ip_version_is_read_like_go(
     ips: list[dict[str, object]], expected: list[dict[str, object]]
 ) -> None:
     # Go's loopback plugin writes 0.3/0.4 results without ips[].version; Go readers accept them, so do we.
-    conf = {"cniVersion": "0.4.0", "name": "n", "prevResult": {"cniVersion": "0.4.0", "ips": ips}}
-    result = parse_prev_result(conf)
+    prev = {"cniVersion": "0.4.0", "interfaces": [{"name": "lo"}], "ips": ips}
+    result = parse_prev_result({"cniVersion": "0.4.0", "name": "n", "prevResult": prev})
     assert result is not None
-    assert result.to_dict() == {"cniVersion": "1.1.0", "ips": expected}
+    assert result.to_dict() == {"cniVersion": "1.1.0", "interfaces": [{"name": "lo"}], "ips": expected}
 
 
 def test_0_4_ip_version_that_is_not_an_address_string_is_still_an_error() -> None:

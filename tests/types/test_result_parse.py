@@ -120,10 +120,11 @@ PREV_OK: list[tuple[str, dict[str, Any], Result | None]] = [
             "cniVersion": "0.4.0",
             "prevResult": {
                 "cniVersion": "0.4.0",
+                "interfaces": [{"name": "eth0"}],
                 "ips": [{"version": "4", "interface": 0, "address": "10.0.0.2/8", "gateway": "10.0.0.1"}],
             },
         },
-        Result(ips=[IPConfig(IP4, IPv4Address("10.0.0.1"), 0)]),
+        Result(interfaces=[Interface("eth0")], ips=[IPConfig(IP4, IPv4Address("10.0.0.1"), 0)]),
     ),
     ("0.3.0-inside-0.4.0-config", {"cniVersion": "0.4.0", "prevResult": {"cniVersion": "0.3.0"}}, Result()),
     (

@@ -6,13 +6,15 @@ from __future__ import annotations
 import dataclasses
 import json
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
-from typing import Literal
+from typing import Literal, TypeVar
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rscni_py.types import DNS, ConversionError, Interface, IPConfig, Result, Route, parse_result, v0_2, v0_4
 from rscni_py.types.codec import IPAddress, IPInterface
+
+R = TypeVar("R", Result, v0_4.Result)
 
 # --- strategies -------------------------------------------------------------------------------------
 
@@ -36,6 +38,14 @@ def routes(dst: st.SearchStrategy[IPInterface]) -> st.SearchStrategy[Route]:
     return st.builds(Route, dst, st.none() | any_ip, small, small, small, optional_small, optional_small)
 
 
+def _indexes_in_range(result: R) -> R:
+    """A result whose ``ips[].interface`` index its ``interfaces`` (others are dropped), as reading demands."""
+    for ip in result.ips:
+        if ip.interface is not None and not 0 <= ip.interface < len(result.interfaces):
+            ip.interface = None
+    return result
+
+
 v1_interfaces = st.builds(Interface, words, macs, small, words, words, words)
 v1_ips = st.builds(IPConfig, any_cidr, st.none() | any_ip, optional_small)
 v1_results = st.builds(
@@ -45,7 +55,7 @@ v1_results = st.builds(
     st.lists(routes(any_cidr), max_size=4),
     dns,
     st.sampled_from(["1.0.0", "1.1.0"]),
-)
+).map(_indexes_in_range)
 
 
 @st.composite
@@ -62,7 +72,7 @@ v04_results = st.builds(
     st.lists(routes(any_cidr), max_size=4),
     dns,
     st.sampled_from(["0.3.0", "0.3.1", "0.4.0"]),
-)
+).map(_indexes_in_range)
 
 
 def v02_config(cidr: st.SearchStrategy[IPInterface]) -> st.SearchStrategy[v0_2.IPConfig]:

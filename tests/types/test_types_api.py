@@ -35,6 +35,7 @@ EXPECTED = [
     "parse_ip",
     "parse_prev_result",
     "parse_result",
+    "validate_result",
 ]
 
 
