@@ -4,22 +4,23 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint typecheck unit integration bench fuzz mutate clean
+.PHONY: venv demo test lint typecheck matrix docs unit integration bench fuzz mutate clean
 
 venv: $(STAMP)
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,typing,lint,netlink,bundle]'
+	$(PY) -m pip install --quiet -e '.[test,typing,lint,netlink,bundle,matrix,docs]'
 	touch $(STAMP)
 
 ## Run the reference debug plugin through a whole ADD, CHECK, DEL cycle and show what happened.
 demo: venv
 	$(PY) examples/demo.py
 
-## The whole suite: lint (ruff, the import layers), strict type checking, then every test (integration tests need root).
-test: venv lint typecheck
+## The whole suite: lint (ruff, the import layers), strict type checking, the documentation site, the unit suite on
+## every supported Python found, then every test (integration tests need root).
+test: venv lint typecheck docs matrix
 	$(PY) -m pytest -q
 
 lint: venv
@@ -29,6 +30,14 @@ lint: venv
 
 typecheck: venv
 	$(PY) -m mypy --strict rscni_py tests examples benchmarks
+
+## The guides and the API reference as a site in site/; --strict: a broken link or reference fails the build.
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
+## The unit suite under each of Python 3.10 to 3.13 that this machine has (noxfile.py finds them).
+matrix: venv
+	$(VENV)/bin/nox
 
 unit: venv
 	$(PY) -m pytest -q -m 'not integration'
@@ -51,5 +60,5 @@ mutate: venv
 	$(PY) tests/mutation/run.py --jobs $(JOBS)
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .mypy_cache .pytest_cache .hypothesis tests/integration/.build
+	rm -rf $(VENV) .nox site build dist *.egg-info .mypy_cache .pytest_cache .hypothesis tests/integration/.build
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

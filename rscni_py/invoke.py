@@ -711,5 +711,5 @@ def _add_note(exc: BaseException, note: str) -> None:
     notes = getattr(exc, "__notes__", None)
     if not isinstance(notes, list):
         notes = []
-        exc.__notes__ = notes
+        setattr(exc, "__notes__", notes)  # noqa: B010 - typeshed declares the attribute for 3.11 and later only
     notes.append(note)

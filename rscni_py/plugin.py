@@ -20,7 +20,7 @@ from rscni_py.types.netconf import NetConf
 if TYPE_CHECKING:
     from rscni_py.types import AnyResult, Result
 
-__all__ = ["CNIPlugin", "CmdArgs", "PluginInfo", "override"]
+__all__ = ["CNIPlugin", "CmdArgs", "PluginInfo", "override", "unimplemented"]
 
 if TYPE_CHECKING:
     from typing_extensions import TypeVar, override
@@ -226,6 +226,34 @@ class CNIPlugin(abc.ABC, Generic[ConfT, ArgsT]):
         from rscni_py.protocol.main import main
 
         raise SystemExit(main(cls))
+
+
+def unimplemented(cls: type[CNIPlugin[Any, Any]]) -> str:
+    """Why ``cls`` cannot be instantiated, naming each missing method and a likely misspelling of it ("" when
+    nothing is missing): ``it does not implement delete (delet looks like a misspelling of delete)``.
+
+    A plugin's command methods are abstract, so a misspelled one leaves the class abstract; the dispatcher and the
+    bundler report it with this text instead of Python's "Can't instantiate abstract class".
+    """
+    import difflib  # only on this error path
+
+    missing = sorted(getattr(cls, "__abstractmethods__", ()))
+    if not missing:
+        return ""
+    # Methods the plugin's own classes define, which the base class does not know: where a misspelling would be.
+    own = {
+        name
+        for klass in cls.__mro__
+        if klass not in CNIPlugin.__mro__
+        for name, value in vars(klass).items()
+        if callable(value) and not name.startswith("__") and not hasattr(CNIPlugin, name)
+    }
+    hints = [
+        f"{found[0]} looks like a misspelling of {name}"
+        for name in missing
+        if (found := difflib.get_close_matches(name, sorted(own), n=1, cutoff=0.6))
+    ]
+    return f"it does not implement {', '.join(missing)}" + (f" ({'; '.join(hints)})" if hints else "")
 
 
 def _checked(plugin: type, candidate: type, base: type, what: str) -> Any:

@@ -286,6 +286,7 @@ def _bad_plugins(tmp: Path) -> None:
     _write(tmp / "one.py", _plugin_source("Only", head="import helper_c\n"))
     _write(tmp / "abstract.py", "from rscni_py import CNIPlugin\n\nclass Half(CNIPlugin):\n    pass\n")
     _write(tmp / "imported.py", "from one import Only\n")
+    _write(tmp / "typo.py", _plugin_source("Typo").replace("def delete(", "def delet("))
     _write(tmp / "syntax.py", "def broken(:\n    pass\n")
     _write(tmp / "uses_broken.py", "import broken_sibling\n")
     _write(tmp / "broken_sibling.py", "x = 1\nif x\n")
@@ -383,21 +384,30 @@ BAD_INPUT: list[tuple[str, str, str, dict[str, str], str]] = [
         "two.py",
         "out",
         {"class_name": "CNIPlugin"},
-        "plugin {tmp}/two.py: 'CNIPlugin' is abstract (it does not implement add, check, delete)",
+        "plugin {tmp}/two.py: 'CNIPlugin' is abstract: it does not implement add, check, delete",
     ),
     (
         "class-abstract",
         "abstract.py",
         "out",
         {"class_name": "Half"},
-        "plugin {tmp}/abstract.py: 'Half' is abstract (it does not implement add, check, delete)",
+        "plugin {tmp}/abstract.py: 'Half' is abstract: it does not implement add, check, delete",
     ),
     (
         "abstract-only",
         "abstract.py",
         "out",
         {},
-        "plugin {tmp}/abstract.py defines no concrete subclass of rscni_py.CNIPlugin",
+        "plugin {tmp}/abstract.py defines no concrete subclass of rscni_py.CNIPlugin; "
+        "'Half' is abstract: it does not implement add, check, delete",
+    ),
+    (
+        "misspelled-method",
+        "typo.py",
+        "out",
+        {},
+        "plugin {tmp}/typo.py defines no concrete subclass of rscni_py.CNIPlugin; "
+        "'Typo' is abstract: it does not implement delete (delet looks like a misspelling of delete)",
     ),
     (
         "class-imported",
@@ -471,14 +481,14 @@ def test_bad_input(tmp_path: Path, plugin: str, output: str, kwargs: dict[str, s
 
 
 def test_rejects_old_python(tmp_path: Path) -> None:
-    old_python = find_python(range(10, 5, -1))  # the newest Python older than 3.11 this machine has
+    old_python = find_python(range(9, 5, -1))  # the newest Python older than 3.10 this machine has
     if old_python is None:
-        pytest.skip("needs a Python 3.10 (or older) interpreter")
+        pytest.skip("needs a Python 3.9 (or older) interpreter")
     plugin = _write(tmp_path / "demo.py", _plugin_source("Demo"))
     with pytest.raises(BundleError) as caught:
         bundle(plugin, tmp_path / "out", python=str(old_python))
     assert re.fullmatch(
-        rf"interpreter {re.escape(str(old_python))} is Python 3\.\d+\.\d+; rscni-py needs 3\.11 or newer",
+        rf"interpreter {re.escape(str(old_python))} is Python 3\.\d+\.\d+; rscni-py needs 3\.10 or newer",
         str(caught.value),
     )
 

@@ -181,9 +181,9 @@ def test_imports_use_the_precompiled_bytecode(ledger: Path, tmp_path: Path) -> N
 
 def test_bytecode_is_compiled_by_the_target_interpreter(tmp_path: Path) -> None:
     # Another supported Python than the one running the tests, so its bytecode differs from ours.
-    other = find_python(minor for minor in range(11, 20) if minor != sys.version_info.minor)
+    other = find_python(minor for minor in range(10, 20) if minor != sys.version_info.minor)
     if other is None:
-        pytest.skip(f"needs a Python 3.11 or newer other than 3.{sys.version_info.minor}")
+        pytest.skip(f"needs a Python 3.10 or newer other than 3.{sys.version_info.minor}")
     output = bundle(LEDGER, tmp_path / "ledger-other", python=str(other))
     magic = subprocess.run(
         [other, "-I", "-c", "import importlib.util, sys; sys.stdout.write(importlib.util.MAGIC_NUMBER.hex())"],

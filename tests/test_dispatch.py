@@ -269,7 +269,8 @@ def test_version_never_reads_stdin_and_needs_no_other_variable() -> None:
 # --- version negotiation and gating -----------------------------------------------------------------------------------
 
 VERSION_CASES = [
-    # (plugin, command, config version, expected error or None)
+    # (plugin, command, config version, expected error or None). The error's cniVersion is the configuration's
+    # when the plugin supports it, else the newest the plugin supports: an unsupported version is not echoed.
     (
         Recorder,
         "ADD",
@@ -278,26 +279,26 @@ VERSION_CASES = [
             1,
             "incompatible CNI versions",
             f'config is "0.9.9", plugin supports [{" ".join(json.dumps(v) for v in ALL)}]',
-            "0.9.9",
+            "1.1.0",
         ),
     ),
     (
         OnlyNew,
         "ADD",
         "1.0",
-        error(1, "incompatible CNI versions", 'config is "1.0", plugin supports ["1.0.0" "1.1.0"]', "1.0"),
+        error(1, "incompatible CNI versions", 'config is "1.0", plugin supports ["1.0.0" "1.1.0"]', "1.1.0"),
     ),
     (
         OnlyNew,
         "ADD",
         None,
-        error(1, "incompatible CNI versions", 'config is "0.1.0", plugin supports ["1.0.0" "1.1.0"]', "0.1.0"),
+        error(1, "incompatible CNI versions", 'config is "0.1.0", plugin supports ["1.0.0" "1.1.0"]', "1.1.0"),
     ),
     (
         OnlyNew,
         "DEL",
         "0.4.0",
-        error(1, "incompatible CNI versions", 'config is "0.4.0", plugin supports ["1.0.0" "1.1.0"]', "0.4.0"),
+        error(1, "incompatible CNI versions", 'config is "0.4.0", plugin supports ["1.0.0" "1.1.0"]', "1.1.0"),
     ),
     (
         Recorder,
@@ -307,7 +308,7 @@ VERSION_CASES = [
             1,
             "incompatible CNI versions",
             f'config is "garbage", plugin supports [{" ".join(json.dumps(v) for v in ALL)}]',
-            "garbage",
+            "1.1.0",
         ),
     ),
     (Recorder, "CHECK", "0.3.1", error(1, "config version does not allow CHECK", '"0.3.1"', "0.3.1")),
@@ -316,19 +317,19 @@ VERSION_CASES = [
         Recorder,
         "CHECK",
         "garbage",
-        error(6, 'failed to convert major version part "garbage": invalid syntax', "", "garbage"),
+        error(6, 'failed to convert major version part "garbage": invalid syntax', "", "1.1.0"),
     ),
-    (Recorder, "CHECK", "1.2.3.4", error(6, 'invalid version "1.2.3.4": too many parts', "", "1.2.3.4")),
-    (UpTo100, "CHECK", "1.1.0", error(1, "plugin version does not allow CHECK", '"1.1.0"', "1.1.0")),
+    (Recorder, "CHECK", "1.2.3.4", error(6, 'invalid version "1.2.3.4": too many parts', "", "1.1.0")),
+    (UpTo100, "CHECK", "1.1.0", error(1, "plugin version does not allow CHECK", '"1.1.0"', "1.0.0")),
     (
         UpTo100,
         "CHECK",
         "0.4.1",
-        error(1, "incompatible CNI versions", 'config is "0.4.1", plugin supports ["0.4.0" "1.0.0"]', "0.4.1"),
+        error(1, "incompatible CNI versions", 'config is "0.4.1", plugin supports ["0.4.0" "1.0.0"]', "1.0.0"),
     ),
     (Recorder, "GC", "1.0.0", error(1, "config version does not allow GC", '"1.0.0"', "1.0.0")),
     (Recorder, "STATUS", "0.4.0", error(1, "config version does not allow STATUS", '"0.4.0"', "0.4.0")),
-    (UpTo100, "STATUS", "1.1.0", error(1, "plugin version does not allow STATUS", '"1.1.0"', "1.1.0")),
+    (UpTo100, "STATUS", "1.1.0", error(1, "plugin version does not allow STATUS", '"1.1.0"', "1.0.0")),
     (Recorder, "ADD", None, None),
     (Recorder, "CHECK", "0.4.0", None),
     (Recorder, "GC", "1.1.0", None),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import stat
 import subprocess
 import sys
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
@@ -24,6 +26,7 @@ from rscni_py.tools.install import (
     atomic_write,
     install,
     install_main,
+    missing_plugin_types,
 )
 
 CONFLIST = {
@@ -31,6 +34,18 @@ CONFLIST = {
     "name": "demo",
     "plugins": [{"type": "bridge", "bridge": "cni0"}, {"type": "demo-plugin"}],
 }
+
+
+def _zipapp(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return b"#!/usr/bin/python3 -I\n" + buffer.getvalue()
+
+
+#: What ``rscni-py bundle`` makes: a ``#!`` line and a zip archive.
+BUNDLE = _zipapp({"__main__.py": "print('plugin body')\n"})
 
 
 def _mode(path: Path) -> int:
@@ -41,7 +56,7 @@ def _mode(path: Path) -> int:
 def plugin_file(tmp_path: Path) -> Path:
     path = tmp_path / "src" / "demo-plugin.pyz"
     path.parent.mkdir()
-    path.write_bytes(b"#!/usr/bin/python3 -I\nplugin body\n")
+    path.write_bytes(BUNDLE)
     return path
 
 
@@ -281,6 +296,7 @@ def test_arguments_defaults() -> None:
         "name": None,
         "conf": None,
         "conf_dir": None,
+        "allow_script": False,
     }
     assert (Path("/opt/cni/bin"), Path("/etc/cni/net.d")) == (DEFAULT_BIN_DIR, DEFAULT_CONF_DIR)
 
@@ -288,11 +304,78 @@ def test_arguments_defaults() -> None:
 def test_install_main_success(
     tmp_path: Path, plugin_file: Path, conflist: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "bridge").write_bytes(b"\x7fELF")  # the conflist's first plugin, already there
+    argv = [str(plugin_file), "--bin-dir", str(tmp_path / "bin")]
+    argv += ["--conf", str(conflist), "--conf-dir", str(tmp_path / "net.d")]
+    assert install_main(_parse(argv)) == 0
+    out, err = capsys.readouterr()
+    assert (out, err) == (f"installed {tmp_path}/bin/demo-plugin\ninstalled {tmp_path}/net.d/10-demo.conflist\n", "")
+
+
+def test_install_main_warns_about_plugin_types_it_cannot_find(
+    tmp_path: Path, plugin_file: Path, conflist: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The configuration names plugins that are neither installed now nor in the bin dir: installed, with a warning
+    (a runtime may look in more directories than this one, such as Debian's /usr/lib/cni)."""
     argv = [str(plugin_file), "--bin-dir", str(tmp_path / "bin"), "--name", "demo"]
     argv += ["--conf", str(conflist), "--conf-dir", str(tmp_path / "net.d")]
     assert install_main(_parse(argv)) == 0
     out, err = capsys.readouterr()
-    assert (out, err) == (f"installed {tmp_path}/bin/demo\ninstalled {tmp_path}/net.d/10-demo.conflist\n", "")
+    assert (out, err) == (
+        f"installed {tmp_path}/bin/demo\ninstalled {tmp_path}/net.d/10-demo.conflist\n",
+        f"rscni-py install: warning: network config {conflist} names plugin types 'bridge', 'demo-plugin', found "
+        f"neither among the executables installed now nor in {tmp_path}/bin: the runtime fails every ADD on this "
+        "network unless it finds them in another of its plugin directories\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("conf", "present", "missing"),
+    [
+        ({"name": "n", "plugins": [{"type": "mine"}, {"type": "bridge"}, {"type": "bridge"}]}, [], ["bridge"]),
+        ({"name": "n", "plugins": [{"type": "mine"}, {"type": "bridge"}]}, ["bridge"], []),
+        ({"name": "n", "type": "other"}, [], ["other"]),
+        ({"name": "n", "type": "mine"}, [], []),
+    ],
+    ids=["conflist-missing-once", "conflist-complete", "conf-missing", "conf-is-the-plugin"],
+)
+def test_missing_plugin_types(tmp_path: Path, conf: dict[str, object], present: list[str], missing: list[str]) -> None:
+    for name in present:
+        (tmp_path / name).write_bytes(b"")
+    assert missing_plugin_types(json.dumps(conf).encode(), tmp_path, "mine") == missing
+
+
+PYTHON_SOURCE_ERROR = (
+    "{path} is Python source, not a bundle: it runs only where rscni-py and everything it imports are installed for "
+    "the node's interpreter; build a one-file bundle with 'rscni-py bundle {path}', or pass --allow-script to install "
+    "it as it is"
+)
+
+
+@pytest.mark.parametrize(
+    ("file_name", "content", "refused"),
+    [
+        ("plugin.py", b"from rscni_py import CNIPlugin\n", True),
+        ("plugin", b"#!/usr/bin/env python3\nfrom rscni_py import CNIPlugin\n", True),
+        ("plugin", b"#!/usr/bin/python3.11 -I\nimport sys\n", True),
+        ("plugin.pyz", BUNDLE, False),
+        ("plugin", b"#!/bin/sh\nexec /usr/lib/cni/bridge\n", False),
+        ("plugin", b"\x7fELF\x02\x01\x01", False),
+    ],
+    ids=["py-file", "env-python-script", "python-script", "bundle", "shell-script", "elf"],
+)
+def test_python_source_is_refused_unless_allowed(tmp_path: Path, file_name: str, content: bytes, refused: bool) -> None:
+    source = tmp_path / "src" / file_name
+    source.parent.mkdir()
+    source.write_bytes(content)
+    if refused:
+        with pytest.raises(InstallError) as caught:
+            install(source, bin_dir=tmp_path / "bin")
+        assert str(caught.value) == PYTHON_SOURCE_ERROR.format(path=source)
+        assert not (tmp_path / "bin").exists()
+    installed = install(source, bin_dir=tmp_path / "bin", allow_script=refused)
+    assert [path.read_bytes() for path in installed] == [content]
 
 
 def test_install_main_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

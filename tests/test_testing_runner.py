@@ -335,9 +335,18 @@ def test_cycle_after_failed_add_still_deletes() -> None:
     ]
 
 
-def test_cycle_refuses_prev_result() -> None:
-    with pytest.raises(TypeError, match="do not pass prev_result"):
-        PluginRunner().cycle(Recorder, prev_result=ONE_IP)  # type: ignore[call-arg]
+def test_cycle_of_a_chained_plugin_starts_from_the_given_prev_result() -> None:
+    """ADD gets the previous plugin's result; CHECK and DEL get what this plugin's ADD returned."""
+    previous = Result(ips=[IPConfig(address=ip_interface("10.9.9.9/24"))])
+    cycle = PluginRunner().cycle(Recorder, {"cniVersion": "1.0.0", "name": "n", "type": "t"}, prev_result=previous)
+    assert cycle.ok
+    added = {"cniVersion": "1.0.0", "ips": [{"address": "10.1.2.3/24"}]}
+    assert [(name, args.raw_config.get("prevResult")) for name, args in Recorder.calls] == [
+        ("add", {"cniVersion": "1.0.0", "ips": [{"address": "10.9.9.9/24"}]}),
+        ("check", added),
+        ("delete", added),
+    ]
+    assert Recorder.calls[0][1].prev_result == previous.convert("1.0.0")
 
 
 # --- package surface and the pytest plugin --------------------------------------------------------------------------

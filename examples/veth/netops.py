@@ -40,6 +40,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import hashlib
+import logging
 import os
 import socket
 from collections.abc import Iterator, Sequence
@@ -61,6 +62,8 @@ from typing import Final, TypeAlias
 import pyroute2.config
 from pyroute2 import IPRoute, NetlinkError
 from pyroute2.netlink import nlmsg_base
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "AddressSpec",
@@ -592,11 +595,11 @@ def setup(config: VethConfig) -> VethAttachment:
                 ) from err
             try:
                 return _configure(config, host, cont, host_name, container_routes)
-            except BaseException as exc:
+            except BaseException:
                 try:
                     _delete_link(host, host_name)
                 except Exception as cleanup_exc:  # report both, the first one wins
-                    exc.add_note(f"rollback failed too: {cleanup_exc}")
+                    _log.warning("rollback failed too: %s", cleanup_exc)
                 raise
 
 

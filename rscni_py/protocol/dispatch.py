@@ -17,7 +17,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, BinaryIO, Final, TextIO, get_args
+from typing import TYPE_CHECKING, Any, BinaryIO, Final, TextIO, cast, get_args
 
 from rscni_py._base import strict_json
 from rscni_py._base.quoting import q, q_list
@@ -33,7 +33,7 @@ from rscni_py.errors import (
     IOFailureError,
     TryAgainLaterError,
 )
-from rscni_py.plugin import CmdArgs
+from rscni_py.plugin import CmdArgs, PluginInfo, unimplemented
 from rscni_py.protocol import env as envvars
 from rscni_py.protocol import logsetup
 from rscni_py.protocol.commands import Command, CommandSpec, spec_of
@@ -75,10 +75,17 @@ class _Request:
     """
 
     def __init__(self, plugin_cls: type[CNIPlugin[Any, Any]]) -> None:
-        self.cni_version = max(plugin_cls.supported_versions, key=ALL_VERSIONS.index)
+        self.supported = plugin_cls.supported_versions
+        self.cni_version = max(self.supported, key=ALL_VERSIONS.index)
         self.command = ""
         # After a successful ADD: how to undo it if its result cannot be delivered.
         self.undo: Callable[[], None] | None = None
+
+    def read_version(self, version: str) -> None:
+        """The configuration's version becomes the error JSON's only when the plugin speaks it: an unknown or
+        unsupported one ("2.0.0") is not echoed back as if it were (docs/protocol.md, section 7)."""
+        if version in self.supported:
+            self.cni_version = version
 
 
 def dispatch(
@@ -208,18 +215,18 @@ def _serve(
             return ""
         raise
     logsetup.set_context(command, values["CNI_CONTAINERID"])
-    plugin = plugin_cls()
     if command == Command.VERSION:
         # stdin is never read for VERSION (docs/decisions.md, D-2): a person or runtime may leave it open.
-        return json.dumps(plugin.version().to_dict(), separators=(",", ":")) + "\n"
+        return json.dumps(_version_info(plugin_cls).to_dict(), separators=(",", ":")) + "\n"
 
     data = _read_stdin(stdin)
     raw = _load_config(data)
     version = config_version(raw)
-    request.cni_version = version
+    request.read_version(version)
     spec = spec_of(command)
     if spec is None:
         raise InvalidEnvironmentVariablesError(f"unknown CNI_COMMAND: {command}")
+    plugin = _instance(plugin_cls, command)
     _check_version(spec, version, plugin_cls.supported_versions)
     if logs is not None:
         _configure_logging(logs, env, raw)
@@ -269,6 +276,22 @@ class _Serving:
 
         _CALL_ENV.reset(self._served)
         codec.use_engine(self._previous)
+
+
+def _instance(plugin_cls: type[CNIPlugin[Any, Any]], command: str) -> CNIPlugin[Any, Any]:
+    """The plugin object that serves ``command``; a class left abstract (a command method missing or misspelled)
+    is refused with code 999 naming what is missing, instead of Python's "Can't instantiate abstract class"."""
+    if plugin_cls.__abstractmethods__:
+        raise InternalError(f"{plugin_cls.__name__} cannot serve {command}: {unimplemented(plugin_cls)}")
+    return plugin_cls()
+
+
+def _version_info(plugin_cls: type[CNIPlugin[Any, Any]]) -> PluginInfo:
+    """The VERSION answer. It needs none of the command methods, so a class left abstract still gives it: its
+    ``version()`` is called with the class itself as ``self`` (the base implementation reads class attributes)."""
+    if plugin_cls.__abstractmethods__:
+        return plugin_cls.version(cast("CNIPlugin[Any, Any]", plugin_cls))
+    return plugin_cls().version()
 
 
 def _read_stdin(stdin: BinaryIO) -> bytes:

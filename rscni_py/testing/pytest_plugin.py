@@ -12,7 +12,9 @@ Fixtures:
 
 ::
 
-    def test_add(cni_runner):
+    from rscni_py.testing import PluginRunner
+
+    def test_add(cni_runner: PluginRunner) -> None:
         assert cni_runner.add(MyPlugin, {"cniVersion": "1.0.0", "name": "n", "type": "x"}).ok
 """
 

@@ -322,18 +322,20 @@ class PluginRunner:
         self,
         plugin_cls: type[CNIPlugin[Any, Any]],
         config: Mapping[str, Any] | None = None,
+        *,
+        prev_result: AnyResult | Mapping[str, Any] | None = None,
         **kwargs: Unpack[CycleOptions],
     ) -> Cycle:
         """ADD, then CHECK and DEL with the ADD result as prevResult: the life of one attachment.
 
+        ``prev_result`` is what the previous plugin of a chain returned: ADD receives it as ``prevResult``, as a
+        chained plugin does; CHECK and DEL then receive this plugin's own ADD result, the chain's result so far.
         CHECK is skipped when ADD failed or the configuration's version is older than 0.4.0 (libcni does not send
         CHECK there).  DEL runs even after a failed ADD, without prevResult, as a runtime cleans up.
         """
         from rscni_py._base.versions import at_least
 
-        if "prev_result" in kwargs:
-            raise TypeError("cycle() feeds the ADD result as prevResult itself; do not pass prev_result")
-        added = self.add(plugin_cls, config, **kwargs)
+        added = self.add(plugin_cls, config, prev_result=prev_result, **kwargs)
         checked: Invocation | None = None
         if not added.ok:
             return Cycle(added, None, self.delete(plugin_cls, config, **kwargs))

@@ -56,7 +56,7 @@ _DISTRIBUTION: Final = "rscni-py"
 # The run-time requirement that only the default codec engine imports.
 _MODEL_LIBRARY: Final = "dataclasses-json"
 _PACKAGE: Final = "rscni_py"
-_MIN_PYTHON: Final = (3, 11)
+_MIN_PYTHON: Final = (3, 10)
 # zip cannot store times before 1980; a fixed time makes the archive reproducible.
 _ZIP_EPOCH: Final = (1980, 1, 1, 0, 0, 0)
 #: Interpreter flags in the shebang: isolated mode, no site (see the module docstring).
@@ -74,7 +74,7 @@ if impl.releaselevel != "final":
 json.dump({
     "executable": sys.executable,
     "version": list(sys.version_info[:3]),
-    "stdlib": sorted(sys.stdlib_module_names),
+    "stdlib": sorted(getattr(sys, "stdlib_module_names", ())),  # 3.10+; older ones are refused by version
     "markers": {
         "os_name": os.name,
         "sys_platform": sys.platform,
@@ -92,9 +92,13 @@ json.dump({
 """
 
 # Runs under the target interpreter: compiles [source, display name] pairs to legacy-placed .pyc files
-# (``x.py`` -> ``x.pyc``, the only place zipimport looks) and prints one line per failure.
+# (``x.py`` -> ``x.pyc``, the only place zipimport looks) and prints one line per failure. It drops ``-c``'s
+# current-directory entry from the path before importing anything (``-I`` would, but would also ignore the fixed
+# hash seed ``_compile`` sets).
 _COMPILE_SCRIPT: Final = r"""
-import json, py_compile, sys
+import sys
+del sys.path[0]
+import json, py_compile
 failures = []
 for source, display in json.load(sys.stdin):
     try:
@@ -322,18 +326,19 @@ def _is_below(file: str | None, directory: Path) -> bool:
 def _find_plugin_class(module: ModuleType, path: Path, class_name: str | None) -> str:
     """Name the one concrete ``CNIPlugin`` subclass defined in the plugin module (or check ``class_name``)."""
     import rscni_py
+    from rscni_py.plugin import unimplemented
 
     base = rscni_py.CNIPlugin
-    candidates = sorted(
-        name
+    defined = {
+        name: value
         for name, value in vars(module).items()
         if inspect.isclass(value)
         and issubclass(value, base)
         and value is not base
         and value.__module__ == module.__name__
         and value.__name__ == name
-        and not inspect.isabstract(value)
-    )
+    }
+    candidates = sorted(name for name, value in defined.items() if not inspect.isabstract(value))
     if class_name is not None:
         if class_name in candidates:
             return class_name
@@ -343,11 +348,11 @@ def _find_plugin_class(module: ModuleType, path: Path, class_name: str | None) -
         if not (inspect.isclass(value) and issubclass(value, base)):
             raise BundleError(f"plugin {path}: {class_name!r} is not a subclass of rscni_py.CNIPlugin")
         if inspect.isabstract(value):
-            missing = ", ".join(sorted(getattr(value, "__abstractmethods__", ())))
-            raise BundleError(f"plugin {path}: {class_name!r} is abstract (it does not implement {missing})")
+            raise BundleError(f"plugin {path}: {class_name!r} is abstract: {unimplemented(value)}")
         raise BundleError(f"plugin {path}: {class_name!r} is imported from {value.__module__}, not defined here")
     if not candidates:
-        raise BundleError(f"plugin {path} defines no concrete subclass of rscni_py.CNIPlugin")
+        abstract = "".join(f"; {name!r} is abstract: {unimplemented(value)}" for name, value in sorted(defined.items()))
+        raise BundleError(f"plugin {path} defines no concrete subclass of rscni_py.CNIPlugin{abstract}")
     if len(candidates) > 1:
         raise BundleError(
             f"plugin {path} defines {len(candidates)} CNIPlugin subclasses ({', '.join(candidates)}); "
@@ -366,7 +371,14 @@ def _is_type_checking(test: ast.expr) -> bool:
 _IMPORT_GUARDS: Final = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
 
 
-def _guards_imports(node: ast.Try | ast.TryStar) -> bool:
+# ``try``/``except*`` (3.11) has the same fields as ``try``; Python 3.10 neither parses nor knows it.
+if sys.version_info >= (3, 11):
+    _TRY_NODES: tuple[type[ast.stmt], ...] = (ast.Try, ast.TryStar)
+else:
+    _TRY_NODES = (ast.Try,)
+
+
+def _guards_imports(node: ast.Try) -> bool:
     for handler in node.handlers:
         caught = handler.type
         kinds = caught.elts if isinstance(caught, ast.Tuple) else [caught]
@@ -395,7 +407,7 @@ def _imported_modules(source: str, path: Path, package: str | None) -> dict[str,
         if isinstance(node, ast.If) and _is_type_checking(node.test):
             pending.extend((child, optional) for child in node.orelse)
             continue
-        if isinstance(node, (ast.Try, ast.TryStar)) and _guards_imports(node):
+        if isinstance(node, _TRY_NODES) and _guards_imports(node):
             pending.extend((child, True) for child in node.body)
             pending.extend((child, optional) for child in [*node.handlers, *node.orelse, *node.finalbody])
             continue
@@ -447,10 +459,13 @@ def _skipped(parts: tuple[str, ...]) -> bool:
 
 
 def _extension_module(arcname: str) -> str | None:
-    for suffix in sorted({*importlib.machinery.EXTENSION_SUFFIXES, ".so", ".pyd"}, key=len, reverse=True):
-        if arcname.endswith(suffix):
-            return arcname[: -len(suffix)].replace("/", ".")
-    return None
+    """The dotted module name of a C extension file, whatever interpreter it was built for; None for other files."""
+    if not arcname.endswith((*importlib.machinery.EXTENSION_SUFFIXES, ".so", ".pyd")):
+        return None
+    # A module name has no dots, so everything from the file name's first dot is the (ABI-tagged) suffix:
+    # "_speedups.cpython-311-x86_64-linux-gnu.so" is "_speedups" under any Python version.
+    folder, _, name = arcname.rpartition("/")
+    return f"{folder}/{name.partition('.')[0]}".strip("/").replace("/", ".")
 
 
 def _distribution_files(dist: importlib.metadata.Distribution, name: str, contents: _Contents) -> None:
@@ -629,8 +644,11 @@ def _compile(stage: Path, target: _Target, display_prefix: str) -> None:
     ]
     try:
         completed = subprocess.run(
-            [target.shebang, "-I", "-c", _COMPILE_SCRIPT],
+            [target.shebang, "-s", "-c", _COMPILE_SCRIPT],
             input=json.dumps(jobs),
+            # A fixed hash seed: Python 3.10 writes set constants in hash order, which varies from run to run, and
+            # the same sources must give the same bundle. No other PYTHON* variable reaches the compiler.
+            env={**{k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}, "PYTHONHASHSEED": "0"},
             capture_output=True,
             text=True,
             timeout=_COMPILE_TIMEOUT,

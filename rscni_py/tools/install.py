@@ -21,6 +21,7 @@ import os
 import shutil
 import sys
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Final
@@ -35,6 +36,7 @@ __all__ = [
     "atomic_write",
     "install",
     "install_main",
+    "missing_plugin_types",
     "validate_network_config",
 ]
 
@@ -126,6 +128,32 @@ def validate_network_config(path: Path, data: bytes) -> None:
         raise InstallError(f"network config {path}: missing string field 'type'{hint}")
 
 
+def _python_source_error(bundle: Path, head: bytes, is_zip: bool) -> str | None:
+    """Why ``bundle`` should not be installed as it is, when it is Python source rather than a bundle.
+
+    A bundle (``rscni-py bundle``) is a ``#!`` line followed by a zip archive that carries rscni-py and every
+    dependency; a plain ``.py`` script runs only where the node's interpreter has all of them installed, which a node
+    usually does not, and then every command of the network fails. ELF binaries and other scripts are not judged.
+    """
+    first_line = head.split(b"\n", 1)[0]
+    looks_python = bundle.suffix == ".py" or (first_line.startswith(b"#!") and b"python" in first_line)
+    if not looks_python or is_zip:
+        return None
+    return (
+        f"{bundle} is Python source, not a bundle: it runs only where rscni-py and everything it imports are installed "
+        f"for the node's interpreter; build a one-file bundle with 'rscni-py bundle {bundle}', "
+        "or pass --allow-script to install it as it is"
+    )
+
+
+def missing_plugin_types(conf_data: bytes, bin_dir: Path, installing: str) -> list[str]:
+    """The plugin ``type``s a (validated) network configuration names that are neither ``installing`` nor a file in
+    ``bin_dir``: a runtime that finds them in none of its plugin directories fails every ADD on the network."""
+    conf = json.loads(conf_data)
+    types = [plugin["type"] for plugin in conf["plugins"]] if "plugins" in conf else [conf["type"]]
+    return [t for t in dict.fromkeys(types) if t != installing and not (bin_dir / t).is_file()]
+
+
 def _default_name(bundle: Path) -> str:
     # A runtime runs the plugin named by a config's "type", so the installed file carries no ".pyz".
     return bundle.stem if bundle.suffix == ".pyz" else bundle.name
@@ -147,6 +175,8 @@ def install(
     name: str | None = None,
     conf: Path | None = None,
     conf_dir: Path | None = None,
+    allow_script: bool = False,
+    warn: Callable[[str], object] | None = None,
 ) -> list[Path]:
     """Install a plugin executable into a CNI bin directory and, optionally, its network configuration.
 
@@ -159,6 +189,10 @@ def install(
         without a ``.pyz`` suffix.
     :param conf: a ``.conflist``/``.conf``/``.json`` file, validated before anything is written.
     :param conf_dir: where ``conf`` goes; defaults to :data:`DEFAULT_CONF_DIR`.
+    :param allow_script: install Python source (a ``.py`` file or a ``#!...python`` script that is not a bundle)
+        as it is; refused by default, since a node's interpreter rarely has rscni-py and the plugin's imports.
+    :param warn: called with a one-line warning when ``conf`` names plugin types that are neither the executable
+        installed now nor files in ``bin_dir`` (a runtime may still find them in another plugin directory).
     :returns: the installed paths, executable first.
     :raises InstallError: with a one-line message for any bad input or failed write.
     """
@@ -188,6 +222,13 @@ def install(
     binary = bin_dir / name
     target_dir = DEFAULT_CONF_DIR if conf_dir is None else conf_dir
     with source:
+        if not allow_script:
+            head = source.read(256)
+            is_zip = zipfile.is_zipfile(source)
+            source.seek(0)
+            problem = _python_source_error(bundle, head, is_zip)
+            if problem is not None:
+                raise InstallError(problem)
         # Refuse obviously wrong destinations before writing anything.
         if bin_dir.exists() and not bin_dir.is_dir():
             raise InstallError(f"bin dir is not a directory: {bin_dir}")
@@ -209,6 +250,14 @@ def install(
         except (OSError, ValueError) as exc:
             raise InstallError(f"cannot install into conf dir {target_dir}: {_os_reason(exc)}") from None
         installed.append(target_dir / conf.name)
+        missing = missing_plugin_types(data, bin_dir, name)
+        if missing and warn is not None:
+            listed = ", ".join(repr(t) for t in missing)
+            warn(
+                f"network config {conf} names plugin type{'s' if len(missing) > 1 else ''} {listed}, found neither "
+                f"among the executables installed now nor in {bin_dir}: the runtime fails every ADD on this network "
+                "unless it finds them in another of its plugin directories"
+            )
     return installed
 
 
@@ -238,6 +287,11 @@ def add_install_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"CNI configuration directory (default: {DEFAULT_CONF_DIR})",
     )
+    parser.add_argument(
+        "--allow-script",
+        action="store_true",
+        help="install Python source as it is, instead of refusing it in favour of a one-file bundle",
+    )
 
 
 def install_main(ns: argparse.Namespace) -> int:
@@ -246,7 +300,15 @@ def install_main(ns: argparse.Namespace) -> int:
     :returns: the process exit code, 0 on success and 1 on failure.
     """
     try:
-        paths = install(ns.bundle, bin_dir=ns.bin_dir, name=ns.name, conf=ns.conf, conf_dir=ns.conf_dir)
+        paths = install(
+            ns.bundle,
+            bin_dir=ns.bin_dir,
+            name=ns.name,
+            conf=ns.conf,
+            conf_dir=ns.conf_dir,
+            allow_script=ns.allow_script,
+            warn=lambda text: print(f"rscni-py install: warning: {text}", file=sys.stderr),
+        )
     except InstallError as exc:
         print(f"rscni-py install: error: {exc}", file=sys.stderr)
         return 1

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from .container_kit import build_bundles
 from .harness import (
     HERE,
     CNIRuntime,
@@ -118,3 +119,9 @@ def cni(
         yield runtime
     finally:
         runtime.cleanup()
+
+
+@pytest.fixture(scope="session")
+def bundles(integration_env: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Our veth and debug plugins bundled for a bare interpreter, once for every real-runtime test."""
+    return build_bundles(tmp_path_factory.mktemp("bundles"))

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from .harness import missing_tools
+
 __all__ = [
     "BUSYBOX",
     "CNI_BIN_DIR",
@@ -39,7 +41,10 @@ __all__ = [
     "ContainerdError",
     "SystemCNI",
     "build_image",
+    "busybox_rootfs",
     "is_static_elf",
+    "missing_busybox",
+    "mounts_under",
     "missing_containerd_requirements",
 ]
 
@@ -88,17 +93,21 @@ def is_static_elf(path: Path) -> bool:
     return True
 
 
-def missing_containerd_requirements() -> list[str]:
+def missing_busybox(busybox: Path = BUSYBOX) -> list[str]:
+    """What is wrong with the busybox an offline image is built from (empty list: nothing)."""
+    if not busybox.is_file():
+        return [f"{busybox} missing (Debian package busybox-static)"]
+    if not is_static_elf(busybox):
+        return [f"{busybox} is dynamically linked; the image needs Debian's busybox-static"]
+    return []
+
+
+def missing_containerd_requirements(busybox: Path = BUSYBOX) -> list[str]:
     """Say what this machine lacks to run containers with containerd (empty list: nothing)."""
-    problems: list[str] = []
-    for tool, package in (("containerd", "containerd"), ("ctr", "containerd"), ("runc", "runc")):
-        if shutil.which(tool) is None:
-            problems.append(f"'{tool}' not found (Debian package {package})")
-    if not BUSYBOX.is_file():
-        problems.append(f"{BUSYBOX} missing (Debian package busybox-static)")
-    elif not is_static_elf(BUSYBOX):
-        problems.append(f"{BUSYBOX} is dynamically linked; the image needs Debian's busybox-static")
-    return problems
+    return [
+        *missing_tools({"containerd": "containerd", "ctr": "containerd", "runc": "runc"}),
+        *missing_busybox(busybox),
+    ]
 
 
 def _oci_arch() -> str:
@@ -106,8 +115,9 @@ def _oci_arch() -> str:
     return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}.get(machine, machine)
 
 
-def _layer(busybox: Path) -> bytes:
-    """One uncompressed layer: busybox, symlinks for :data:`APPLETS`, and the directories runc mounts onto."""
+def busybox_rootfs(busybox: Path = BUSYBOX) -> bytes:
+    """An image's root file system as one uncompressed tar (a layer, or what ``podman import`` reads): busybox,
+    symlinks for :data:`APPLETS`, and the directories runc mounts onto."""
     buffer = io.BytesIO()
     # Fixed owner, mode and mtime: the same busybox gives the same layer digest.
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
@@ -151,7 +161,7 @@ def build_image(archive: Path, name: str, *, busybox: Path = BUSYBOX) -> str:
     The index carries containerd's own name annotation (``io.containerd.image.name``), which ``ctr images import``
     takes as the whole image name, so no ``--base-name`` is needed; the OCI ``ref.name`` gets the tag only.
     """
-    layer = _layer(busybox)
+    layer = busybox_rootfs(busybox)
     compressed = gzip.compress(layer, mtime=0)
     config = {
         "architecture": _oci_arch(),
@@ -230,7 +240,7 @@ def _missing_dirs(path: Path) -> list[Path]:
     return list(reversed(missing))
 
 
-def _mounts_under(directory: Path) -> list[str]:
+def mounts_under(directory: Path) -> list[str]:
     """Mount points at or below ``directory``, deepest first (from ``/proc/self/mountinfo``)."""
     prefix = str(directory.resolve())
     found = []
@@ -372,7 +382,7 @@ class Containerd:
                     self._process.wait()
                     problems.append("containerd did not stop on SIGTERM and was killed")
             self._process = None
-        for point in _mounts_under(self.workdir):
+        for point in mounts_under(self.workdir):
             # Never delete through a mount: unmount what a dead shim left, or leave the directory alone.
             if subprocess.run(["umount", "--lazy", point], capture_output=True, check=False).returncode != 0:
                 problems.append(f"cannot unmount {point}")

@@ -35,6 +35,7 @@ __all__ = [
     "REFERENCE_PLUGINS",
     "REFERENCE_PLUGIN_DIR",
     "REPO_ROOT",
+    "TOOLS",
     "CNIRuntime",
     "DriverCommand",
     "DriverError",
@@ -47,8 +48,10 @@ __all__ = [
     "delete_netns",
     "expect_ok",
     "missing_requirements",
+    "missing_tools",
     "namespaces",
     "reap_stale_netns",
+    "require",
 ]
 
 HERE: Final = Path(__file__).resolve().parent
@@ -70,17 +73,32 @@ class DriverError(RuntimeError):
     """The driver itself failed (exit status != 0): a bug in the harness, not a CNI protocol error."""
 
 
+#: The commands every integration test may run, with the Debian package that has each.
+TOOLS: Final = {"ip": "iproute2", "ping": "iputils-ping", "go": "golang-go"}
+
+
+def missing_tools(tools: Mapping[str, str]) -> list[str]:
+    """One line per command of ``tools`` (command -> Debian package) that is not on ``PATH``."""
+    return [
+        f"'{tool}' not found (Debian package {package})" for tool, package in tools.items() if not shutil.which(tool)
+    ]
+
+
+def require(*problems: str) -> None:
+    """Skip naming everything missing at once: the common requirements and ``problems``, which a test module with
+    needs of its own (a container runtime, an image's content) adds.  Under ``CI=true`` the skip fails
+    (tests/skip_policy.py)."""
+    every = [*missing_requirements(), *problems]
+    if every:
+        pytest.skip("; ".join(every))
+
+
 def missing_requirements() -> list[str]:
     """Say what this machine lacks to run the integration tests (empty list: nothing)."""
     problems: list[str] = []
     if os.geteuid() != 0:
         problems.append("not running as root (network namespaces and links need root)")
-    if shutil.which("ip") is None:
-        problems.append("'ip' not found (Debian package iproute2)")
-    if shutil.which("ping") is None:
-        problems.append("'ping' not found (Debian package iputils-ping)")
-    if shutil.which("go") is None:
-        problems.append("'go' not found (Debian package golang-go)")
+    problems += missing_tools(TOOLS)
     if not LIBCNI_SOURCE.is_dir():
         problems.append(f"{LIBCNI_SOURCE} missing (Debian package golang-github-appc-cni-dev)")
     absent = [name for name in REFERENCE_PLUGINS if not (REFERENCE_PLUGIN_DIR / name).is_file()]

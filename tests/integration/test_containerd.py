@@ -12,19 +12,28 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import pytest
 
 from examples.veth import netops
 from tests.warm_support import warm_plugins
 
+from .container_kit import (
+    DEBUG,
+    REPORT_SCRIPT,
+    VETH,
+    allocated,
+    conflist,
+    expected_add_record,
+    expected_report,
+    read_record,
+    rscni_py,
+    run_container,
+)
 from .containerd import (
     CNI_BIN_DIR,
     CNI_CONF_DIR,
@@ -34,7 +43,7 @@ from .containerd import (
     build_image,
     missing_containerd_requirements,
 )
-from .harness import LEASE_DIR, REPO_ROOT, HostLinks, NetworkLease
+from .harness import LEASE_DIR, REPO_ROOT, HostLinks, NetworkLease, require
 
 pytestmark = pytest.mark.integration
 
@@ -42,40 +51,16 @@ NAMESPACE: Final = "rscni"
 IMAGE: Final = "rscni.test/busybox:ctrtest"
 #: "00-" so that it sorts before the usual "10-..." configurations; the fixture refuses to run behind another one.
 CONF_NAME: Final = "00-rscni-containerd-test.conflist"
-VETH: Final = "rscni-veth-ctrtest"
-DEBUG: Final = "rscni-debug-ctrtest"
 #: go-cni's plugin directories as Debian builds them: /opt/cni/bin, then Debian's own /usr/lib/cni (where
 #: host-local is, found by our plugin through CNI_PATH).
 DEBIAN_CNI_PATH: Final = "/opt/cni/bin:/usr/lib/cni"
-#: What the container runs: report its network into the shared directory, then wait until the host has pinged it.
-REPORT_SCRIPT: Final = (
-    "{ ip -o -4 addr show dev eth0; ip route; cat /sys/class/net/eth0/mtu /sys/class/net/eth0/address; }"
-    " > /shared/report.tmp && mv /shared/report.tmp /shared/report;"
-    " i=0; while [ ! -e /shared/release ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done;"
-    " echo done"
-)
-
-
-def rscni_py(*args: str, cwd: Path) -> str:
-    """Run the ``rscni-py`` command line of this checkout (``python -m rscni_py``) and return its stdout."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "rscni_py", *args],
-        cwd=cwd,
-        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(REPO_ROOT)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode == 0, f"rscni-py {' '.join(args)} failed:\n{proc.stderr}"
-    return proc.stdout
 
 
 @pytest.fixture(scope="module")
-def containerd(integration_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Containerd]:
+def containerd(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Containerd]:
     """Our own containerd with the busybox image imported; stopped and its directories removed at the end."""
-    problems = missing_containerd_requirements()
-    if problems:
-        pytest.skip("; ".join(problems))
+    require(*missing_containerd_requirements())  # everything missing named at once, before the common checks run
+    request.getfixturevalue("integration_env")
     image_dir = tmp_path_factory.mktemp("image")
     daemon = Containerd(tmp_path_factory.mktemp("containerd"), NAMESPACE, LEASE_DIR / "containerd.lock")
     archive = image_dir / "busybox.tar"
@@ -91,23 +76,6 @@ def containerd(integration_env: None, tmp_path_factory: pytest.TempPathFactory) 
     finally:
         leftovers = daemon.stop()
         assert not leftovers, leftovers
-
-
-@pytest.fixture(scope="module")
-def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Both plugins bundled for a venv without pip or any package, so only what the bundles carry can run."""
-    work = tmp_path_factory.mktemp("bundles")
-    venv = work / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    built = {}
-    for name, script in ((VETH, "examples/veth/rscni_veth.py"), (DEBUG, "examples/debug/rscni_debug.py")):
-        output = work / name
-        out = rscni_py(
-            "bundle", str(REPO_ROOT / script), "-o", str(output), "--python", str(venv / "bin" / "python"), cwd=work
-        )
-        assert out == f"wrote {output}\n"
-        built[name] = output
-    return built
 
 
 @pytest.fixture(params=["cold", "warm"])
@@ -140,56 +108,6 @@ def system_cni(containerd: Containerd, network_lease: NetworkLease) -> Iterator[
         yield cni
     finally:
         cni.cleanup()
-
-
-def conflist(tmp_path: Path, lease: NetworkLease, network: str) -> dict[str, Any]:
-    """rscni-veth with host-local (state in ``tmp_path``), then the debug plugin recording into ``tmp_path``."""
-    return {
-        "cniVersion": "1.0.0",
-        "name": network,
-        "plugins": [
-            {
-                "type": VETH,
-                "mtu": 1400,
-                "stateDir": str(tmp_path / "veth-state"),
-                "ipam": {
-                    "type": "host-local",
-                    "dataDir": str(tmp_path / "ipam"),
-                    "ranges": [[{"subnet": lease.subnet}]],
-                    "routes": [{"dst": "0.0.0.0/0"}],
-                },
-            },
-            {"type": DEBUG, "cniOutput": str(tmp_path / "debug")},
-        ],
-    }
-
-
-def read_record(path: Path) -> dict[str, Any]:
-    """A debug plugin record as a dict, ``STDIN_DATA`` decoded from JSON."""
-    lines = path.read_text().splitlines()
-    assert lines[-1] == "-" * 20, lines
-    record: dict[str, Any] = {}
-    for line in lines[:-1]:
-        key, _, value = line.partition(": ")
-        record[key] = json.loads(value) if key == "STDIN_DATA" else value
-    return record
-
-
-def allocated(ipam_dir: Path) -> list[str]:
-    """host-local's reservations (one file per address; lock and last_reserved_ip.* are bookkeeping)."""
-    return sorted(p.name for p in ipam_dir.iterdir() if re.fullmatch(r"[0-9.]+", p.name)) if ipam_dir.is_dir() else []
-
-
-def wait_for(path: Path, proc: subprocess.Popen[str], timeout: float) -> None:
-    """Wait until ``path`` exists; fail early with ctr's output if ctr exits first."""
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if proc.poll() is not None:
-            out, err = proc.communicate()
-            pytest.fail(f"ctr run exited {proc.returncode} before the container reported:\n{out}{err}", pytrace=False)
-        if time.monotonic() > deadline:
-            pytest.fail(f"no {path.name} from the container after {timeout:.0f} s", pytrace=False)
-        time.sleep(0.1)
 
 
 def test_ctr_run_with_our_plugin(
@@ -237,65 +155,34 @@ def test_ctr_run_with_our_plugin(
         REPORT_SCRIPT,
         options=["--cni", "--mount", f"type=bind,src={shared},dst=/shared,options=rbind:rw"],
     )
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_for(shared / "report", proc, timeout=60)
-        # While the container runs: the host end exists and the container answers on its address.
-        assert host_links.exists(host)
-        ping = subprocess.run(["ping", "-c", "1", "-W", "2", address], capture_output=True, text=True, check=False)
-        (shared / "release").touch()
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert ping.returncode == 0, ping.stdout + ping.stderr
+
+    def while_running() -> None:
+        assert host_links.exists(host)  # the host end exists while the container runs
+
+    run = run_container(argv, shared, address, while_running, what="ctr run")
+    assert run.ping.returncode == 0, run.ping.stdout + run.ping.stderr
 
     # What the container saw of its network: its address and routes from host-local, the MTU from the config.
-    report = (shared / "report").read_text()
-    mac = report.splitlines()[-1]
-    assert re.fullmatch(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}", mac), report
-    assert report == (
-        f"2: eth0    inet {address}/24 scope global noprefixroute eth0\\"
-        "       valid_lft forever preferred_lft forever\n"
-        f"default via {lease.gateway} dev eth0 \n"
-        f"{lease.subnet} via {lease.gateway} dev eth0 \n"
-        f"{lease.gateway} dev eth0 scope link \n"
-        "1400\n"
-        f"{mac}\n"
-    )
+    expected, mac = expected_report(run.report, lease)
+    assert run.report == expected
     # ctr logs a failed CNI DEL without changing its exit status, so its stderr must be empty too.
-    assert (proc.returncode, out, err) == (0, "done\n", "")
+    assert (run.returncode, run.out, run.err) == (0, "done\n", "")
 
     # ADD as the runtime made it: the container's namespace by /proc path, Debian's plugin path, and our plugin's
     # result handed on to the debug plugin as prevResult.
     add = read_record(tmp_path / "debug" / f"{container_id}-Add")
-    netns = add["CNI_NETNS"]
-    assert re.fullmatch(r"/proc/[0-9]+/ns/net", netns), netns
-    host_mac = add["STDIN_DATA"]["prevResult"]["interfaces"][0]["mac"]
-    prev_result = {
-        "cniVersion": "1.0.0",
-        "interfaces": [{"name": host, "mac": host_mac}, {"name": "eth0", "mac": mac, "sandbox": netns}],
-        "ips": [{"interface": 1, "address": f"{address}/24", "gateway": lease.gateway}],
-        "routes": [{"dst": "0.0.0.0/0", "gw": lease.gateway}],
-        "dns": {},
-    }
-    stdin = {
-        "cniVersion": "1.0.0",
-        "name": network,
-        "type": DEBUG,
-        "cniOutput": str(tmp_path / "debug"),
-        "prevResult": prev_result,
-    }
-    assert add == {
-        "CNI_COMMAND": "Add",
-        "CNI_CONTAINERID": container_id,
-        "CNI_IFNAME": "eth0",
-        "CNI_NETNS": netns,
-        "CNI_PATH": DEBIAN_CNI_PATH,
-        "CNI_ARGS": "",
-        "STDIN_DATA": stdin,
-    }
+    assert re.fullmatch(r"/proc/[0-9]+/ns/net", add["CNI_NETNS"]), add
+    assert add == expected_add_record(
+        add,
+        tmp_path=tmp_path,
+        lease=lease,
+        network=network,
+        host=host,
+        mac=mac,
+        container_id=container_id,
+        cni_path=DEBIAN_CNI_PATH,
+        cni_args="",
+    )
     # DEL after the container exited (ctr run --rm): no namespace any more, the cached result as prevResult.
     assert read_record(tmp_path / "debug" / f"{container_id}-Del") == {**add, "CNI_COMMAND": "Del", "CNI_NETNS": ""}
 

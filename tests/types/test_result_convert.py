@@ -14,6 +14,9 @@ from rscni_py.types import ConversionError, Interface, IPConfig, Result, Route, 
 
 GOLDEN = Path(__file__).parent / "golden"
 ALL_VERSIONS = ("0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
+# IPv4-mapped IPv6 addresses as this Python writes them: 3.13 writes the IPv4 part dotted ("::ffff:10.0.0.2").
+MAPPED_HOST = str(IPv6Address("::ffff:10.0.0.2"))
+MAPPED_NET = str(IPv6Address("::ffff:10.0.0.0"))
 
 
 def golden(version: str) -> dict[str, Any]:
@@ -186,7 +189,11 @@ DOWN_TO_02 = [
         Result(
             ips=[IPConfig(IPv6Interface("::ffff:10.0.0.2/120"))], routes=[Route(IPv6Interface("::ffff:10.0.0.0/104"))]
         ),
-        {"cniVersion": "0.2.0", "ip4": {"ip": "::ffff:a00:2/120", "routes": [{"dst": "::ffff:a00:0/104"}]}, "dns": {}},
+        {
+            "cniVersion": "0.2.0",
+            "ip4": {"ip": f"{MAPPED_HOST}/120", "routes": [{"dst": f"{MAPPED_NET}/104"}]},
+            "dns": {},
+        },
     ),
     (
         "extra-ips-dropped",
@@ -211,7 +218,7 @@ def test_1x_to_0_4_computes_version_from_the_address() -> None:
     result = Result(ips=[IPConfig(IPv6Interface("::ffff:10.0.0.2/120")), IPConfig(IPv6Interface("fd00::2/64"))])
     assert result.convert("0.4.0").to_dict() == {
         "cniVersion": "0.4.0",
-        "ips": [{"version": "4", "address": "::ffff:a00:2/120"}, {"version": "6", "address": "fd00::2/64"}],
+        "ips": [{"version": "4", "address": f"{MAPPED_HOST}/120"}, {"version": "6", "address": "fd00::2/64"}],
         "dns": {},
     }
 
