@@ -25,4 +25,3 @@ def test_skip_names_every_missing_tool(monkeypatch: pytest.MonkeyPatch, tmp_path
         "'runc' not found (Debian package runc)",
         f"{tmp_path}/busybox missing (Debian package busybox-static)",
     ]
-
