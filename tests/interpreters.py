@@ -1,8 +1,9 @@
 """Find other Python interpreters on this machine for the tests that need one, wherever they are installed.
 
 Candidates, in this order: ``sys.executable``, every ``python3.N`` on ``PATH``, and the interpreters in pyenv's
-versions directory (``pyenv root``, else ``$PYENV_ROOT`` or ``~/.pyenv``).  Each is asked for its version, so a
-pyenv shim for a version that is not selected (it exits with an error) is passed over.  A test that finds none
+versions directory (``pyenv root``, else ``$PYENV_ROOT`` or ``~/.pyenv``).  Each is asked for its version and
+its own path, which is what is returned: a pyenv shim for a version that is not selected exits with an error and is
+passed over, and one that answers (in this environment) is not handed to a test that runs it in another.  A test that finds none
 skips, which fails under ``CI=true`` (tests/skip_policy.py).
 """
 
@@ -48,7 +49,7 @@ def _versions() -> dict[tuple[int, int], Path]:
     for path in _candidates():
         try:
             probe = subprocess.run(
-                [path, "-I", "-c", "import sys; print(*sys.version_info[:2])"],
+                [path, "-I", "-c", "import sys; print(*sys.version_info[:2], sys.executable)"],
                 capture_output=True,
                 text=True,
                 check=False,
@@ -56,9 +57,10 @@ def _versions() -> dict[tuple[int, int], Path]:
             )
         except (OSError, subprocess.TimeoutExpired):
             continue
-        major, _, minor = probe.stdout.strip().partition(" ")
-        if probe.returncode == 0 and major == "3" and minor.isdigit():
-            found.setdefault((3, int(minor)), path)
+        major, minor, executable = (probe.stdout.strip().split(" ", 2) + ["", ""])[:3]
+        if probe.returncode == 0 and major == "3" and minor.isdigit() and executable:
+            # The interpreter itself, not the name that found it: a pyenv shim answers only in some environments.
+            found.setdefault((3, int(minor)), Path(executable))
     return found
 
 

@@ -61,7 +61,7 @@ def test_wheel_holds_the_package_and_the_license(dist: Path) -> None:
     source = sorted(
         p.relative_to(ROOT).as_posix()
         for p in (ROOT / NAME).rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix in (".py", ".typed")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix in (".py", ".typed", ".c")
     )
     assert package == source
 
