@@ -1,10 +1,10 @@
 """Find other Python interpreters on this machine for the tests that need one, wherever they are installed.
 
 Candidates, in this order: ``sys.executable``, every ``python3.N`` on ``PATH``, and the interpreters in pyenv's
-versions directory (``pyenv root``, else ``$PYENV_ROOT`` or ``~/.pyenv``).  Each is asked for its version and
-its own path, which is what is returned: a pyenv shim for a version that is not selected exits with an error and is
-passed over, and one that answers (in this environment) is not handed to a test that runs it in another.  A test that finds none
-skips, which fails under ``CI=true`` (tests/skip_policy.py).
+versions directory (``pyenv root``, else ``$PYENV_ROOT`` or ``~/.pyenv``).  Each is asked for its version and its
+own path, and that path is what a test gets: a pyenv shim for a version that is not selected fails the probe and is
+passed over, and one that answers here is not handed to a test that runs it in another environment.  A test that
+finds none skips, which fails under ``CI=true`` (tests/skip_policy.py).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def _versions() -> dict[tuple[int, int], Path]:
             )
         except (OSError, subprocess.TimeoutExpired):
             continue
-        major, minor, executable = (probe.stdout.strip().split(" ", 2) + ["", ""])[:3]
+        major, minor, executable = [*probe.stdout.strip().split(" ", 2), "", ""][:3]
         if probe.returncode == 0 and major == "3" and minor.isdigit() and executable:
             # The interpreter itself, not the name that found it: a pyenv shim answers only in some environments.
             found.setdefault((3, int(minor)), Path(executable))
