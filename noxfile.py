@@ -1,14 +1,13 @@
 """The version matrix: the unit suite on every supported Python this machine has (``make matrix``, in ``make test``).
 
-Interpreters are found on ``PATH`` as ``python3.X``, and in pyenv's versions (``pyenv root``) when pyenv is installed.
+Interpreters are found as the tests find them (tests/interpreters.py: ``python3.X`` on ``PATH`` and pyenv's versions).
 A supported version that is missing is reported; under ``CI=true`` it fails the run, as a skipped test would.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
+import sys
 from pathlib import Path
 
 import nox
@@ -20,26 +19,17 @@ nox.options.sessions = ["unit"]
 nox.options.reuse_venv = "yes"
 nox.options.download_python = "never"
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # noxfile.py is loaded by path, not as part of the tree
+from tests.interpreters import find_python  # noqa: E402
 
-def _pyenv_bin_dirs() -> list[str]:
-    """The ``bin`` directories of pyenv's installed versions, newest first; none without pyenv."""
-    pyenv = shutil.which("pyenv") or shutil.which(os.path.expanduser("~/.pyenv/bin/pyenv"))
-    if pyenv is None:
-        return []
-    root = subprocess.run([pyenv, "root"], capture_output=True, text=True, check=False).stdout.strip()
-    if not root:
-        return []
-    return [str(path) for path in sorted(Path(root).glob("versions/*/bin"), reverse=True)]
-
-
-def _available(search_path: str) -> list[str]:
-    return [version for version in SUPPORTED if shutil.which(f"python{version}", path=search_path)]
-
-
-# nox looks interpreters up on PATH by name, so pyenv's versions are put there (after what PATH already has).
-os.environ["PATH"] = os.pathsep.join([os.environ.get("PATH", ""), *_pyenv_bin_dirs()])
-AVAILABLE = _available(os.environ["PATH"])
+FOUND = {version: find_python([int(version.partition(".")[2])]) for version in SUPPORTED}
+AVAILABLE = [version for version, path in FOUND.items() if path is not None]
 MISSING = [version for version in SUPPORTED if version not in AVAILABLE]
+# nox looks interpreters up on PATH by name, so the directories of those found go first (a pyenv shim earlier on
+# PATH would answer only for the selected version).
+os.environ["PATH"] = os.pathsep.join(
+    [*(str(path.parent) for path in FOUND.values() if path), os.environ.get("PATH", "")]
+)
 
 
 @nox.session(python=AVAILABLE)
